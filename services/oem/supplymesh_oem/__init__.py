@@ -1,0 +1,1 @@
+"""SupplyMesh oem node."""

@@ -1,0 +1,1 @@
+"""SupplyMesh pdu node."""

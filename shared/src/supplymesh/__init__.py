@@ -1,0 +1,1 @@
+"""SupplyMesh common library."""

@@ -1,0 +1,82 @@
+"""Engine construction for SQLite and PostgreSQL, with write transactions that lock.
+
+SQLite: every connection runs in WAL mode with ``synchronous=FULL`` (an acknowledged
+append survives power loss), a busy timeout, and foreign keys on. pysqlite's implicit
+transaction handling is switched off so that SQLAlchemy's ``begin()`` emits ``BEGIN``
+itself; a connection created with ``write=True`` emits ``BEGIN IMMEDIATE`` so that a
+read-then-append sequence holds the database write lock from its first statement.
+
+PostgreSQL: ``postgresql+psycopg://…``; a per-ledger row lock (``SELECT … FOR UPDATE``)
+serialises appends to one ledger while other ledgers proceed in parallel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def is_sqlite(engine: Engine) -> bool:
+    """True for an SQLite engine."""
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """Create an engine for ``url`` with SupplyMesh's connection settings.
+
+    Raises:
+        ValueError: for a database other than SQLite or PostgreSQL.
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = create_engine(
+            parsed,
+            echo=echo,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+        )
+        _configure_sqlite(engine)
+        return engine
+    if backend == "postgresql":
+        if parsed.get_driver_name() != "psycopg":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10)
+    raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get("supplymesh_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextlib.contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that takes the SQLite write lock at once (no-op on PostgreSQL)."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(supplymesh_write=True)
+        with conn.begin():
+            yield conn
+
+
+@contextlib.contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A read transaction: one consistent snapshot for several queries."""
+    with engine.connect() as conn, conn.begin():
+        yield conn

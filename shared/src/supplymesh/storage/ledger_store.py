@@ -1,0 +1,188 @@
+"""The append-only ledger store: atomic, strictly sequential appends and reads.
+
+An append locks the ledger's head (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: the
+``ledgers`` row ``FOR UPDATE``), checks that the new entry continues the head exactly
+(seq = size + 1, prev = head hash), inserts it and moves the head, all in one
+transaction, so concurrent writers can neither leave a gap nor fork the chain; the
+primary key ``(ledger, seq)`` backs this up. Callers that must store other rows
+atomically with the entry (state, outbox) use :meth:`LedgerStore.writer`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from supplymesh.core.canonical import canonicalize
+from supplymesh.core.entry import GENESIS_PREV, SealedEntry
+from supplymesh.core.verify import Record
+from supplymesh.storage.engine import is_sqlite, read_transaction, write_transaction
+from supplymesh.storage.tables import ledger_entries, ledgers
+
+
+class AppendConflictError(Exception):
+    """The entry does not continue the ledger's head (wrong seq or prev)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """A ledger's size and the hash of its last entry (64 zeros when empty)."""
+
+    ledger: str
+    size: int
+    head_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """A row of ``ledger_entries`` as stored."""
+
+    ledger: str
+    seq: int
+    hash: str
+    entry: bytes
+    signatures: bytes
+
+    def record(self) -> Record:
+        """The verifier's view of this row."""
+        return Record(
+            seq=self.seq,
+            entry=self.entry,
+            signatures=json.loads(self.signatures),
+            stored_hash=self.hash,
+        )
+
+
+class LedgerWriter:
+    """Appends to one ledger inside an open write transaction."""
+
+    def __init__(self, conn: Connection, head: Head) -> None:
+        self.conn = conn
+        self.head = head
+
+    def append(self, sealed: SealedEntry) -> SealedEntry:
+        """Append ``sealed``; it must continue :attr:`head` exactly.
+
+        Raises:
+            AppendConflictError: if seq or prev do not continue the head.
+        """
+        entry = sealed.entry
+        if entry.ledger != self.head.ledger:
+            raise AppendConflictError(f"entry is for {entry.ledger}, not {self.head.ledger}")
+        if entry.seq != self.head.size + 1 or entry.prev != self.head.head_hash:
+            raise AppendConflictError(
+                f"{entry.ledger}: entry seq {entry.seq} does not continue head "
+                f"(size {self.head.size}, hash {self.head.head_hash[:16]}…)"
+            )
+        self.conn.execute(
+            insert(ledger_entries).values(
+                ledger=entry.ledger,
+                seq=entry.seq,
+                hash=entry.hash,
+                prev=entry.prev,
+                kind=entry.kind,
+                author=entry.author,
+                time=entry.time,
+                entry=entry.canonical.decode(),
+                signatures=canonicalize(sealed.signatures_json()).decode(),
+                leaf_hash=sealed.leaf_hash.hex(),
+            )
+        )
+        self.conn.execute(
+            update(ledgers)
+            .where(ledgers.c.name == entry.ledger)
+            .values(size=entry.seq, head_hash=entry.hash)
+        )
+        self.head = Head(entry.ledger, entry.seq, entry.hash)
+        return sealed
+
+
+class LedgerStore:
+    """Reads and appends ledgers in one node database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextlib.contextmanager
+    def writer(self, ledger: str) -> Iterator[LedgerWriter]:
+        """Open a write transaction holding ``ledger``'s head lock."""
+        with write_transaction(self.engine) as conn:
+            yield LedgerWriter(conn, self._lock_head(conn, ledger))
+
+    def append(self, ledger: str, build: Callable[[Head], SealedEntry]) -> SealedEntry:
+        """Append the entry that ``build`` makes for the locked head."""
+        with self.writer(ledger) as writer:
+            return writer.append(build(writer.head))
+
+    def _lock_head(self, conn: Connection, ledger: str) -> Head:
+        dialect = sqlite if is_sqlite(self.engine) else postgresql
+        conn.execute(
+            dialect.insert(ledgers)
+            .values(name=ledger, size=0, head_hash=GENESIS_PREV)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        query = select(ledgers.c.size, ledgers.c.head_hash).where(ledgers.c.name == ledger)
+        if not is_sqlite(self.engine):
+            query = query.with_for_update()
+        size, head_hash = conn.execute(query).one()
+        return Head(ledger, int(size), head_hash)
+
+    def head(self, ledger: str) -> Head | None:
+        """The ledger's current head, or None if this node holds no such ledger."""
+        with read_transaction(self.engine) as conn:
+            row = conn.execute(
+                select(ledgers.c.size, ledgers.c.head_hash).where(ledgers.c.name == ledger)
+            ).one_or_none()
+        return None if row is None else Head(ledger, int(row.size), row.head_hash)
+
+    def heads(self) -> list[Head]:
+        """Heads of every ledger this node holds, by name."""
+        with read_transaction(self.engine) as conn:
+            rows = conn.execute(select(ledgers).order_by(ledgers.c.name)).all()
+        return [Head(r.name, int(r.size), r.head_hash) for r in rows]
+
+    def entries(self, ledger: str, *, after: int = 0, limit: int = 100) -> list[StoredEntry]:
+        """Entries with ``seq > after``, in order, at most ``limit``."""
+        with read_transaction(self.engine) as conn:
+            rows = conn.execute(
+                select(ledger_entries)
+                .where(ledger_entries.c.ledger == ledger, ledger_entries.c.seq > after)
+                .order_by(ledger_entries.c.seq)
+                .limit(limit)
+            ).all()
+        return [
+            StoredEntry(r.ledger, int(r.seq), r.hash, r.entry.encode(), r.signatures.encode())
+            for r in rows
+        ]
+
+    def iter_entries(self, ledger: str, *, batch: int = 5000) -> Iterator[StoredEntry]:
+        """Every entry of ``ledger``, in order, read in batches."""
+        after = 0
+        while page := self.entries(ledger, after=after, limit=batch):
+            yield from page
+            after = page[-1].seq
+
+    def leaf_hashes(self, ledger: str, size: int) -> list[bytes]:
+        """Stored leaf hashes of the first ``size`` entries."""
+        with read_transaction(self.engine) as conn:
+            rows = conn.execute(
+                select(ledger_entries.c.leaf_hash)
+                .where(ledger_entries.c.ledger == ledger, ledger_entries.c.seq <= size)
+                .order_by(ledger_entries.c.seq)
+            ).scalars()
+            return [bytes.fromhex(h) for h in rows]
+
+    def count(self, ledger: str) -> int:
+        """Number of entry rows actually stored for ``ledger``."""
+        with read_transaction(self.engine) as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).where(ledger_entries.c.ledger == ledger)
+                ).scalar_one()
+            )
+
