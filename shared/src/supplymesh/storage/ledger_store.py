@@ -167,12 +167,16 @@ class LedgerStore:
             yield from page
             after = page[-1].seq
 
-    def leaf_hashes(self, ledger: str, size: int) -> list[bytes]:
-        """Stored leaf hashes of the first ``size`` entries."""
+    def leaf_hashes(self, ledger: str, size: int, *, after: int = 0) -> list[bytes]:
+        """Stored leaf hashes of entries ``after < seq <= size``."""
         with read_transaction(self.engine) as conn:
             rows = conn.execute(
                 select(ledger_entries.c.leaf_hash)
-                .where(ledger_entries.c.ledger == ledger, ledger_entries.c.seq <= size)
+                .where(
+                    ledger_entries.c.ledger == ledger,
+                    ledger_entries.c.seq > after,
+                    ledger_entries.c.seq <= size,
+                )
                 .order_by(ledger_entries.c.seq)
             ).scalars()
             return [bytes.fromhex(h) for h in rows]

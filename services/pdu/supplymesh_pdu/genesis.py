@@ -1,0 +1,40 @@
+"""The network ledger's first entry: the network config it runs under.
+
+``network.genesis`` (seq 1, by the PDU) records the network name and the SHA-256 of
+the canonical network config, so every replica and the auditor can tell which members,
+keys and quorum policies the ledger was started with.
+"""
+
+from __future__ import annotations
+
+from supplymesh.config import NETWORK_LEDGER
+from supplymesh.core.canonical import canonical_hash
+from supplymesh.core.entry import SealedEntry, next_entry, sign_entry
+from supplymesh.storage.ledger_store import Head
+from supplymesh.web.node import Node
+
+GENESIS_KIND = "network.genesis"
+
+
+def config_hash(node: Node) -> str:
+    """SHA-256 of the canonical network config."""
+    return canonical_hash(node.config.model_dump(mode="json", exclude_none=True)).hex()
+
+
+def ensure_genesis(node: Node) -> None:
+    """Append the genesis entry if the network ledger is empty."""
+
+    def build(head: Head) -> SealedEntry:
+        entry = next_entry(
+            ledger=NETWORK_LEDGER,
+            head=(head.size, head.head_hash),
+            time=node.now_text(),
+            kind=GENESIS_KIND,
+            author=node.id,
+            body={"network": node.config.network, "config_sha256": config_hash(node)},
+        )
+        return SealedEntry(entry, (sign_entry(entry, signer_id=node.id, signer=node.signer),))
+
+    with node.store.writer(NETWORK_LEDGER) as writer:
+        if writer.head.size == 0:
+            writer.append(build(writer.head))

@@ -1,0 +1,158 @@
+"""``supplymesh`` commands: ``init``, ``up``, ``demo``.
+
+``up`` and ``demo`` follow SPEC appendix A: nodes on 127.0.0.1 from a base port, files
+under ``DIR/<node-id>/``, ``DIR/network.json`` written atomically once all are healthy,
+resume on an existing directory, every node stopped on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from supplymesh.cli.launcher import LaunchError, LocalNetwork
+from supplymesh.config import NetworkConfig
+from supplymesh.erp_clients import write_private_file
+from supplymesh.keys import KeyFileError
+from supplymesh.netgen import (
+    CONFIG_FILE,
+    RUNTIME_FILE,
+    build_network,
+    default_seats,
+    read_token,
+    seats_from_file,
+)
+
+app = typer.Typer(help="SupplyMesh: multi-party supply-network nodes.", no_args_is_help=True, add_completion=False)
+console = Console()
+
+StateDir = Annotated[Path, typer.Option("--state-dir", help="Directory for every node's key, database and logs")]
+BasePort = Annotated[int, typer.Option("--base-port", min=1, max=65000, help="Port of the first node; the others follow")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", exists=True, dir_okay=False, help="Network config (members, channels, quorum)")]
+
+
+def prepare(state_dir: Path, config_file: Path | None, base_port: int, suppliers: int = 2, oems: int = 2) -> NetworkConfig:
+    """Keys, tokens and the public config in ``state_dir`` (reused when present)."""
+    existing = state_dir / CONFIG_FILE
+    if config_file is not None:
+        seats, extra = seats_from_file(config_file)
+    elif existing.exists():
+        seats, extra = seats_from_file(existing)
+    else:
+        seats, extra = default_seats(suppliers=suppliers, oems=oems), {}
+    return build_network(state_dir, seats, base_port=base_port, extra=extra)
+
+
+def write_runtime_file(state_dir: Path, config: NetworkConfig) -> Path:
+    """Write ``DIR/network.json`` (URLs and ERP tokens) atomically."""
+    nodes = {
+        m.id: {"role": str(m.role), "url": m.url, "erp_token": read_token(state_dir, m.id)}
+        for m in config.members
+    }
+    path = state_dir / RUNTIME_FILE
+    write_private_file(path, json.dumps({"nodes": nodes}, indent=2) + "\n")
+    return path
+
+
+def print_nodes(config: NetworkConfig, runtime: Path) -> None:
+    """A table of the running nodes."""
+    table = Table(title=f"SupplyMesh network {config.network}")
+    for column in ("node", "role", "url", "API docs"):
+        table.add_column(column)
+    for m in config.members:
+        table.add_row(m.id, str(m.role), m.url, m.url + "/docs")
+    console.print(table)
+    console.print(f"ERP tokens and URLs: [bold]{runtime}[/bold]")
+
+
+def start(state_dir: Path, config_file: Path | None, base_port: int) -> tuple[LocalNetwork, NetworkConfig]:
+    """Prepare the directory, start every node and wait until all are healthy."""
+    try:
+        config = prepare(state_dir, config_file, base_port)
+    except (ValueError, KeyFileError) as exc:
+        console.print(f"[red]cannot prepare {state_dir}:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    network = LocalNetwork(state_dir=state_dir, config=config)
+    try:
+        with console.status(f"starting {len(config.members)} nodes…"):
+            network.start()
+            network.wait_healthy()
+    except LaunchError as exc:
+        network.stop()
+        console.print(f"[red]network did not start:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    return network, config
+
+
+def serve_until_stopped(network: LocalNetwork) -> int:
+    """Block until Ctrl-C, SIGTERM or a node dies; stop every node; exit status."""
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            if dead := network.exited():
+                console.print(f"[red]node(s) stopped unexpectedly:[/red] {dead}")
+                return 1
+        return 0
+    finally:
+        console.print("stopping every node…")
+        network.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@app.command()
+def init(
+    state_dir: StateDir = Path("state"),
+    suppliers: Annotated[int, typer.Option(min=1, help="Number of supplier nodes")] = 2,
+    oems: Annotated[int, typer.Option(min=1, help="Number of OEM nodes")] = 2,
+    base_port: BasePort = 8100,
+) -> None:
+    """Generate keys, ERP tokens and the network config for a new network."""
+    if (state_dir / CONFIG_FILE).exists():
+        console.print(f"[red]{state_dir / CONFIG_FILE} exists[/red]; use `supplymesh up` to resume it")
+        raise typer.Exit(2)
+    config = prepare(state_dir, None, base_port, suppliers=suppliers, oems=oems)
+    console.print(f"wrote {state_dir / CONFIG_FILE} with {len(config.members)} members")
+
+
+@app.command()
+def up(state_dir: StateDir = Path("state"), config: ConfigOpt = None, base_port: BasePort = 8100) -> None:
+    """Start every node of the network as local processes until interrupted."""
+    network, net_config = start(state_dir, config, base_port)
+    print_nodes(net_config, write_runtime_file(state_dir, net_config))
+    console.print("network is up; press Ctrl-C to stop every node")
+    raise typer.Exit(serve_until_stopped(network))
+
+
+@app.command()
+def demo(
+    state_dir: StateDir = Path("state"),
+    base_port: BasePort = 8100,
+    exit_after: Annotated[bool, typer.Option("--exit", help="Stop the network and exit when done")] = False,
+) -> None:
+    """Start the four-partner demo network and show where every node is."""
+    network, net_config = start(state_dir, None, base_port)
+    print_nodes(net_config, write_runtime_file(state_dir, net_config))
+    if exit_after:
+        network.stop()
+        return
+    console.print("network is up; press Ctrl-C to stop every node")
+    raise typer.Exit(serve_until_stopped(network))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

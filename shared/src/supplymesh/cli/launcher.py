@@ -1,0 +1,133 @@
+"""Start every node of a network as a local process and stop them all again.
+
+Each node runs as ``python -m supplymesh_<role>`` with its own directory, port and log
+file (``DIR/<node-id>/node.log``). Children ask the kernel to send them SIGTERM if the
+launcher dies (Linux ``PR_SET_PDEATHSIG``), so no node outlives it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+
+from supplymesh.config import NetworkConfig
+from supplymesh.netgen import CONFIG_FILE
+
+_PR_SET_PDEATHSIG = 1
+
+
+class LaunchError(Exception):
+    """The network could not be started."""
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """True if something already listens on ``host:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+@dataclass
+class LocalNetwork:
+    """The node processes of one state directory."""
+
+    state_dir: Path
+    config: NetworkConfig
+    env: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self) -> None:
+        """Start every node; refuse if one of their ports is taken."""
+        for member in self.config.members:
+            url = urlparse(member.url)
+            if url.hostname and url.port and port_in_use(url.hostname, url.port):
+                raise LaunchError(f"port {url.port} for {member.id} is already in use; pick another --base-port")
+        for member in self.config.members:
+            self._spawn(member.id, str(member.role), urlparse(member.url).port or 80)
+
+    def _spawn(self, node_id: str, role: str, port: int) -> None:
+        node_dir = self.state_dir / node_id
+        node_dir.mkdir(parents=True, exist_ok=True)
+        log = (node_dir / "node.log").open("ab")
+        command = [
+            sys.executable, "-m", f"supplymesh_{role}",
+            "--node-id", node_id,
+            "--node-dir", str(node_dir),
+            "--network-config", str(self.state_dir / CONFIG_FILE),
+            "--port", str(port),
+        ]
+        env = {**os.environ, **self.env}
+        self.processes[node_id] = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent
+        )
+        log.close()
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        """Wait until every node answers ``/health`` as itself.
+
+        Raises:
+            LaunchError: if a node exits or does not answer in time.
+        """
+        pending = {m.id: m.url for m in self.config.members}
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2.0) as client:
+            while pending:
+                for node_id, url in list(pending.items()):
+                    process = self.processes[node_id]
+                    if process.poll() is not None:
+                        raise LaunchError(f"{node_id} exited with status {process.returncode}:\n{self.log_tail(node_id)}")
+                    try:
+                        answer = client.get(url + "/health")
+                        if answer.status_code == 200 and answer.json().get("node") == node_id:
+                            del pending[node_id]
+                    except httpx.TransportError:
+                        pass
+                if pending and time.monotonic() > deadline:
+                    raise LaunchError(f"not healthy after {timeout:.0f}s: {', '.join(sorted(pending))}")
+                if pending:
+                    time.sleep(0.1)
+
+    def log_tail(self, node_id: str, lines: int = 15) -> str:
+        """The last lines of a node's log."""
+        path = self.state_dir / node_id / "node.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def exited(self) -> dict[str, int]:
+        """Nodes that have exited, with their status."""
+        return {n: p.returncode for n, p in self.processes.items() if p.poll() is not None}
+
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM every node, then SIGKILL what is left after ``grace`` seconds."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for process in self.processes.values():
+            remaining = max(0.1, deadline - time.monotonic())
+            try:
+                process.wait(timeout=remaining)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -1,0 +1,207 @@
+"""The network configuration: one public file that every member holds.
+
+It lists the members (id, role, URL, Ed25519 public key), the channels (one per OEM ×
+supplier pair unless listed explicitly) and the quorum policies per decision kind.
+It holds no secrets. Private keys never appear here (see :mod:`supplymesh.keys`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from supplymesh.core.crypto import PublicKey, SignatureError
+
+MEMBER_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
+_FRACTION = re.compile(r"^([1-9][0-9]*)/([1-9][0-9]*)$")
+CONFIG_VERSION = 1
+
+
+class Role(StrEnum):
+    """A member's role in the network."""
+
+    SUPPLIER = "supplier"
+    OEM = "oem"
+    PDU = "pdu"
+    AUDITOR = "auditor"
+
+
+PARTNER_ROLES = frozenset({Role.SUPPLIER, Role.OEM})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Member(_Strict):
+    """A network member and the key it signs with."""
+
+    id: Annotated[str, Field(pattern=MEMBER_ID)]
+    role: Annotated[Role, Field(strict=False)]
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+$")]
+    public_key: str
+
+    @field_validator("public_key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        try:
+            PublicKey.from_text(value)
+        except SignatureError as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
+    @property
+    def key(self) -> PublicKey:
+        """The member's public key."""
+        return PublicKey.from_text(self.public_key)
+
+
+class Channel(_Strict):
+    """A private channel between one OEM and one supplier."""
+
+    oem: str
+    supplier: str
+
+    @property
+    def id(self) -> str:
+        """Ledger name ``channel:<oem-id>:<supplier-id>``."""
+        return channel_ledger(self.oem, self.supplier)
+
+
+class QuorumPolicy(_Strict):
+    """Who must sign a decision: more than a fraction, or at least a count, of a set.
+
+    ``of`` is ``"partners"`` (every supplier and OEM) or an explicit list of member ids.
+    Exactly one of ``more_than`` (a fraction such as ``"2/3"``) and ``at_least`` is set.
+    """
+
+    of: str | list[str] = "partners"
+    more_than: str | None = "2/3"
+    at_least: int | None = None
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> Self:
+        if (self.more_than is None) == (self.at_least is None):
+            raise ValueError("set exactly one of more_than and at_least")
+        if self.more_than is not None and not _FRACTION.match(self.more_than):
+            raise ValueError("more_than is a fraction like '2/3'")
+        if self.at_least is not None and self.at_least < 1:
+            raise ValueError("at_least must be ≥ 1")
+        if isinstance(self.of, str) and self.of != "partners":
+            raise ValueError("of is 'partners' or a list of member ids")
+        return self
+
+
+class QuorumPolicies(_Strict):
+    """The default policy and overrides per decision kind."""
+
+    default: QuorumPolicy = QuorumPolicy()
+    kinds: dict[str, QuorumPolicy] = {}
+
+
+class NetworkConfig(_Strict):
+    """The whole public network description."""
+
+    version: int = CONFIG_VERSION
+    network: Annotated[str, Field(pattern=MEMBER_ID)] = "supplymesh-demo"
+    members: list[Member]
+    channels: list[Channel] | None = None
+    quorum: QuorumPolicies = QuorumPolicies()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        ids = [m.id for m in self.members]
+        if len(set(ids)) != len(ids):
+            raise ValueError("member ids must be unique")
+        keys = [m.public_key for m in self.members]
+        if len(set(keys)) != len(keys):
+            raise ValueError("each member needs its own key")
+        for role in (Role.PDU, Role.AUDITOR):
+            if sum(m.role == role for m in self.members) != 1:
+                raise ValueError(f"a network has exactly one {role} member")
+        roles = {m.id: m.role for m in self.members}
+        for channel in self.channels or []:
+            if roles.get(channel.oem) != Role.OEM or roles.get(channel.supplier) != Role.SUPPLIER:
+                raise ValueError(f"channel {channel.id} must join an oem and a supplier")
+        return self
+
+    def member(self, member_id: str) -> Member:
+        """The member with ``member_id``.
+
+        Raises:
+            KeyError: if there is none.
+        """
+        for member in self.members:
+            if member.id == member_id:
+                return member
+        raise KeyError(member_id)
+
+    def by_role(self, role: Role) -> list[Member]:
+        """Members with ``role``, in file order."""
+        return [m for m in self.members if m.role == role]
+
+    @property
+    def pdu(self) -> Member:
+        """The PDU member."""
+        return self.by_role(Role.PDU)[0]
+
+    @property
+    def auditor(self) -> Member:
+        """The auditor member."""
+        return self.by_role(Role.AUDITOR)[0]
+
+    def partners(self) -> list[Member]:
+        """Suppliers and OEMs."""
+        return [m for m in self.members if m.role in PARTNER_ROLES]
+
+    def all_channels(self) -> list[Channel]:
+        """Listed channels, or one per OEM × supplier pair when none are listed."""
+        if self.channels is not None:
+            return list(self.channels)
+        return [
+            Channel(oem=o.id, supplier=s.id)
+            for o in self.by_role(Role.OEM)
+            for s in self.by_role(Role.SUPPLIER)
+        ]
+
+    def channel(self, ledger: str) -> Channel | None:
+        """The channel whose ledger is named ``ledger``, if any."""
+        return next((c for c in self.all_channels() if c.id == ledger), None)
+
+    def channels_of(self, member_id: str) -> list[Channel]:
+        """Channels ``member_id`` belongs to."""
+        return [c for c in self.all_channels() if member_id in (c.oem, c.supplier)]
+
+    def keys(self) -> dict[str, PublicKey]:
+        """Public keys by member id."""
+        return {m.id: m.key for m in self.members}
+
+    def to_json(self) -> str:
+        """Pretty JSON text of the file."""
+        return self.model_dump_json(indent=2, exclude_none=True) + "\n"
+
+    @classmethod
+    def load(cls, path: Path) -> NetworkConfig:
+        """Read and validate a config file.
+
+        Raises:
+            ValueError: if the file is not valid JSON or not a valid config.
+        """
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON: {exc}") from exc
+        return cls.model_validate(raw, strict=False)
+
+
+NETWORK_LEDGER = "network"
+
+
+def channel_ledger(oem: str, supplier: str) -> str:
+    """Name of the channel ledger between ``oem`` and ``supplier``."""
+    return f"channel:{oem}:{supplier}"

@@ -1,0 +1,128 @@
+"""Generate a network: member ids, keys, ERP tokens and the public network config.
+
+Layout of a state directory::
+
+    DIR/network-config.json     public config every member holds (members, keys, URLs)
+    DIR/<node-id>/node.key      the node's Ed25519 private key (0600), only there
+    DIR/<node-id>/erp-clients.json  hashed ERP tokens of the node
+    DIR/<node-id>/erp-token     the plaintext token of the node's default ERP client (0600)
+    DIR/<node-id>/node.db       the node's SQLite database (default storage)
+    DIR/network.json            written by ``supplymesh up`` once every node is healthy
+
+Running it again on an existing directory reuses every key and token (resume).
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from supplymesh.config import Member, NetworkConfig, Role
+from supplymesh.erp_clients import CLIENTS_FILE, Scope, add_client, write_private_file
+from supplymesh.keys import KEY_FILE, KeyFileError, load_key_file, load_or_generate
+
+CONFIG_FILE = "network-config.json"
+TOKEN_FILE = "erp-token"
+RUNTIME_FILE = "network.json"
+ERP_CLIENT_NAME = "erp"
+
+
+@dataclass(frozen=True, slots=True)
+class Seat:
+    """A member to be: id and role, and its public key if already known."""
+
+    id: str
+    role: Role
+    public_key: str | None = None
+
+
+def _suffixes(count: int) -> list[str]:
+    if count <= 26:
+        return list(string.ascii_lowercase[:count])
+    return [str(i) for i in range(1, count + 1)]
+
+
+def default_seats(*, suppliers: int = 2, oems: int = 2) -> list[Seat]:
+    """OEMs, suppliers, the PDU and the auditor, in port order."""
+    if suppliers < 1 or oems < 1:
+        raise ValueError("a network needs at least one supplier and one OEM")
+    seats = [Seat(f"oem-{s}", Role.OEM) for s in _suffixes(oems)]
+    seats += [Seat(f"supplier-{s}", Role.SUPPLIER) for s in _suffixes(suppliers)]
+    return [*seats, Seat("pdu", Role.PDU), Seat("auditor", Role.AUDITOR)]
+
+
+def seats_from_file(path: Path) -> tuple[list[Seat], dict[str, Any]]:
+    """Seats and the other settings (network, channels, quorum) of a config file.
+
+    The file is a network config; ``url`` and ``public_key`` of members may be omitted.
+
+    Raises:
+        ValueError: if the file is not such a document.
+    """
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        members = raw.pop("members")
+        seats = [Seat(m["id"], Role(m["role"]), m.get("public_key")) for m in members]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a network config: {exc}") from exc
+    return seats, raw
+
+
+def scopes_for(role: Role) -> tuple[Scope, ...]:
+    """Scopes of a node's default ERP client: the auditor's can write nothing."""
+    return ("read", "audit") if role == Role.AUDITOR else ("read", "write")
+
+
+def ensure_node_files(state_dir: Path, seat: Seat) -> str:
+    """Create (or reuse) the node's key and ERP token; return its public key text.
+
+    Raises:
+        KeyFileError: if the config names a key whose private half is not here.
+    """
+    node_dir = state_dir / seat.id
+    key_path = node_dir / KEY_FILE
+    if seat.public_key is not None and not key_path.exists():
+        raise KeyFileError(f"the config gives {seat.id} a public key, but {key_path} does not exist")
+    signer = load_key_file(key_path) if key_path.exists() else load_or_generate(key_path)
+    if seat.public_key is not None and seat.public_key != signer.public_key.text:
+        raise KeyFileError(f"{key_path} does not match {seat.id}'s public key in the config")
+    token_path = node_dir / TOKEN_FILE
+    if not token_path.exists():
+        token = add_client(node_dir / CLIENTS_FILE, ERP_CLIENT_NAME, scopes_for(seat.role))
+        write_private_file(token_path, token + "\n")
+    return signer.public_key.text
+
+
+def build_network(
+    state_dir: Path,
+    seats: list[Seat],
+    *,
+    base_port: int,
+    host: str = "127.0.0.1",
+    extra: dict[str, Any] | None = None,
+) -> NetworkConfig:
+    """Create node files for every seat and write the public config to ``state_dir``."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    members = [
+        Member(
+            id=seat.id,
+            role=seat.role,
+            url=f"http://{host}:{base_port + index}",
+            public_key=ensure_node_files(state_dir, seat),
+        )
+        for index, seat in enumerate(seats)
+    ]
+    settings = dict(extra or {})
+    settings.pop("version", None)
+    config = NetworkConfig.model_validate({**settings, "members": [m.model_dump() for m in members]}, strict=False)
+    write_private_file(state_dir / CONFIG_FILE, config.to_json())
+    (state_dir / CONFIG_FILE).chmod(0o644)
+    return config
+
+
+def read_token(state_dir: Path, node_id: str) -> str:
+    """The plaintext ERP token of ``node_id``'s default client."""
+    return (state_dir / node_id / TOKEN_FILE).read_text(encoding="utf-8").strip()

@@ -1,0 +1,1 @@
+"""Web layer shared by every node: problems, authentication, idempotency, ledger API."""

@@ -1,0 +1,75 @@
+"""Build a node's FastAPI application: the parts every role shares.
+
+Each service's ``create_app(settings)`` calls :func:`build_app` with its role and its
+own routers. The node context is opened eagerly (so in-process tests need no lifespan
+runner); the lifespan starts the role's background tasks and closes connections.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+
+import httpx
+from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel
+from sqlalchemy import MetaData
+
+from supplymesh import __version__
+from supplymesh.config import Role
+from supplymesh.settings import NodeSettings
+from supplymesh.web.ledger_api import erp_ledger_router, peer_ledger_router
+from supplymesh.web.limits import BodyLimitMiddleware
+from supplymesh.web.node import Node, open_node
+from supplymesh.web.problems import install_problem_handlers
+
+StartHook = Callable[[Node], Awaitable[None]]
+
+
+class Health(BaseModel):
+    """Liveness of a node."""
+
+    status: str
+    node: str
+    role: str
+
+
+def build_app(
+    settings: NodeSettings,
+    *,
+    role: Role,
+    description: str,
+    routers: Sequence[APIRouter] = (),
+    metadata: MetaData | None = None,
+    on_start: StartHook | None = None,
+    peer_mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+) -> FastAPI:
+    """A node application for ``role`` with the shared routes and error handling."""
+    node = open_node(settings, role=role, metadata=metadata, peer_mounts=peer_mounts)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if on_start is not None:
+            await on_start(node)
+        yield
+        await node.aclose()
+
+    app = FastAPI(
+        title=f"SupplyMesh {role} node",
+        version=__version__,
+        description=description,
+        lifespan=lifespan,
+    )
+    app.state.node = node
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+
+    @app.get("/health", tags=["health"], summary="Liveness")
+    def health() -> Health:
+        return Health(status="ok", node=node.id, role=str(node.role))
+
+    app.include_router(erp_ledger_router())
+    app.include_router(peer_ledger_router())
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,120 @@
+"""A running node's context: identity, config, database, peers; built once per process.
+
+:func:`open_node` checks that the node's private key matches its entry in the network
+config (a node with the wrong key refuses to start), opens the database and creates
+the schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+from sqlalchemy import Engine, MetaData
+
+from supplymesh.config import Member, NetworkConfig, Role
+from supplymesh.core.crypto import Signer
+from supplymesh.core.entry import format_time
+from supplymesh.erp_clients import CLIENTS_FILE, ErpClients
+from supplymesh.keys import KEY_FILE, load_key_file
+from supplymesh.peer_client import PeerClient
+from supplymesh.settings import NodeSettings
+from supplymesh.storage.engine import make_engine
+from supplymesh.storage.ledger_store import LedgerStore
+from supplymesh.storage.schema import create_schema
+from supplymesh.web.tree_cache import TreeCache
+
+
+class NodeStartupError(Exception):
+    """The node cannot start with these settings."""
+
+
+def utc_now() -> datetime:
+    """The wall clock, in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class Node:
+    """Everything a request handler of this node may need."""
+
+    settings: NodeSettings
+    config: NetworkConfig
+    member: Member
+    signer: Signer
+    engine: Engine
+    store: LedgerStore
+    erp: ErpClients
+    peers: PeerClient
+    trees: TreeCache
+    clock: Callable[[], datetime] = utc_now
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        """This node's member id."""
+        return self.member.id
+
+    @property
+    def role(self) -> Role:
+        """This node's role."""
+        return self.member.role
+
+    def now_text(self) -> str:
+        """The current time as ledger text."""
+        return format_time(self.clock())
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        await self.peers.aclose()
+        self.engine.dispose()
+
+
+def open_node(
+    settings: NodeSettings,
+    *,
+    role: Role,
+    metadata: MetaData | None = None,
+    peer_mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+) -> Node:
+    """Load identity and config, open the database, create the schema.
+
+    Raises:
+        NodeStartupError: on a missing member, a role or key mismatch.
+    """
+    try:
+        config = NetworkConfig.load(settings.network_config)
+    except (OSError, ValueError) as exc:
+        raise NodeStartupError(f"cannot read network config: {exc}") from exc
+    try:
+        member = config.member(settings.node_id)
+    except KeyError as exc:
+        raise NodeStartupError(f"{settings.node_id} is not a member of the network") from exc
+    if member.role != role:
+        raise NodeStartupError(f"{member.id} is a {member.role} node, not {role}")
+    signer = load_key_file(settings.node_dir / KEY_FILE)
+    if signer.public_key.text != member.public_key:
+        raise NodeStartupError(f"the key in {settings.node_dir} is not {member.id}'s key in the config")
+    engine = make_engine(settings.effective_database_url)
+    create_schema(engine, metadata)
+    store = LedgerStore(engine)
+    peers = PeerClient(
+        member_id=member.id,
+        signer=signer,
+        config=config,
+        timeout=settings.peer_timeout_seconds,
+        mounts=peer_mounts,
+    )
+    return Node(
+        settings=settings,
+        config=config,
+        member=member,
+        signer=signer,
+        engine=engine,
+        store=store,
+        erp=ErpClients.load(settings.node_dir / CLIENTS_FILE),
+        peers=peers,
+        trees=TreeCache(store),
+    )

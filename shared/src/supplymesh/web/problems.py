@@ -1,0 +1,117 @@
+"""RFC 9457 problem+json responses for every error a node returns.
+
+One handler per exception family: SupplyMesh errors, FastAPI validation errors
+(malformed JSON → 400, invalid fields → 422), Starlette HTTP errors (404 for unknown
+routes, 405) and, as a last resort, unexpected exceptions (500, details logged, not
+leaked).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from supplymesh.errors import PROBLEM_BASE, SupplyMeshError, Unauthenticated
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+log = logging.getLogger("supplymesh.web")
+
+
+def problem_response(
+    *,
+    status: int,
+    title: str,
+    detail: str,
+    type_uri: str,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: object,
+) -> JSONResponse:
+    """A problem+json response."""
+    body: dict[str, object] = {"type": type_uri, "title": title, "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    body.update(jsonable_encoder(extensions))
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def error_response(exc: SupplyMeshError, instance: str | None = None) -> JSONResponse:
+    """Render a SupplyMesh error."""
+    headers = None
+    if isinstance(exc, Unauthenticated):
+        headers = {"WWW-Authenticate": 'Bearer realm="supplymesh"'}
+    return problem_response(
+        status=exc.status,
+        title=exc.title,
+        detail=exc.detail,
+        type_uri=exc.type_uri,
+        instance=instance,
+        headers=headers,
+        **exc.extensions,
+    )
+
+
+async def _supplymesh_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SupplyMeshError)
+    return error_response(exc, request.url.path)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+    if any(e["type"] == "json_invalid" for e in errors):
+        return problem_response(
+            status=400,
+            title="Malformed JSON",
+            detail="the request body is not valid JSON",
+            type_uri=PROBLEM_BASE + "malformed-json",
+            instance=request.url.path,
+            errors=errors,
+        )
+    return problem_response(
+        status=422,
+        title="Invalid request",
+        detail="; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors),
+        type_uri=PROBLEM_BASE + "validation",
+        instance=request.url.path,
+        errors=errors,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return problem_response(
+        status=exc.status_code,
+        title=str(exc.detail) if exc.status_code < 500 else "Server error",
+        detail=str(exc.detail),
+        type_uri="about:blank",
+        instance=request.url.path,
+        headers=dict(exc.headers) if exc.headers else None,
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        status=500,
+        title="Internal error",
+        detail="the node failed to handle this request; see its log",
+        type_uri=PROBLEM_BASE + "internal",
+        instance=request.url.path,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(SupplyMeshError, _supplymesh_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

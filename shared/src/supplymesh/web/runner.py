@@ -1,0 +1,48 @@
+"""Run one node process under uvicorn: ``python -m supplymesh_<role> [options]``.
+
+Options override ``SUPPLYMESH_*`` environment variables (see
+:class:`supplymesh.settings.NodeSettings`). The process exits with status 2 and a
+one-line reason when the node cannot start (unknown member, wrong key, port taken).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from pydantic import ValidationError
+
+from supplymesh.keys import KeyFileError
+from supplymesh.settings import NodeSettings
+from supplymesh.web.node import NodeStartupError
+
+
+def parse_settings(argv: Sequence[str]) -> NodeSettings:
+    """Settings from command-line options and the environment."""
+    parser = argparse.ArgumentParser(description="Run a SupplyMesh node")
+    parser.add_argument("--node-id")
+    parser.add_argument("--node-dir")
+    parser.add_argument("--network-config")
+    parser.add_argument("--database-url")
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    args = parser.parse_args(argv)
+    given: dict[str, Any] = {k: v for k, v in vars(args).items() if v is not None}
+    return NodeSettings(**given)
+
+
+def run_node(create_app: Callable[[NodeSettings], FastAPI], argv: Sequence[str] | None = None) -> None:
+    """Start the node and serve until interrupted."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        settings = parse_settings(sys.argv[1:] if argv is None else argv)
+        app = create_app(settings)
+    except (ValidationError, NodeStartupError, KeyFileError) as exc:
+        print(f"node cannot start: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
