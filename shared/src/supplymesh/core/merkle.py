@@ -1,40 +1,20 @@
-"""Merkle tree hashing as defined by RFC 9162 (Certificate Transparency v2), section 2.1.
+"""Merkle trees of RFC 9162 (Certificate Transparency v2) §2.1, over SHA-256.
 
-Implemented:
+Implements §2.1.1 MTH (leaf hash ``SHA-256(0x00 || leaf)``, node hash
+``SHA-256(0x01 || left || right)``, empty tree ``SHA-256("")``, split at the largest
+power of two below n), §2.1.3 inclusion proofs (PATH, and the bit-shifting verifier of
+§2.1.3.2) and §2.1.4 consistency proofs (PROOF/SUBPROOF, and the verifier of §2.1.4.2).
+Generation takes leaf hashes and works over index ranges, never copying sublists
+recursively; a root over n leaf hashes costs n - 1 node hashes.
 
-* §2.1.1 Merkle Tree Hash (MTH): leaf hash ``SHA-256(0x00 || leaf)``, interior node
-  hash ``SHA-256(0x01 || left || right)``, empty tree hash ``SHA-256("")``; the tree is
-  split at the largest power of two strictly smaller than the number of leaves.
-* §2.1.3 inclusion proofs: generation (``PATH``) and the bit-shifting verification
-  algorithm of §2.1.3.2.
-* §2.1.4 consistency proofs: generation (``PROOF``/``SUBPROOF``) and the bit-shifting
-  verification algorithm of §2.1.4.2.
-
-Generation works on leaf hashes (not raw leaves) over index ranges, so it never copies
-sublists recursively; a root over n leaf hashes costs n - 1 node hashes.
-
-Deliberately not implemented: storage of leaves or nodes, signed tree heads or any
-signing, and log bookkeeping. The module is pure: no I/O, no clock, no randomness.
+Deliberately not here: storage of leaves or nodes, signed tree heads or any signing.
+The module is pure: no I/O, no clock, no randomness.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-
-__all__ = [
-    "ProofError",
-    "consistency_proof",
-    "inclusion_proof",
-    "leaf_hash",
-    "node_hash",
-    "root_from_leaf_hashes",
-    "verify_consistency",
-    "verify_inclusion",
-]
-
-_LEAF_PREFIX = b"\x00"
-_NODE_PREFIX = b"\x01"
 
 
 class ProofError(ValueError):
@@ -43,12 +23,12 @@ class ProofError(ValueError):
 
 def leaf_hash(leaf: bytes) -> bytes:
     """Returns the RFC 9162 leaf hash ``SHA-256(0x00 || leaf)``."""
-    return hashlib.sha256(_LEAF_PREFIX + leaf).digest()
+    return hashlib.sha256(b"\x00" + leaf).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
     """Returns the RFC 9162 interior node hash ``SHA-256(0x01 || left || right)``."""
-    return hashlib.sha256(_NODE_PREFIX + left + right).digest()
+    return hashlib.sha256(b"\x01" + left + right).digest()
 
 
 def _split(n: int) -> int:
@@ -57,17 +37,17 @@ def _split(n: int) -> int:
 
 
 def _range_root(hashes: Sequence[bytes], lo: int, hi: int) -> bytes:
-    """Returns MTH(D[lo:hi]) for leaf hashes D, with lo < hi.
+    """Returns MTH(D[lo:hi]) for leaf hashes D and lo < hi.
 
-    Hashes bottom-up level by level, carrying an unpaired last node up unchanged;
-    this yields exactly the RFC's largest-power-of-two split tree.
+    Pairs nodes level by level, carrying an unpaired last node up unchanged, which
+    builds exactly the RFC's largest-power-of-two split tree.
     """
     level = list(hashes[lo:hi])
     sha256 = hashlib.sha256
     while len(level) > 1:
         paired = [
-            sha256(_NODE_PREFIX + a + b).digest()
-            for a, b in zip(level[0::2], level[1::2], strict=False)
+            sha256(b"\x01" + left + right).digest()
+            for left, right in zip(level[0::2], level[1::2], strict=False)
         ]
         if len(level) % 2:
             paired.append(level[-1])
@@ -79,10 +59,7 @@ def root_from_leaf_hashes(hashes: Sequence[bytes]) -> bytes:
     """Returns the Merkle Tree Hash (RFC 9162 §2.1.1) over already-hashed leaves.
 
     Args:
-        hashes: Leaf hashes, in log order.
-
-    Returns:
-        The 32-byte root; ``SHA-256(b"")`` for an empty sequence.
+        hashes: Leaf hashes in log order; empty gives ``SHA-256(b"")``.
     """
     if not hashes:
         return hashlib.sha256(b"").digest()
@@ -98,15 +75,15 @@ def inclusion_proof(hashes: Sequence[bytes], index: int, size: int) -> list[byte
         size: Tree size the proof is relative to.
 
     Returns:
-        Sibling hashes ordered from the leaf level up to the root.
+        Sibling hashes, leaf level first.
 
     Raises:
         ValueError: If not ``0 <= index < size <= len(hashes)``.
     """
     if not 0 < size <= len(hashes):
-        raise ValueError(f"tree size {size} is not in 1..{len(hashes)} (leaf hashes available)")
+        raise ValueError(f"tree size {size} is not in 1..{len(hashes)} (leaves held)")
     if not 0 <= index < size:
-        raise ValueError(f"leaf index {index} is not in 0..{size - 1} for tree size {size}")
+        raise ValueError(f"leaf index {index} is not in 0..{size - 1} (size {size})")
     path: list[bytes] = []
     lo, hi = 0, size
     while hi - lo > 1:
@@ -126,8 +103,8 @@ def consistency_proof(hashes: Sequence[bytes], first: int, second: int) -> list[
 
     Args:
         hashes: Leaf hashes D; only the first ``second`` are used.
-        first: Size of the older tree, ``0 < first``.
-        second: Size of the newer tree, ``first <= second``.
+        first: Size of the older tree.
+        second: Size of the newer tree.
 
     Returns:
         The proof nodes; empty when ``first == second``.
@@ -136,11 +113,11 @@ def consistency_proof(hashes: Sequence[bytes], first: int, second: int) -> list[
         ValueError: If not ``0 < first <= second <= len(hashes)``.
     """
     if not 0 < second <= len(hashes):
-        raise ValueError(f"second size {second} is not in 1..{len(hashes)} (leaf hashes available)")
+        raise ValueError(f"second size {second} not in 1..{len(hashes)} (leaves held)")
     if not 0 < first <= second:
-        raise ValueError(f"first size {first} is not in 1..{second} (the second size)")
+        raise ValueError(f"first size {first} is not in 1..{second} (second size)")
     proof: list[bytes] = []
-    lo, hi, m, complete = 0, second, first, True
+    lo, hi, m, complete = 0, second, first, True  # SUBPROOF(m, D[lo:hi], complete)
     while m != hi - lo:
         k = _split(hi - lo)
         if m <= k:
@@ -160,16 +137,24 @@ def verify_inclusion(
 ) -> None:
     """Verifies an inclusion proof with the algorithm of RFC 9162 §2.1.3.2.
 
+    Args:
+        leaf_hash: Hash of the leaf claimed to be at ``index``.
+        index: Zero-based leaf index.
+        size: Size of the tree whose root is ``root``.
+        proof: The audit path, leaf level first.
+        root: Trusted root of the tree of ``size`` leaves.
+
     Raises:
-        ProofError: If the index is out of range, the proof has the wrong length, or
-            the recomputed root does not equal ``root``.
+        ProofError: If the index is out of range, the proof length does not fit the
+            index and size, or the recomputed root differs from ``root``.
     """
+    what = f"inclusion proof for leaf {index} of tree size {size}"
     if not 0 <= index < size:
-        raise ProofError(f"leaf index {index} is not in 0..{size - 1} for tree size {size}")
+        raise ProofError(f"{what}: index out of range")
     fn, sn, r = index, size - 1, leaf_hash
-    for i, p in enumerate(proof):
+    for used, p in enumerate(proof):
         if sn == 0:
-            raise ProofError(f"inclusion proof too long: {len(proof)} nodes, needed {i}")
+            raise ProofError(f"{what}: has {len(proof)} nodes, needs only {used}")
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
             while not fn & 1 and fn != 0:
@@ -178,49 +163,56 @@ def verify_inclusion(
             r = node_hash(r, p)
         fn, sn = fn >> 1, sn >> 1
     if sn != 0:
-        raise ProofError(f"inclusion proof too short: {len(proof)} nodes for size {size}")
+        raise ProofError(f"{what}: has {len(proof)} nodes, too few")
     if r != root:
-        raise ProofError(
-            f"inclusion proof for leaf {index} of size {size} yields root {r.hex()}, "
-            f"expected {root.hex()}"
-        )
+        raise ProofError(f"{what}: yields root {r.hex()}, expected {root.hex()}")
 
 
 def verify_consistency(
-    *, first: int, second: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]
+    *,
+    first: int,
+    second: int,
+    first_root: bytes,
+    second_root: bytes,
+    proof: Sequence[bytes],
 ) -> None:
     """Verifies a consistency proof with the algorithm of RFC 9162 §2.1.4.2.
 
-    When ``first == second`` the proof must be empty and the roots equal.
+    When ``first == second`` the proof must be empty and the two roots equal.
+
+    Args:
+        first: Size of the older tree.
+        second: Size of the newer tree.
+        first_root: Trusted root of the older tree.
+        second_root: Trusted root of the newer tree.
+        proof: The consistency proof nodes.
 
     Raises:
-        ProofError: If not ``0 < first <= second``, the proof has the wrong length, or
-            a recomputed root does not equal the supplied one.
+        ProofError: If not ``0 < first <= second``, the proof length does not fit the
+            sizes, or a recomputed root differs from the supplied one.
     """
+    what = f"consistency proof {first} -> {second}"
     if not 0 < first <= second:
-        raise ProofError(f"sizes {first} -> {second} do not satisfy 0 < first <= second")
+        raise ProofError(f"{what}: sizes violate 0 < first <= second")
     if first == second:
         if proof:
-            raise ProofError(f"proof between equal sizes must be empty, got {len(proof)} nodes")
+            raise ProofError(f"{what}: must be empty for equal sizes, has {len(proof)}")
         if first_root != second_root:
             raise ProofError(
-                f"roots differ for equal size {first}: {first_root.hex()} != {second_root.hex()}"
+                f"{what}: roots differ, {first_root.hex()} != {second_root.hex()}"
             )
         return
     if not proof:
-        raise ProofError(f"consistency proof {first} -> {second} is empty")
-    path = list(proof)
-    prepended = first & (first - 1) == 0
-    if prepended:
-        path.insert(0, first_root)
+        raise ProofError(f"{what}: is empty")
+    prepended = first & (first - 1) == 0  # first is a power of two
+    path = [first_root, *proof] if prepended else list(proof)
     fn, sn = first - 1, second - 1
     while fn & 1:
         fn, sn = fn >> 1, sn >> 1
     fr = sr = path[0]
-    for i, c in enumerate(path[1:], start=1):
+    for used, c in enumerate(path[1:], start=1 - prepended):
         if sn == 0:
-            needed = i - prepended
-            raise ProofError(f"consistency proof too long: {len(proof)} nodes, needed {needed}")
+            raise ProofError(f"{what}: has {len(proof)} nodes, needs only {used}")
         if fn & 1 or fn == sn:
             fr, sr = node_hash(c, fr), node_hash(c, sr)
             while not fn & 1 and fn != 0:
@@ -229,8 +221,9 @@ def verify_consistency(
             sr = node_hash(sr, c)
         fn, sn = fn >> 1, sn >> 1
     if sn != 0:
-        raise ProofError(f"consistency proof too short: {len(proof)} nodes for {first} -> {second}")
-    if fr != first_root:
-        raise ProofError(f"proof yields first root {fr.hex()}, expected {first_root.hex()}")
-    if sr != second_root:
-        raise ProofError(f"proof yields second root {sr.hex()}, expected {second_root.hex()}")
+        raise ProofError(f"{what}: has {len(proof)} nodes, too few")
+    for name, got, want in (("first", fr, first_root), ("second", sr, second_root)):
+        if got != want:
+            raise ProofError(
+                f"{what}: yields {name} root {got.hex()}, expected {want.hex()}"
+            )

@@ -1,0 +1,62 @@
+"""Verify a ledger on several processes: per-entry checks spread, linking in one pass.
+
+The per-entry step (:func:`supplymesh.core.verify.check_record`: parse, hash, Ed25519
+verify) dominates and is independent per entry, so it is mapped over a process pool in
+chunks; :func:`supplymesh.core.verify.summarise` then links the chain and computes the
+Merkle root. With ``workers=1`` it runs in the calling process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+
+from supplymesh.core.crypto import PublicKey
+from supplymesh.core.verify import (
+    LedgerReport,
+    Record,
+    RecordCheck,
+    RequiredSigners,
+    author_only,
+    check_record,
+    summarise,
+)
+
+CHUNK = 2000
+
+
+def _check_chunk(
+    ledger: str, keys: Mapping[str, bytes], required: RequiredSigners, chunk: Sequence[Record]
+) -> list[RecordCheck]:
+    public = {member: PublicKey(raw) for member, raw in keys.items()}
+    return [check_record(ledger, record, public, required) for record in chunk]
+
+
+def verify_ledger_parallel(
+    ledger: str,
+    records: Sequence[Record],
+    keys: Mapping[str, PublicKey],
+    required: RequiredSigners = author_only,
+    *,
+    workers: int | None = None,
+    pool: ProcessPoolExecutor | None = None,
+) -> LedgerReport:
+    """Verify ``records`` using ``workers`` processes (default: one per core).
+
+    ``required`` must be a module-level function so it can be sent to workers.
+    """
+    count = workers or os.cpu_count() or 1
+    raw_keys = {member: key.raw for member, key in keys.items()}
+    job = partial(_check_chunk, ledger, raw_keys, required)
+    chunks = [records[i : i + CHUNK] for i in range(0, len(records), CHUNK)]
+    if count == 1 or len(chunks) <= 1:
+        checks = [c for chunk in chunks for c in job(chunk)]
+        return summarise(ledger, checks)
+    if pool is not None:
+        results = list(pool.map(job, chunks))
+    else:
+        with ProcessPoolExecutor(max_workers=count) as own_pool:
+            results = list(own_pool.map(job, chunks))
+    return summarise(ledger, [c for part in results for c in part])
