@@ -1,0 +1,5 @@
+"""``python -m supplymesh.cli`` runs the ``supplymesh`` command."""
+
+from supplymesh.cli import main
+
+main()

@@ -1,0 +1,100 @@
+"""`supplymesh up` as a user runs it: six real node processes on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from supplymesh.cli.launcher import port_in_use
+from tests.system.conftest import free_base_port
+
+pytestmark = pytest.mark.system
+ROLES = {"oem-a": "oem", "oem-b": "oem", "supplier-a": "supplier", "supplier-b": "supplier", "pdu": "pdu", "auditor": "auditor"}
+
+
+def _check_nodes(runtime: dict[str, Any]) -> None:
+    assert {n: v["role"] for n, v in runtime["nodes"].items()} == ROLES
+    with httpx.Client(timeout=10) as client:
+        for node_id, node in runtime["nodes"].items():
+            assert client.get(node["url"] + "/health").json() == {"status": "ok", "node": node_id, "role": node["role"]}
+            assert client.get(node["url"] + "/docs").status_code == 200
+            assert client.get(node["url"] + "/openapi.json").json()["info"]["title"].startswith("SupplyMesh")
+            auth = {"Authorization": f"Bearer {node['erp_token']}"}
+            assert client.get(node["url"] + "/v1/ledgers", headers=auth).status_code == 200
+            assert client.get(node["url"] + "/v1/ledgers").status_code == 401
+
+
+def _network_size(runtime: dict[str, Any]) -> int:
+    pdu = runtime["nodes"]["pdu"]
+    head = httpx.get(pdu["url"] + "/v1/ledgers/network/head", headers={"Authorization": f"Bearer {pdu['erp_token']}"})
+    size: int = head.json()["size"]
+    return size
+
+
+def test_up_starts_six_nodes_stops_them_all_and_resumes(tmp_path: Path, up_factory: Any) -> None:
+    state = tmp_path / "state"
+    up = up_factory(state)
+    runtime = up.wait_runtime()
+    _check_nodes(runtime)
+    assert _network_size(runtime) == 1
+    assert (state / "pdu" / "node.key").stat().st_mode & 0o077 == 0
+    assert (state / "pdu" / "node.db").exists()
+    config = json.loads((state / "network-config.json").read_text())
+    assert up.stop() == 0
+    assert not any(port_in_use("127.0.0.1", up.base_port + i) for i in range(6))
+
+    (state / "network.json").unlink()
+    again = up_factory(state, up.base_port)
+    runtime_again = again.wait_runtime()
+    assert json.loads((state / "network-config.json").read_text())["members"] == config["members"]
+    assert runtime_again["nodes"]["pdu"]["erp_token"] == runtime["nodes"]["pdu"]["erp_token"]
+    assert _network_size(runtime_again) == 1  # same data, genesis not repeated
+    assert again.stop() == 0
+
+
+def test_up_fails_clearly_when_a_port_is_taken(tmp_path: Path, up_factory: Any) -> None:
+    base = free_base_port()
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", base + 2))
+        blocker.listen()
+        up = up_factory(tmp_path / "state", base)
+        status = up.process.wait(timeout=60)
+        output = up.output()
+    assert status != 0
+    assert f"port {base + 2}" in output and "in use" in output
+    assert not (tmp_path / "state" / "network.json").exists()
+
+
+def test_nodes_die_with_a_killed_launcher(tmp_path: Path, up_factory: Any) -> None:
+    up = up_factory(tmp_path / "state")
+    up.wait_runtime()
+    up.process.kill()
+    up.process.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(port_in_use("127.0.0.1", up.base_port + i) for i in range(6)):
+        time.sleep(0.2)
+    assert not any(port_in_use("127.0.0.1", up.base_port + i) for i in range(6))
+
+
+def test_init_makes_a_network_of_any_size(tmp_path: Path) -> None:
+    state = tmp_path / "big"
+    result = subprocess.run(
+        [sys.executable, "-m", "supplymesh.cli", "init", "--state-dir", str(state), "--suppliers", "3", "--oems", "1"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = json.loads((state / "network-config.json").read_text())
+    assert [m["id"] for m in config["members"]] == ["oem-a", "supplier-a", "supplier-b", "supplier-c", "pdu", "auditor"]
+    again = subprocess.run(
+        [sys.executable, "-m", "supplymesh.cli", "init", "--state-dir", str(state)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert again.returncode != 0 and "exists" in again.stdout
