@@ -43,7 +43,9 @@ class RoutingTransport(httpx.AsyncBaseTransport):
 class Harness:
     """A generated network whose nodes are created on first use."""
 
-    def __init__(self, state_dir: Path, database_url: Callable[[str], str], *, suppliers: int = 2, oems: int = 2) -> None:
+    def __init__(
+        self, state_dir: Path, database_url: Callable[[str], str], *, suppliers: int = 2, oems: int = 2
+    ) -> None:
         self.state_dir = state_dir
         self.config: NetworkConfig = build_network(
             state_dir, default_seats(suppliers=suppliers, oems=oems), base_port=18100

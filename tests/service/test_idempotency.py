@@ -43,13 +43,17 @@ async def client(tmp_path: Path, database_url_factory: DatabaseFactory) -> Async
         return await idem.run(201, make)
 
     settings = NodeSettings(
-        node_id="oem-a", node_dir=state / "oem-a", network_config=state / CONFIG_FILE,
+        node_id="oem-a",
+        node_dir=state / "oem-a",
+        network_config=state / CONFIG_FILE,
         database_url=database_url_factory("oem-a"),
     )
     app = build_app(settings, role=Role.OEM, description="test", routers=[router])
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://oem-a", headers={"Authorization": f"Bearer {read_token(state, 'oem-a')}"}
+        transport=transport,
+        base_url="http://oem-a",
+        headers={"Authorization": f"Bearer {read_token(state, 'oem-a')}"},
     ) as http:
         yield http
     await app.state.node.aclose()
@@ -57,7 +61,11 @@ async def client(tmp_path: Path, database_url_factory: DatabaseFactory) -> Async
 
 async def test_same_key_same_body_returns_stored_response(client: httpx.AsyncClient) -> None:
     first = await client.post("/v1/things", json={"name": "a"}, headers={"Idempotency-Key": "k1"})
-    again = await client.post("/v1/things", content=b'{ "name" : "a" }', headers={"Idempotency-Key": "k1", "Content-Type": "application/json"})
+    again = await client.post(
+        "/v1/things",
+        content=b'{ "name" : "a" }',
+        headers={"Idempotency-Key": "k1", "Content-Type": "application/json"},
+    )
     assert first.status_code == again.status_code == 201
     assert first.json() == again.json() == {"id": 1, "name": "a"}
     assert again.headers["idempotent-replayed"] == "true"

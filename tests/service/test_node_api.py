@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime
 
@@ -29,17 +30,23 @@ def fill(harness: Harness, node_id: str, ledger: str, count: int) -> None:
 
     def build(head: Head, n: int) -> SealedEntry:
         entry = next_entry(
-            ledger=ledger, head=(head.size, head.head_hash), time=format_time(datetime.now(UTC)),
-            kind="test.item", author=node.id, body={"n": n},
+            ledger=ledger,
+            head=(head.size, head.head_hash),
+            time=format_time(datetime.now(UTC)),
+            kind="test.item",
+            author=node.id,
+            body={"n": n},
         )
         return SealedEntry(entry, (sign_entry(entry, signer_id=node.id, signer=node.signer),))
 
     for n in range(count):
-        node.store.append(ledger, lambda head, n=n: build(head, n))
+        node.store.append(ledger, functools.partial(build, n=n))
 
 
 @pytest.mark.parametrize(("node_id", "role"), ROLES.items())
-async def test_every_role_serves_health_docs_and_openapi_without_token(harness: Harness, node_id: str, role: str) -> None:
+async def test_every_role_serves_health_docs_and_openapi_without_token(
+    harness: Harness, node_id: str, role: str
+) -> None:
     client = harness.anonymous(node_id)
     health = await client.get("/health")
     assert health.json() == {"status": "ok", "node": node_id, "role": role}
@@ -110,19 +117,29 @@ async def test_inclusion_and_consistency_proofs_verify_against_served_roots(harn
     fill(harness, "pdu", NETWORK_LEDGER, 10)  # 11 entries
     client = harness.erp("pdu")
     for seq in (1, 6, 11):
-        proof = (await client.get("/v1/ledgers/network/proofs/inclusion", params={"seq": seq, "size": 11})).json()
+        proof = (
+            await client.get("/v1/ledgers/network/proofs/inclusion", params={"seq": seq, "size": 11})
+        ).json()
         merkle.verify_inclusion(
-            leaf_hash=bytes.fromhex(proof["leaf_hash"]), index=seq - 1, size=11,
-            proof=[bytes.fromhex(p) for p in proof["audit_path"]], root=bytes.fromhex(proof["root_hash"]),
+            leaf_hash=bytes.fromhex(proof["leaf_hash"]),
+            index=seq - 1,
+            size=11,
+            proof=[bytes.fromhex(p) for p in proof["audit_path"]],
+            root=bytes.fromhex(proof["root_hash"]),
         )
     entry = (await client.get("/v1/ledgers/network/entries", params={"after": 5, "limit": 1})).json()[0]
     sealed = SealedEntry(Entry.from_json(entry["entry"]), parse_signatures(entry["signatures"]))
     proof = (await client.get("/v1/ledgers/network/proofs/inclusion", params={"seq": 6})).json()
     assert sealed.leaf_hash.hex() == proof["leaf_hash"]
-    consistency = (await client.get("/v1/ledgers/network/proofs/consistency", params={"first": 4, "second": 11})).json()
+    consistency = (
+        await client.get("/v1/ledgers/network/proofs/consistency", params={"first": 4, "second": 11})
+    ).json()
     merkle.verify_consistency(
-        first=4, second=11, first_root=bytes.fromhex(consistency["first_root"]),
-        second_root=bytes.fromhex(consistency["second_root"]), proof=[bytes.fromhex(p) for p in consistency["proof"]],
+        first=4,
+        second=11,
+        first_root=bytes.fromhex(consistency["first_root"]),
+        second_root=bytes.fromhex(consistency["second_root"]),
+        proof=[bytes.fromhex(p) for p in consistency["proof"]],
     )
     head = (await client.get("/v1/ledgers/network/head")).json()
     assert head["root_hash"] == consistency["second_root"]

@@ -19,10 +19,14 @@ pytestmark = [pytest.mark.anyio, pytest.mark.db]
 CHANNEL = channel_ledger("oem-a", "supplier-a")
 
 
-def _headers(harness: Harness, sender: str, signer: Signer, path: str, *, nonce: str, created: int | None = None) -> dict[str, str]:
+def _headers(
+    harness: Harness, sender: str, signer: Signer, path: str, *, nonce: str, created: int | None = None
+) -> dict[str, str]:
     host = harness.config.member("supplier-a").url.removeprefix("http://")
     target = RequestTarget(method="GET", authority=host, path=path, query="")
-    return sign_request(target, b"", keyid=sender, signer=signer, created=created or int(time.time()), nonce=nonce)
+    return sign_request(
+        target, b"", keyid=sender, signer=signer, created=created or int(time.time()), nonce=nonce
+    )
 
 
 def _node(harness: Harness, node_id: str) -> Node:
@@ -37,8 +41,12 @@ def _node(harness: Harness, node_id: str) -> Node:
 async def test_channel_ledger_read_matrix(harness: Harness, reader: str, allowed: bool) -> None:
     fill(harness, "supplier-a", CHANNEL, 3)
     peer = harness.peer(reader)
-    for path in (f"/peer/v1/ledgers/{CHANNEL}/entries", f"/peer/v1/ledgers/{CHANNEL}/head",
-                 f"/peer/v1/ledgers/{CHANNEL}/proofs/inclusion?seq=1", f"/peer/v1/ledgers/{CHANNEL}/proofs/consistency?first=1"):
+    for path in (
+        f"/peer/v1/ledgers/{CHANNEL}/entries",
+        f"/peer/v1/ledgers/{CHANNEL}/head",
+        f"/peer/v1/ledgers/{CHANNEL}/proofs/inclusion?seq=1",
+        f"/peer/v1/ledgers/{CHANNEL}/proofs/consistency?first=1",
+    ):
         response = await peer.request("supplier-a", "GET", path)
         assert response.status_code == (200 if allowed else 403), (reader, path, response.text)
         if not allowed:
@@ -75,7 +83,9 @@ async def test_replayed_and_stale_requests_are_refused(harness: Harness) -> None
     assert (await client.get(path, headers=headers)).status_code == 200
     replay = await client.get(path, headers=headers)
     assert replay.status_code == 401 and "replayed" in replay.json()["detail"]
-    stale = _headers(harness, "oem-a", signer, path, nonce="stale-nonce-00000001", created=int(time.time()) - 3600)
+    stale = _headers(
+        harness, "oem-a", signer, path, nonce="stale-nonce-00000001", created=int(time.time()) - 3600
+    )
     assert (await client.get(path, headers=stale)).status_code == 401
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from supplymesh.core import merkle
 from supplymesh.core.crypto import Signer
 from supplymesh.core.entry import GENESIS_PREV, SealedEntry, format_time, next_entry, sign_entry
 from supplymesh.core.verify import verify_ledger
-from supplymesh.storage.engine import is_sqlite, make_engine
+from supplymesh.storage.engine import close_engine, is_sqlite, make_engine
 from supplymesh.storage.ledger_store import AppendConflictError, Head, LedgerStore
 from supplymesh.storage.schema import create_schema
 
@@ -41,7 +42,7 @@ def engine(database_url: str) -> Iterator[Engine]:
     eng = make_engine(database_url)
     create_schema(eng)
     yield eng
-    eng.dispose()
+    close_engine(eng)
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def store(engine: Engine) -> LedgerStore:
 
 def _fill(store: LedgerStore, ledger: str, count: int) -> None:
     for n in range(count):
-        store.append(ledger, lambda head, n=n: _sealed(ledger, head, n))
+        store.append(ledger, functools.partial(_sealed, ledger, n=n))
 
 
 def test_appends_are_sequential_and_verify(store: LedgerStore) -> None:
@@ -81,12 +82,18 @@ def test_append_refuses_entry_that_does_not_continue_head(store: LedgerStore) ->
 
 
 def test_failed_transaction_leaves_nothing(store: LedgerStore) -> None:
-    with pytest.raises(RuntimeError), store.writer("network") as writer:
-        writer.append(_sealed("network", writer.head))
-        raise RuntimeError("crash after append, before commit")
+    def crash_after_append() -> None:
+        with store.writer("network") as writer:
+            writer.append(_sealed("network", writer.head))
+            raise RuntimeError("crash after append, before commit")
+
+    with pytest.raises(RuntimeError):
+        crash_after_append()
     assert store.count("network") == 0
     head = store.head("network")
     assert head is None or head.size == 0
+    _fill(store, "network", 1)
+    assert store.head("network") == Head("network", 1, next(store.iter_entries("network")).hash)
 
 
 def test_concurrent_writers_leave_no_gap_and_no_fork(store: LedgerStore) -> None:
@@ -95,7 +102,7 @@ def test_concurrent_writers_leave_no_gap_and_no_fork(store: LedgerStore) -> None
     def writer(worker: int) -> None:
         try:
             for n in range(25):
-                store.append("network", lambda head: _sealed("network", head, worker * 100 + n))
+                store.append("network", functools.partial(_sealed, "network", n=worker * 100 + n))
         except BaseException as exc:  # collected and asserted below
             errors.append(exc)
 
@@ -113,8 +120,12 @@ def test_concurrent_writers_leave_no_gap_and_no_fork(store: LedgerStore) -> None
     )
 
 
-@pytest.mark.parametrize("statement", ["UPDATE ledger_entries SET kind = 'forged'", "DELETE FROM ledger_entries"])
-def test_database_refuses_update_and_delete_of_entries(store: LedgerStore, engine: Engine, statement: str) -> None:
+@pytest.mark.parametrize(
+    "statement", ["UPDATE ledger_entries SET kind = 'forged'", "DELETE FROM ledger_entries"]
+)
+def test_database_refuses_update_and_delete_of_entries(
+    store: LedgerStore, engine: Engine, statement: str
+) -> None:
     _fill(store, "network", 3)
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
         conn.execute(text(statement))
@@ -137,7 +148,9 @@ def _drop_triggers(engine: Engine) -> None:
             conn.execute(text("DROP TRIGGER ledger_entries_no_change ON ledger_entries"))
 
 
-def test_insider_edit_with_triggers_dropped_is_located_by_verifier(store: LedgerStore, engine: Engine) -> None:
+def test_insider_edit_with_triggers_dropped_is_located_by_verifier(
+    store: LedgerStore, engine: Engine
+) -> None:
     _fill(store, "network", 8)
     _drop_triggers(engine)
     with engine.begin() as conn:
@@ -148,16 +161,24 @@ def test_insider_edit_with_triggers_dropped_is_located_by_verifier(store: Ledger
     rows = [r.record() for r in store.iter_entries("network")]
     report = verify_ledger("network", rows, {"pdu": SIGNER.public_key})
     assert not report.ok
-    assert {(f.seq, f.rule) for f in report.findings} >= {(5, "bad_signature"), (5, "stored_hash"), (6, "hash_chain")}
+    assert {(f.seq, f.rule) for f in report.findings} >= {
+        (5, "bad_signature"),
+        (5, "stored_hash"),
+        (6, "hash_chain"),
+    }
     assert {f.seq for f in report.findings} <= {5, 6}
 
 
-def test_insider_delete_with_triggers_dropped_is_located_by_verifier(store: LedgerStore, engine: Engine) -> None:
+def test_insider_delete_with_triggers_dropped_is_located_by_verifier(
+    store: LedgerStore, engine: Engine
+) -> None:
     _fill(store, "network", 6)
     _drop_triggers(engine)
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM ledger_entries WHERE seq = 3"))
-    report = verify_ledger("network", [r.record() for r in store.iter_entries("network")], {"pdu": SIGNER.public_key})
+    report = verify_ledger(
+        "network", [r.record() for r in store.iter_entries("network")], {"pdu": SIGNER.public_key}
+    )
     assert {(f.seq, f.rule) for f in report.findings} >= {(4, "sequence"), (4, "hash_chain")}
 
 

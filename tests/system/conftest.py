@@ -57,8 +57,20 @@ def start_up(state_dir: Path, base_port: int, *extra: str) -> Up:
     env["COLUMNS"] = "200"  # keep rich from wrapping messages that tests read
     with (state_dir.parent / "up.log").open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "supplymesh.cli", "up", "--state-dir", str(state_dir), "--base-port", str(base_port), *extra],
-            stdout=log, stderr=subprocess.STDOUT, env=env,
+            [
+                sys.executable,
+                "-m",
+                "supplymesh.cli",
+                "up",
+                "--state-dir",
+                str(state_dir),
+                "--base-port",
+                str(base_port),
+                *extra,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
     return Up(process, state_dir, base_port)
 

@@ -17,14 +17,25 @@ from supplymesh.cli.launcher import port_in_use
 from tests.system.conftest import free_base_port
 
 pytestmark = pytest.mark.system
-ROLES = {"oem-a": "oem", "oem-b": "oem", "supplier-a": "supplier", "supplier-b": "supplier", "pdu": "pdu", "auditor": "auditor"}
+ROLES = {
+    "oem-a": "oem",
+    "oem-b": "oem",
+    "supplier-a": "supplier",
+    "supplier-b": "supplier",
+    "pdu": "pdu",
+    "auditor": "auditor",
+}
 
 
 def _check_nodes(runtime: dict[str, Any]) -> None:
     assert {n: v["role"] for n, v in runtime["nodes"].items()} == ROLES
     with httpx.Client(timeout=10) as client:
         for node_id, node in runtime["nodes"].items():
-            assert client.get(node["url"] + "/health").json() == {"status": "ok", "node": node_id, "role": node["role"]}
+            assert client.get(node["url"] + "/health").json() == {
+                "status": "ok",
+                "node": node_id,
+                "role": node["role"],
+            }
             assert client.get(node["url"] + "/docs").status_code == 200
             assert client.get(node["url"] + "/openapi.json").json()["info"]["title"].startswith("SupplyMesh")
             auth = {"Authorization": f"Bearer {node['erp_token']}"}
@@ -34,7 +45,9 @@ def _check_nodes(runtime: dict[str, Any]) -> None:
 
 def _network_size(runtime: dict[str, Any]) -> int:
     pdu = runtime["nodes"]["pdu"]
-    head = httpx.get(pdu["url"] + "/v1/ledgers/network/head", headers={"Authorization": f"Bearer {pdu['erp_token']}"})
+    head = httpx.get(
+        pdu["url"] + "/v1/ledgers/network/head", headers={"Authorization": f"Bearer {pdu['erp_token']}"}
+    )
     size: int = head.json()["size"]
     return size
 
@@ -87,14 +100,38 @@ def test_nodes_die_with_a_killed_launcher(tmp_path: Path, up_factory: Any) -> No
 def test_init_makes_a_network_of_any_size(tmp_path: Path) -> None:
     state = tmp_path / "big"
     result = subprocess.run(
-        [sys.executable, "-m", "supplymesh.cli", "init", "--state-dir", str(state), "--suppliers", "3", "--oems", "1"],
-        capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "supplymesh.cli",
+            "init",
+            "--state-dir",
+            str(state),
+            "--suppliers",
+            "3",
+            "--oems",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     config = json.loads((state / "network-config.json").read_text())
-    assert [m["id"] for m in config["members"]] == ["oem-a", "supplier-a", "supplier-b", "supplier-c", "pdu", "auditor"]
+    assert [m["id"] for m in config["members"]] == [
+        "oem-a",
+        "supplier-a",
+        "supplier-b",
+        "supplier-c",
+        "pdu",
+        "auditor",
+    ]
     again = subprocess.run(
         [sys.executable, "-m", "supplymesh.cli", "init", "--state-dir", str(state)],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert again.returncode != 0 and "exists" in again.stdout

@@ -11,7 +11,10 @@ from supplymesh.config import Role
 from supplymesh.settings import NodeSettings
 from supplymesh.web.app import build_app
 
-DESCRIPTION = "OEM node: the buyer's demands, escrow deposits and re-offered lots, and the OEM side of each channel with a supplier."
+DESCRIPTION = (
+    "OEM node: the buyer's demands, escrow deposits and re-offered lots, "
+    "and the OEM side of each channel with a supplier."
+)
 
 
 def create_app(

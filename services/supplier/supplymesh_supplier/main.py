@@ -11,7 +11,10 @@ from supplymesh.config import Role
 from supplymesh.settings import NodeSettings
 from supplymesh.web.app import build_app
 
-DESCRIPTION = "Supplier node: the plant's data-management system (DMS) and the supplier side of each channel with an OEM."
+DESCRIPTION = (
+    "Supplier node: the plant's data-management system (DMS) "
+    "and the supplier side of each channel with an OEM."
+)
 
 
 def create_app(

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Scope = Literal["read", "write", "audit"]
 CLIENTS_FILE = "erp-clients.json"
-TOKEN_PREFIX = "smk_"
+TOKEN_PREFIX = "smk_"  # noqa: S105 - a prefix that makes leaked tokens easy to spot, not a secret
 
 
 class ErpClient(BaseModel):

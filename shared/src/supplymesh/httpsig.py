@@ -3,7 +3,8 @@
 Every peer request carries
 
 * ``Content-Digest: sha-256=:<base64>:`` (RFC 9530) over the body (empty body too);
-* ``Signature-Input: sm=("@method" "@authority" "@path" "@query" "content-digest");created=<unix>;nonce="<random>";keyid="<member-id>";alg="ed25519"``;
+* ``Signature-Input: sm=("@method" "@authority" "@path" "@query" "content-digest")``
+  ``;created=<unix>;nonce="<random>";keyid="<member-id>";alg="ed25519"`` (one line);
 * ``Signature: sm=:<base64 Ed25519 signature over the RFC 9421 signature base>:``.
 
 ``keyid`` is the sender's member id; the receiver takes the key from the network config.
@@ -29,7 +30,8 @@ LABEL = "sm"
 COMPONENTS = ("@method", "@authority", "@path", "@query", "content-digest")
 _COMPONENT_LIST = "(" + " ".join(f'"{c}"' for c in COMPONENTS) + ")"
 _INPUT_RE = re.compile(
-    rf'^{LABEL}=' + re.escape(_COMPONENT_LIST)
+    rf"^{LABEL}="
+    + re.escape(_COMPONENT_LIST)
     + r';created=(\d{1,12});nonce="([A-Za-z0-9_-]{16,128})";keyid="([a-z0-9-]{1,63})";alg="ed25519"$'
 )
 _SIG_RE = re.compile(rf"^{LABEL}=:([A-Za-z0-9+/]+={{0,2}}):$")
@@ -126,7 +128,9 @@ def verify_request(
     if not sig_match:
         raise RequestSignatureError("Signature header is malformed")
     try:
-        key.verify(base64.b64decode(sig_match[1], validate=True), target.base(digest, _params(created, nonce, keyid)))
+        key.verify(
+            base64.b64decode(sig_match[1], validate=True), target.base(digest, _params(created, nonce, keyid))
+        )
     except (SignatureError, ValueError) as exc:
         raise RequestSignatureError(f"signature of {keyid} does not verify") from exc
     return VerifiedRequest(sender=keyid, nonce=nonce, created=created)

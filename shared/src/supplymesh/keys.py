@@ -58,8 +58,7 @@ def load_key_file(path: Path) -> Signer:
         raise KeyFileError(f"no private key at {path}") from exc
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyFileError(
-            f"{path} is accessible by group or others (mode {stat.S_IMODE(mode):o}); "
-            "run chmod 600 on it"
+            f"{path} is accessible by group or others (mode {stat.S_IMODE(mode):o}); run chmod 600 on it"
         )
     key = load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):

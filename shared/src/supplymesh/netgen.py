@@ -25,7 +25,7 @@ from supplymesh.erp_clients import CLIENTS_FILE, Scope, add_client, write_privat
 from supplymesh.keys import KEY_FILE, KeyFileError, load_key_file, load_or_generate
 
 CONFIG_FILE = "network-config.json"
-TOKEN_FILE = "erp-token"
+TOKEN_FILE = "erp-token"  # noqa: S105 - a file name, not a secret
 RUNTIME_FILE = "network.json"
 ERP_CLIENT_NAME = "erp"
 
@@ -117,7 +117,9 @@ def build_network(
     ]
     settings = dict(extra or {})
     settings.pop("version", None)
-    config = NetworkConfig.model_validate({**settings, "members": [m.model_dump() for m in members]}, strict=False)
+    config = NetworkConfig.model_validate(
+        {**settings, "members": [m.model_dump() for m in members]}, strict=False
+    )
     write_private_file(state_dir / CONFIG_FILE, config.to_json())
     (state_dir / CONFIG_FILE).chmod(0o644)
     return config

@@ -31,6 +31,7 @@ class PeerSignatureAuth(httpx.Auth):
         self.signer = signer
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Sign ``request`` and send it once."""
         target = RequestTarget(
             method=request.method,
             authority=request.url.netloc.decode("ascii"),

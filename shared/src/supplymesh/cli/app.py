@@ -31,15 +31,26 @@ from supplymesh.netgen import (
     seats_from_file,
 )
 
-app = typer.Typer(help="SupplyMesh: multi-party supply-network nodes.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="SupplyMesh: multi-party supply-network nodes.", no_args_is_help=True, add_completion=False
+)
 console = Console()
 
-StateDir = Annotated[Path, typer.Option("--state-dir", help="Directory for every node's key, database and logs")]
-BasePort = Annotated[int, typer.Option("--base-port", min=1, max=65000, help="Port of the first node; the others follow")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", exists=True, dir_okay=False, help="Network config (members, channels, quorum)")]
+StateDir = Annotated[
+    Path, typer.Option("--state-dir", help="Directory for every node's key, database and logs")
+]
+BasePort = Annotated[
+    int, typer.Option("--base-port", min=1, max=65000, help="Port of the first node; the others follow")
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", exists=True, dir_okay=False, help="Network config (members, channels, quorum)"),
+]
 
 
-def prepare(state_dir: Path, config_file: Path | None, base_port: int, suppliers: int = 2, oems: int = 2) -> NetworkConfig:
+def prepare(
+    state_dir: Path, config_file: Path | None, base_port: int, suppliers: int = 2, oems: int = 2
+) -> NetworkConfig:
     """Keys, tokens and the public config in ``state_dir`` (reused when present)."""
     existing = state_dir / CONFIG_FILE
     if config_file is not None:

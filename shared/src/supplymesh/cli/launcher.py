@@ -7,6 +7,7 @@ launcher dies (Linux ``PR_SET_PDEATHSIG``), so no node outlives it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -31,10 +32,8 @@ class LaunchError(Exception):
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    try:
+    with contextlib.suppress(OSError):  # not Linux: the launcher's own stop() still applies
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -62,7 +61,9 @@ class LocalNetwork:
         for member in self.config.members:
             url = urlparse(member.url)
             if url.hostname and url.port and port_in_use(url.hostname, url.port):
-                raise LaunchError(f"port {url.port} for {member.id} is already in use; pick another --base-port")
+                raise LaunchError(
+                    f"port {url.port} for {member.id} is already in use; pick another --base-port"
+                )
         for member in self.config.members:
             self._spawn(member.id, str(member.role), urlparse(member.url).port or 80)
 
@@ -71,11 +72,17 @@ class LocalNetwork:
         node_dir.mkdir(parents=True, exist_ok=True)
         log = (node_dir / "node.log").open("ab")
         command = [
-            sys.executable, "-m", f"supplymesh_{role}",
-            "--node-id", node_id,
-            "--node-dir", str(node_dir),
-            "--network-config", str(self.state_dir / CONFIG_FILE),
-            "--port", str(port),
+            sys.executable,
+            "-m",
+            f"supplymesh_{role}",
+            "--node-id",
+            node_id,
+            "--node-dir",
+            str(node_dir),
+            "--network-config",
+            str(self.state_dir / CONFIG_FILE),
+            "--port",
+            str(port),
         ]
         env = {**os.environ, **self.env}
         self.processes[node_id] = subprocess.Popen(
@@ -96,7 +103,9 @@ class LocalNetwork:
                 for node_id, url in list(pending.items()):
                     process = self.processes[node_id]
                     if process.poll() is not None:
-                        raise LaunchError(f"{node_id} exited with status {process.returncode}:\n{self.log_tail(node_id)}")
+                        raise LaunchError(
+                            f"{node_id} exited with status {process.returncode}:\n{self.log_tail(node_id)}"
+                        )
                     try:
                         answer = client.get(url + "/health")
                         if answer.status_code == 200 and answer.json().get("node") == node_id:

@@ -94,9 +94,7 @@ class Signer:
 
     def __init__(self, private_key: Ed25519PrivateKey) -> None:
         self._key = private_key
-        self.public_key = PublicKey(
-            private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        )
+        self.public_key = PublicKey(private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
 
     @property
     def key_id(self) -> str:

@@ -14,12 +14,13 @@ seq *n + 1*.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from supplymesh.core.canonical import CanonicalizationError, canonicalize, parse_canonical, sha256
+from supplymesh.core.canonical import CanonicalizationError, canonicalize, sha256
 from supplymesh.core.crypto import Signer
 from supplymesh.core.merkle import leaf_hash
 
@@ -128,10 +129,17 @@ class Entry:
             EntryFormatError: if the bytes are not a canonical entry.
         """
         try:
-            value = parse_canonical(data)
-        except CanonicalizationError as exc:
-            raise EntryFormatError(str(exc)) from exc
-        return cls.from_json(value)
+            value = json.loads(data, parse_float=_refuse_float)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise EntryFormatError(f"not valid JSON: {exc}") from exc
+        entry = cls.from_json(value)
+        if entry.canonical != data:
+            raise EntryFormatError("entry bytes are valid JSON but not in RFC 8785 canonical form")
+        return entry
+
+
+def _refuse_float(text: str) -> object:
+    raise EntryFormatError(f"binary float {text} in an entry")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +166,7 @@ class SealedEntry:
     entry: Entry
     signatures: tuple[Signature, ...]
     leaf: bytes = field(init=False, repr=False, compare=False)
+    signatures_canonical: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ordered = tuple(sorted(self.signatures, key=lambda s: s.signer))
@@ -165,7 +174,15 @@ class SealedEntry:
         if len(set(signers)) != len(signers):
             raise EntryFormatError("a member signs an entry at most once")
         object.__setattr__(self, "signatures", ordered)
-        leaf = canonicalize({"entry": self.entry.as_json(), "signatures": self.signatures_json()})
+        try:
+            signatures = canonicalize(self.signatures_json())
+        except CanonicalizationError as exc:
+            raise EntryFormatError(f"signatures are not canonicalisable: {exc}") from exc
+        object.__setattr__(self, "signatures_canonical", signatures)
+        # RFC 8785 is compositional: the canonical form of {"entry": E, "signatures": S}
+        # is its members' canonical forms joined in key order ("entry" < "signatures"),
+        # so the entry's bytes are reused rather than serialised twice.
+        leaf = b'{"entry":' + self.entry.canonical + b',"signatures":' + signatures + b"}"
         object.__setattr__(self, "leaf", leaf)
 
     def signatures_json(self) -> list[dict[str, str]]:

@@ -132,9 +132,7 @@ def consistency_proof(hashes: Sequence[bytes], first: int, second: int) -> list[
     return proof
 
 
-def verify_inclusion(
-    *, leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
-) -> None:
+def verify_inclusion(*, leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> None:
     """Verifies an inclusion proof with the algorithm of RFC 9162 §2.1.3.2.
 
     Args:
@@ -198,9 +196,7 @@ def verify_consistency(
         if proof:
             raise ProofError(f"{what}: must be empty for equal sizes, has {len(proof)}")
         if first_root != second_root:
-            raise ProofError(
-                f"{what}: roots differ, {first_root.hex()} != {second_root.hex()}"
-            )
+            raise ProofError(f"{what}: roots differ, {first_root.hex()} != {second_root.hex()}")
         return
     if not proof:
         raise ProofError(f"{what}: is empty")
@@ -224,6 +220,4 @@ def verify_consistency(
         raise ProofError(f"{what}: has {len(proof)} nodes, too few")
     for name, got, want in (("first", fr, first_root), ("second", sr, second_root)):
         if got != want:
-            raise ProofError(
-                f"{what}: yields {name} root {got.hex()}, expected {want.hex()}"
-            )
+            raise ProofError(f"{what}: yields {name} root {got.hex()}, expected {want.hex()}")

@@ -13,6 +13,8 @@ serialises appends to one ledger while other ledgers proceed in parallel.
 from __future__ import annotations
 
 import contextlib
+import threading
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -66,13 +68,51 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+class _SqliteWriter:
+    """One long-lived write connection per SQLite engine, used by one thread at a time.
+
+    SQLite admits one writer at a time anyway; keeping the connection checked out saves
+    the pool round trip on every append (measured: about a third of a small durable
+    transaction's cost here). Other processes are still excluded by BEGIN IMMEDIATE.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.lock = threading.RLock()  # re-entry fails loudly in begin(), not by deadlock
+        self.conn = engine.connect().execution_options(supplymesh_write=True)
+
+
+_writers: weakref.WeakKeyDictionary[Engine, _SqliteWriter] = weakref.WeakKeyDictionary()
+_writers_lock = threading.Lock()
+
+
+def _sqlite_writer(engine: Engine) -> _SqliteWriter:
+    with _writers_lock:
+        writer = _writers.get(engine)
+        if writer is None:
+            writer = _writers[engine] = _SqliteWriter(engine)
+        return writer
+
+
 @contextlib.contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that takes the SQLite write lock at once (no-op on PostgreSQL)."""
-    with engine.connect() as conn:
-        conn = conn.execution_options(supplymesh_write=True)
-        with conn.begin():
-            yield conn
+    """A transaction that takes the SQLite write lock at once (plain on PostgreSQL)."""
+    if is_sqlite(engine):
+        writer = _sqlite_writer(engine)
+        with writer.lock, writer.conn.begin():
+            yield writer.conn
+        return
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+def close_engine(engine: Engine) -> None:
+    """Close the SQLite write connection (if any) and every pooled connection."""
+    with _writers_lock:
+        writer = _writers.pop(engine, None)
+    if writer is not None:
+        with writer.lock:
+            writer.conn.close()
+    engine.dispose()
 
 
 @contextlib.contextmanager

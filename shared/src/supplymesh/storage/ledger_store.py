@@ -15,10 +15,9 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from supplymesh.core.canonical import canonicalize
 from supplymesh.core.entry import GENESIS_PREV, SealedEntry
 from supplymesh.core.verify import Record
 from supplymesh.storage.engine import is_sqlite, read_transaction, write_transaction
@@ -58,6 +57,23 @@ class StoredEntry:
         )
 
 
+_HEAD = (
+    select(ledger_entries.c.seq, ledger_entries.c.hash)
+    .where(ledger_entries.c.ledger == bindparam("ledger"))
+    .order_by(ledger_entries.c.seq.desc())
+    .limit(1)
+)
+_INSERT_ENTRY = insert(ledger_entries)
+_LOCK_LEDGER = select(ledgers.c.name).where(ledgers.c.name == bindparam("ledger")).with_for_update()
+
+
+def _read_head(conn: Connection, ledger: str) -> Head:
+    row = conn.execute(_HEAD, {"ledger": ledger}).one_or_none()
+    if row is None:
+        return Head(ledger, 0, GENESIS_PREV)
+    return Head(ledger, int(row.seq), row.hash)
+
+
 class LedgerWriter:
     """Appends to one ledger inside an open write transaction."""
 
@@ -80,33 +96,37 @@ class LedgerWriter:
                 f"(size {self.head.size}, hash {self.head.head_hash[:16]}…)"
             )
         self.conn.execute(
-            insert(ledger_entries).values(
-                ledger=entry.ledger,
-                seq=entry.seq,
-                hash=entry.hash,
-                prev=entry.prev,
-                kind=entry.kind,
-                author=entry.author,
-                time=entry.time,
-                entry=entry.canonical.decode(),
-                signatures=canonicalize(sealed.signatures_json()).decode(),
-                leaf_hash=sealed.leaf_hash.hex(),
-            )
-        )
-        self.conn.execute(
-            update(ledgers)
-            .where(ledgers.c.name == entry.ledger)
-            .values(size=entry.seq, head_hash=entry.hash)
+            _INSERT_ENTRY,
+            {
+                "ledger": entry.ledger,
+                "seq": entry.seq,
+                "hash": entry.hash,
+                "prev": entry.prev,
+                "kind": entry.kind,
+                "author": entry.author,
+                "time": entry.time,
+                "entry": entry.canonical.decode(),
+                "signatures": sealed.signatures_canonical.decode(),
+                "leaf_hash": sealed.leaf_hash.hex(),
+            },
         )
         self.head = Head(entry.ledger, entry.seq, entry.hash)
         return sealed
 
 
 class LedgerStore:
-    """Reads and appends ledgers in one node database."""
+    """Reads and appends ledgers in one node database.
+
+    The ``ledgers`` table names every ledger held (one row, written on its first
+    append) and carries the PostgreSQL row lock; heads are read from the entries
+    themselves through the ``(ledger, seq)`` primary key.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._sqlite = is_sqlite(engine)
+        dialect = sqlite if self._sqlite else postgresql
+        self._register = dialect.insert(ledgers).on_conflict_do_nothing(index_elements=["name"])
 
     @contextlib.contextmanager
     def writer(self, ledger: str) -> Iterator[LedgerWriter]:
@@ -120,31 +140,31 @@ class LedgerStore:
             return writer.append(build(writer.head))
 
     def _lock_head(self, conn: Connection, ledger: str) -> Head:
-        dialect = sqlite if is_sqlite(self.engine) else postgresql
-        conn.execute(
-            dialect.insert(ledgers)
-            .values(name=ledger, size=0, head_hash=GENESIS_PREV)
-            .on_conflict_do_nothing(index_elements=["name"])
-        )
-        query = select(ledgers.c.size, ledgers.c.head_hash).where(ledgers.c.name == ledger)
-        if not is_sqlite(self.engine):
-            query = query.with_for_update()
-        size, head_hash = conn.execute(query).one()
-        return Head(ledger, int(size), head_hash)
+        register = {"name": ledger, "size": 0, "head_hash": GENESIS_PREV}
+        if self._sqlite:
+            # BEGIN IMMEDIATE already holds the database write lock; a ledger with
+            # entries was registered by the transaction that wrote its first one.
+            head = _read_head(conn, ledger)
+            if head.size == 0:
+                conn.execute(self._register, register)
+            return head
+        if conn.execute(_LOCK_LEDGER, {"ledger": ledger}).first() is None:
+            conn.execute(self._register, register)
+            conn.execute(_LOCK_LEDGER, {"ledger": ledger})
+        return _read_head(conn, ledger)
 
     def head(self, ledger: str) -> Head | None:
         """The ledger's current head, or None if this node holds no such ledger."""
         with read_transaction(self.engine) as conn:
-            row = conn.execute(
-                select(ledgers.c.size, ledgers.c.head_hash).where(ledgers.c.name == ledger)
-            ).one_or_none()
-        return None if row is None else Head(ledger, int(row.size), row.head_hash)
+            if conn.execute(select(ledgers.c.name).where(ledgers.c.name == ledger)).first() is None:
+                return None
+            return _read_head(conn, ledger)
 
     def heads(self) -> list[Head]:
         """Heads of every ledger this node holds, by name."""
         with read_transaction(self.engine) as conn:
-            rows = conn.execute(select(ledgers).order_by(ledgers.c.name)).all()
-        return [Head(r.name, int(r.size), r.head_hash) for r in rows]
+            names = conn.execute(select(ledgers.c.name).order_by(ledgers.c.name)).scalars().all()
+            return [_read_head(conn, name) for name in names]
 
     def entries(self, ledger: str, *, after: int = 0, limit: int = 100) -> list[StoredEntry]:
         """Entries with ``seq > after``, in order, at most ``limit``."""
@@ -156,8 +176,7 @@ class LedgerStore:
                 .limit(limit)
             ).all()
         return [
-            StoredEntry(r.ledger, int(r.seq), r.hash, r.entry.encode(), r.signatures.encode())
-            for r in rows
+            StoredEntry(r.ledger, int(r.seq), r.hash, r.entry.encode(), r.signatures.encode()) for r in rows
         ]
 
     def iter_entries(self, ledger: str, *, batch: int = 5000) -> Iterator[StoredEntry]:
@@ -185,8 +204,5 @@ class LedgerStore:
         """Number of entry rows actually stored for ``ledger``."""
         with read_transaction(self.engine) as conn:
             return int(
-                conn.execute(
-                    select(func.count()).where(ledger_entries.c.ledger == ledger)
-                ).scalar_one()
+                conn.execute(select(func.count()).where(ledger_entries.c.ledger == ledger)).scalar_one()
             )
-

@@ -2,8 +2,9 @@
 
 ``ledger_entries`` is the append-only table: one row per entry, holding the entry's
 canonical JSON and the canonical JSON of the signatures it was appended with. The
-``ledgers`` table is an index of heads (size, head hash) that appends keep current; it is
-never trusted by verification, which recomputes everything from the entries.
+``ledgers`` table names the ledgers held (and carries the per-ledger lock on
+PostgreSQL); its ``size`` and ``head_hash`` columns record the empty state at creation
+and are not kept current: heads come from the entries themselves.
 """
 
 from __future__ import annotations

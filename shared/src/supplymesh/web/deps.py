@@ -13,9 +13,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
 from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 
 from supplymesh.erp_clients import ErpClient, Scope
 from supplymesh.errors import Forbidden, Unauthenticated

@@ -43,7 +43,9 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
 class Idempotency:
     """Runs a creating handler at most once per (client, key)."""
 
-    def __init__(self, node: Node, client: ErpClient, key: str | None, method: str, path: str, body: bytes) -> None:
+    def __init__(
+        self, node: Node, client: ErpClient, key: str | None, method: str, path: str, body: bytes
+    ) -> None:
         self.node = node
         self.client = client
         self.key = key

@@ -24,7 +24,13 @@ from supplymesh.web.deps import ErpReader, NodeDep, PeerSender
 from supplymesh.web.node import Node
 from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, page_response
 
-LedgerName = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._:-]{0,127}$", description="Ledger name, e.g. network or channel:oem-a:supplier-a")]
+LedgerName = Annotated[
+    str,
+    Path(
+        pattern=r"^[a-z0-9][a-z0-9._:-]{0,127}$",
+        description="Ledger name, e.g. network or channel:oem-a:supplier-a",
+    ),
+]
 
 
 class LedgerInfo(BaseModel):
@@ -108,7 +114,11 @@ def _entry_json(row: StoredEntry) -> dict[str, Any]:
 
 
 def _list_ledgers(node: Node, readable: Callable[[str], bool]) -> list[LedgerInfo]:
-    return [LedgerInfo(ledger=h.ledger, size=h.size, head_hash=h.head_hash) for h in node.store.heads() if readable(h.ledger)]
+    return [
+        LedgerInfo(ledger=h.ledger, size=h.size, head_hash=h.head_hash)
+        for h in node.store.heads()
+        if readable(h.ledger)
+    ]
 
 
 def _entries(request: Request, node: Node, ledger: str, after: int, limit: int) -> JSONResponse:
@@ -123,10 +133,23 @@ def _head_out(node: Node, ledger: str) -> HeadOut:
     head = _head(node, ledger)
     root = node.trees.root(ledger, head.size).hex()
     sth = sign_tree_head(
-        TreeHead(ledger=ledger, tree_size=head.size, root_hash=root, head_hash=head.head_hash, timestamp=node.now_text(), signer=node.id),
+        TreeHead(
+            ledger=ledger,
+            tree_size=head.size,
+            root_hash=root,
+            head_hash=head.head_hash,
+            timestamp=node.now_text(),
+            signer=node.id,
+        ),
         node.signer,
     )
-    return HeadOut(ledger=ledger, size=head.size, head_hash=head.head_hash, root_hash=root, tree_head=TreeHeadOut.model_validate(sth.as_json()))
+    return HeadOut(
+        ledger=ledger,
+        size=head.size,
+        head_hash=head.head_hash,
+        root_hash=root,
+        tree_head=TreeHeadOut.model_validate(sth.as_json()),
+    )
 
 
 def _inclusion(node: Node, ledger: str, seq: int, size: int | None) -> InclusionProofOut:
@@ -137,8 +160,13 @@ def _inclusion(node: Node, ledger: str, seq: int, size: int | None) -> Inclusion
     leaves = node.trees.leaves(ledger, tree_size)
     path = merkle.inclusion_proof(leaves, seq - 1, tree_size)
     return InclusionProofOut(
-        ledger=ledger, seq=seq, leaf_index=seq - 1, tree_size=tree_size, leaf_hash=leaves[seq - 1].hex(),
-        root_hash=node.trees.root(ledger, tree_size).hex(), audit_path=[p.hex() for p in path],
+        ledger=ledger,
+        seq=seq,
+        leaf_index=seq - 1,
+        tree_size=tree_size,
+        leaf_hash=leaves[seq - 1].hex(),
+        root_hash=node.trees.root(ledger, tree_size).hex(),
+        audit_path=[p.hex() for p in path],
     )
 
 
@@ -150,8 +178,12 @@ def _consistency(node: Node, ledger: str, first: int, second: int | None) -> Con
     leaves = node.trees.leaves(ledger, second_size)
     proof = merkle.consistency_proof(leaves, first, second_size)
     return ConsistencyProofOut(
-        ledger=ledger, first=first, second=second_size, first_root=node.trees.root(ledger, first).hex(),
-        second_root=node.trees.root(ledger, second_size).hex(), proof=[p.hex() for p in proof],
+        ledger=ledger,
+        first=first,
+        second=second_size,
+        first_root=node.trees.root(ledger, first).hex(),
+        second_root=node.trees.root(ledger, second_size).hex(),
+        proof=[p.hex() for p in proof],
     )
 
 
@@ -169,7 +201,14 @@ def erp_ledger_router() -> APIRouter:
         return _list_ledgers(node, lambda _name: True)
 
     @router.get("/{ledger}/entries", response_model=list[EntryOut], summary="Entries, in seq order")
-    def entries(request: Request, node: NodeDep, _client: ErpReader, ledger: LedgerName, after: After = 0, limit: Limit = DEFAULT_LIMIT) -> JSONResponse:
+    def entries(
+        request: Request,
+        node: NodeDep,
+        _client: ErpReader,
+        ledger: LedgerName,
+        after: After = 0,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> JSONResponse:
         return _entries(request, node, ledger, after, limit)
 
     @router.get("/{ledger}/head", summary="Head and signed tree head")
@@ -177,11 +216,15 @@ def erp_ledger_router() -> APIRouter:
         return _head_out(node, ledger)
 
     @router.get("/{ledger}/proofs/inclusion", summary="RFC 9162 inclusion proof")
-    def inclusion(node: NodeDep, _client: ErpReader, ledger: LedgerName, seq: Seq, size: OptSize = None) -> InclusionProofOut:
+    def inclusion(
+        node: NodeDep, _client: ErpReader, ledger: LedgerName, seq: Seq, size: OptSize = None
+    ) -> InclusionProofOut:
         return _inclusion(node, ledger, seq, size)
 
     @router.get("/{ledger}/proofs/consistency", summary="RFC 9162 consistency proof")
-    def consistency(node: NodeDep, _client: ErpReader, ledger: LedgerName, first: Seq, second: OptSize = None) -> ConsistencyProofOut:
+    def consistency(
+        node: NodeDep, _client: ErpReader, ledger: LedgerName, first: Seq, second: OptSize = None
+    ) -> ConsistencyProofOut:
         return _consistency(node, ledger, first, second)
 
     return router
@@ -200,7 +243,14 @@ def peer_ledger_router() -> APIRouter:
         return _list_ledgers(node, lambda name: peer_may_read(node.config, sender, name))
 
     @router.get("/{ledger}/entries", response_model=list[EntryOut])
-    def entries(request: Request, node: NodeDep, sender: PeerSender, ledger: LedgerName, after: After = 0, limit: Limit = DEFAULT_LIMIT) -> JSONResponse:
+    def entries(
+        request: Request,
+        node: NodeDep,
+        sender: PeerSender,
+        ledger: LedgerName,
+        after: After = 0,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> JSONResponse:
         allow(node, sender, ledger)
         return _entries(request, node, ledger, after, limit)
 
@@ -210,12 +260,16 @@ def peer_ledger_router() -> APIRouter:
         return _head_out(node, ledger)
 
     @router.get("/{ledger}/proofs/inclusion")
-    def inclusion(node: NodeDep, sender: PeerSender, ledger: LedgerName, seq: Seq, size: OptSize = None) -> InclusionProofOut:
+    def inclusion(
+        node: NodeDep, sender: PeerSender, ledger: LedgerName, seq: Seq, size: OptSize = None
+    ) -> InclusionProofOut:
         allow(node, sender, ledger)
         return _inclusion(node, ledger, seq, size)
 
     @router.get("/{ledger}/proofs/consistency")
-    def consistency(node: NodeDep, sender: PeerSender, ledger: LedgerName, first: Seq, second: OptSize = None) -> ConsistencyProofOut:
+    def consistency(
+        node: NodeDep, sender: PeerSender, ledger: LedgerName, first: Seq, second: OptSize = None
+    ) -> ConsistencyProofOut:
         allow(node, sender, ledger)
         return _consistency(node, ledger, first, second)
 

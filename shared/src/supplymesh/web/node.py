@@ -21,7 +21,7 @@ from supplymesh.erp_clients import CLIENTS_FILE, ErpClients
 from supplymesh.keys import KEY_FILE, load_key_file
 from supplymesh.peer_client import PeerClient
 from supplymesh.settings import NodeSettings
-from supplymesh.storage.engine import make_engine
+from supplymesh.storage.engine import close_engine, make_engine
 from supplymesh.storage.ledger_store import LedgerStore
 from supplymesh.storage.schema import create_schema
 from supplymesh.web.tree_cache import TreeCache
@@ -69,7 +69,7 @@ class Node:
     async def aclose(self) -> None:
         """Release connections."""
         await self.peers.aclose()
-        self.engine.dispose()
+        close_engine(self.engine)
 
 
 def open_node(
