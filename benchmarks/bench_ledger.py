@@ -91,7 +91,7 @@ def raw_pg_commits(n: int, url: str) -> float:
             def work() -> None:
                 for i in range(n):
                     with conn.transaction():
-                        conn.execute(f"INSERT INTO {table} VALUES (%s, %s)", (i, payload))  # noqa: S608
+                        conn.execute(f"INSERT INTO {table} VALUES (%s, %s)", (i, payload))
 
             seconds = timed(work)
         finally:
@@ -127,7 +127,9 @@ def store_appends(n: int, url: str) -> float:
     store = LedgerStore(engine)
     signer = Signer(Ed25519PrivateKey.generate())
     store.append("warmup", lambda head: _build(signer, "warmup", head))
-    seconds = timed(lambda: [store.append("network", lambda h: _build(signer, "network", h)) for _ in range(n)] and None)
+    seconds = timed(
+        lambda: [store.append("network", lambda h: _build(signer, "network", h)) for _ in range(n)] and None
+    )
     close_engine(engine)
     return rate(n, seconds)
 
@@ -137,7 +139,9 @@ def make_records(n: int, signer: Signer) -> list[Record]:
     head = Head("network", 0, "0" * 64)
     for _ in range(n):
         sealed = _build(signer, "network", head)
-        records.append(Record(seq=sealed.entry.seq, entry=sealed.entry.canonical, signatures=sealed.signatures_json()))
+        records.append(
+            Record(seq=sealed.entry.seq, entry=sealed.entry.canonical, signatures=sealed.signatures_json())
+        )
         head = Head("network", sealed.entry.seq, sealed.entry.hash)
     return records
 
@@ -168,14 +172,20 @@ def pg_schema_url(url: str) -> tuple[str, Callable[[], None]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--pg", default=os.environ.get("SUPPLYMESH_TEST_DATABASE_URL"), help="PostgreSQL URL")
     parser.add_argument("--appends", type=int, default=3000)
     parser.add_argument("--verify", type=int, default=20000)
     args = parser.parse_args()
     results: dict[str, object] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
     }
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
@@ -183,8 +193,15 @@ def main() -> None:
         sign, verify = raw_sign_verify(20000)
         sqlite_appends = store_appends(args.appends, f"sqlite:///{directory / 'store.db'}")
     one, many, workers = verification(args.verify)
-    results["raw"] = {"sqlite_commits_per_s": raw_sqlite, "ed25519_sign_per_s": sign, "ed25519_verify_per_s": verify}
-    results["sqlite"] = {"signed_appends_per_s": sqlite_appends, "ratio_to_raw_commits": sqlite_appends / raw_sqlite}
+    results["raw"] = {
+        "sqlite_commits_per_s": raw_sqlite,
+        "ed25519_sign_per_s": sign,
+        "ed25519_verify_per_s": verify,
+    }
+    results["sqlite"] = {
+        "signed_appends_per_s": sqlite_appends,
+        "ratio_to_raw_commits": sqlite_appends / raw_sqlite,
+    }
     results["verification"] = {
         "entries": args.verify,
         "one_process_per_s": one,

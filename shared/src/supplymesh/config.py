@@ -84,12 +84,22 @@ class QuorumPolicy(_Strict):
     more_than: str | None = "2/3"
     at_least: int | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _at_least_alone(cls, data: object) -> object:
+        # A file that names only at_least means exactly that (more_than is then unset).
+        if isinstance(data, dict) and "at_least" in data and "more_than" not in data:
+            return {**data, "more_than": None}
+        return data
+
     @model_validator(mode="after")
     def _one_threshold(self) -> Self:
         if (self.more_than is None) == (self.at_least is None):
             raise ValueError("set exactly one of more_than and at_least")
-        if self.more_than is not None and not _FRACTION.match(self.more_than):
-            raise ValueError("more_than is a fraction like '2/3'")
+        if self.more_than is not None:
+            match = _FRACTION.match(self.more_than)
+            if not match or int(match[1]) >= int(match[2]):
+                raise ValueError("more_than is a fraction below 1, like '2/3'")
         if self.at_least is not None and self.at_least < 1:
             raise ValueError("at_least must be ≥ 1")
         if isinstance(self.of, str) and self.of != "partners":

@@ -27,7 +27,10 @@ class CanonicalizationError(ValueError):
 
 
 def _check(value: object, path: str) -> bool:
-    """Validate the domain; return True if every object key is ASCII."""
+    """Validate the domain; return True if the stdlib fast path applies.
+
+    That is: every mapping is a plain ``dict`` and every object key is ASCII.
+    """
     if value is None or isinstance(value, (bool, str)):
         return True
     if isinstance(value, int):
@@ -42,7 +45,7 @@ def _check(value: object, path: str) -> bool:
             if not isinstance(key, str):
                 raise CanonicalizationError(f"{path}: object key {key!r} is not a string")
             ascii_keys = _check(item, f"{path}.{key}") and key.isascii() and ascii_keys
-        return ascii_keys
+        return ascii_keys and type(value) is dict
     if isinstance(value, (list, tuple)):
         ascii_keys = True
         for index, item in enumerate(value):

@@ -35,6 +35,14 @@ class EntryFormatError(ValueError):
     """An entry or signature list is not well formed."""
 
 
+def _valid_instant(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
 def format_time(moment: datetime) -> str:
     """RFC 3339 UTC text with microseconds, e.g. ``2026-11-23T02:07:30.123456Z``."""
     if moment.tzinfo is None:
@@ -71,7 +79,7 @@ class Entry:
             raise EntryFormatError(f"seq must be an integer ≥ 1, got {self.seq!r}")
         if not _HASH_RE.match(self.prev):
             raise EntryFormatError("prev must be 64 lowercase hex characters")
-        if not _TIME_RE.match(self.time):
+        if not _TIME_RE.match(self.time) or not _valid_instant(self.time):
             raise EntryFormatError(f"time {self.time!r} is not RFC 3339 UTC")
         if not isinstance(self.body, Mapping):
             raise EntryFormatError("body must be a JSON object")
