@@ -54,7 +54,7 @@ def rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else float("inf")
 
 
-def timed(work: Callable[[], None]) -> float:
+def timed(work: Callable[[], object]) -> float:
     start = time.perf_counter()
     work()
     return time.perf_counter() - start
@@ -134,6 +134,24 @@ def store_appends(n: int, url: str) -> float:
     return rate(n, seconds)
 
 
+def store_appends_batched(n: int, url: str, batch: int) -> float:
+    """Group commit: ``batch`` signed appends per durable transaction."""
+    engine = make_engine(url)
+    create_schema(engine)
+    store = LedgerStore(engine)
+    signer = Signer(Ed25519PrivateKey.generate())
+
+    def work() -> None:
+        for _ in range(n // batch):
+            with store.writer("network") as writer:
+                for _ in range(batch):
+                    writer.append(_build(signer, "network", writer.head))
+
+    seconds = timed(work)
+    close_engine(engine)
+    return rate(n // batch * batch, seconds)
+
+
 def make_records(n: int, signer: Signer) -> list[Record]:
     records = []
     head = Head("network", 0, "0" * 64)
@@ -192,6 +210,7 @@ def main() -> None:
         raw_sqlite = raw_sqlite_commits(args.appends, directory)
         sign, verify = raw_sign_verify(20000)
         sqlite_appends = store_appends(args.appends, f"sqlite:///{directory / 'store.db'}")
+        sqlite_batched = store_appends_batched(args.appends * 4, f"sqlite:///{directory / 'batch.db'}", 16)
     one, many, workers = verification(args.verify)
     results["raw"] = {
         "sqlite_commits_per_s": raw_sqlite,
@@ -201,6 +220,7 @@ def main() -> None:
     results["sqlite"] = {
         "signed_appends_per_s": sqlite_appends,
         "ratio_to_raw_commits": sqlite_appends / raw_sqlite,
+        "group_commit_16_signed_appends_per_s": sqlite_batched,
     }
     results["verification"] = {
         "entries": args.verify,
@@ -214,12 +234,14 @@ def main() -> None:
         try:
             raw_pg = raw_pg_commits(min(args.appends, 2000), args.pg.split("?")[0])
             pg_appends = store_appends(min(args.appends, 2000), url)
+            pg_batched = store_appends_batched(min(args.appends, 2000) * 4, url, 16)
         finally:
             drop()
         results["postgresql"] = {
             "raw_commits_per_s": raw_pg,
             "signed_appends_per_s": pg_appends,
             "ratio_to_raw_commits": pg_appends / raw_pg,
+            "group_commit_16_signed_appends_per_s": pg_batched,
         }
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

@@ -67,7 +67,20 @@ _INSERT_ENTRY = insert(ledger_entries)
 _LOCK_LEDGER = select(ledgers.c.name).where(ledgers.c.name == bindparam("ledger")).with_for_update()
 
 
+_ENTRY_COLUMNS = ("ledger", "seq", "hash", "prev", "kind", "author", "time", "entry", "signatures", "leaf_hash")
+# The append path on SQLite talks to the DBAPI connection of the open SQLAlchemy
+# transaction directly: same transaction, about 35 µs less per statement (measured in
+# benchmarks/README.md). Column names come from the table definition above.
+_SQLITE_HEAD = "SELECT seq, hash FROM ledger_entries WHERE ledger = ? ORDER BY seq DESC LIMIT 1"
+_SQLITE_INSERT = (
+    f"INSERT INTO ledger_entries ({', '.join(_ENTRY_COLUMNS)}) VALUES ({', '.join('?' * len(_ENTRY_COLUMNS))})"
+)
+
+
 def _read_head(conn: Connection, ledger: str) -> Head:
+    if conn.dialect.name == "sqlite":
+        found = conn.connection.dbapi_connection.execute(_SQLITE_HEAD, (ledger,)).fetchone()  # type: ignore[union-attr]
+        return Head(ledger, 0, GENESIS_PREV) if found is None else Head(ledger, int(found[0]), found[1])
     row = conn.execute(_HEAD, {"ledger": ledger}).one_or_none()
     if row is None:
         return Head(ledger, 0, GENESIS_PREV)
@@ -95,21 +108,22 @@ class LedgerWriter:
                 f"{entry.ledger}: entry seq {entry.seq} does not continue head "
                 f"(size {self.head.size}, hash {self.head.head_hash[:16]}…)"
             )
-        self.conn.execute(
-            _INSERT_ENTRY,
-            {
-                "ledger": entry.ledger,
-                "seq": entry.seq,
-                "hash": entry.hash,
-                "prev": entry.prev,
-                "kind": entry.kind,
-                "author": entry.author,
-                "time": entry.time,
-                "entry": entry.canonical.decode(),
-                "signatures": sealed.signatures_canonical.decode(),
-                "leaf_hash": sealed.leaf_hash.hex(),
-            },
+        values = (
+            entry.ledger,
+            entry.seq,
+            entry.hash,
+            entry.prev,
+            entry.kind,
+            entry.author,
+            entry.time,
+            entry.canonical.decode(),
+            sealed.signatures_canonical.decode(),
+            sealed.leaf_hash.hex(),
         )
+        if self.conn.dialect.name == "sqlite":
+            self.conn.connection.dbapi_connection.execute(_SQLITE_INSERT, values)  # type: ignore[union-attr]
+        else:
+            self.conn.execute(_INSERT_ENTRY, dict(zip(_ENTRY_COLUMNS, values, strict=True)))
         self.head = Head(entry.ledger, entry.seq, entry.hash)
         return sealed
 
