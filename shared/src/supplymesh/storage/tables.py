@@ -75,4 +75,62 @@ peer_nonces = Table(
     Column("created_epoch", BigInteger, nullable=False, index=True),
 )
 
-APPEND_ONLY_TABLES = ("ledger_entries",)
+late_signatures = Table(
+    "late_signatures",
+    metadata,
+    Column("ledger", String(128), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("signer", String(128), primary_key=True),
+    Column("sig", String(128), nullable=False),
+    Column("received", String(32), nullable=False),
+)
+"""Countersignatures that arrived after their entry was appended (SPEC §2: the entry
+is completed when the counterpart returns). Append-only; not part of the Merkle leaf."""
+
+countersigned = Table(
+    "countersigned",
+    metadata,
+    Column("ledger", String(128), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+    Column("sig", String(128), nullable=False),
+)
+"""What this member countersigned, so it never countersigns two entries for one seq."""
+
+pending_entries = Table(
+    "pending_entries",
+    metadata,
+    Column("ledger", String(128), primary_key=True),
+    Column("entry", Text, nullable=False),
+    Column("signature", String(128), nullable=False),
+)
+"""This member's own signed entry awaiting its counterpart, kept across restarts so the
+same entry (never a different one for that seq) is offered again."""
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("task", String(64), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created", String(32), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt", BigInteger, nullable=False),
+    Column("done", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+)
+Index("ix_outbox_due", outbox.c.done, outbox.c.next_attempt)
+Index("uq_outbox_task_key", outbox.c.task, outbox.c.key, unique=True)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("type", String(64), nullable=False),
+    Column("subject", String(128), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("created", String(32), nullable=False),
+)
+
+APPEND_ONLY_TABLES = ("ledger_entries", "late_signatures", "countersigned", "events")

@@ -7,6 +7,7 @@ runner); the lifespan starts the role's background tasks and closes connections.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
@@ -18,6 +19,7 @@ from sqlalchemy import MetaData
 from supplymesh import __version__
 from supplymesh.config import Role
 from supplymesh.settings import NodeSettings
+from supplymesh.web.events_api import events_router
 from supplymesh.web.ledger_api import erp_ledger_router, peer_ledger_router
 from supplymesh.web.limits import BodyLimitMiddleware
 from supplymesh.web.node import Node, open_node
@@ -51,8 +53,18 @@ def build_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if on_start is not None:
             await on_start(node)
-        yield
-        await node.aclose()
+        for hook in node.on_start:
+            await hook()
+        worker = node.start_outbox()
+        tasks = [asyncio.create_task(worker.run_forever(), name=f"{node.id}-outbox")]
+        tasks += [asyncio.create_task(job(), name=f"{node.id}-{job.__name__}") for job in node.background]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await node.aclose()
 
     app = FastAPI(
         title=f"SupplyMesh {role} node",
@@ -69,6 +81,7 @@ def build_app(
         return Health(status="ok", node=node.id, role=str(node.role))
 
     app.include_router(erp_ledger_router())
+    app.include_router(events_router())
     app.include_router(peer_ledger_router())
     for router in routers:
         app.include_router(router)

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from supplymesh.access import peer_may_read
+from supplymesh.channels.state import late_signatures_of
 from supplymesh.core import merkle
 from supplymesh.core.treehead import TreeHead, sign_tree_head
 from supplymesh.errors import BadRequest, Forbidden, NotFound
@@ -49,11 +50,16 @@ class SignatureOut(BaseModel):
 
 
 class EntryOut(BaseModel):
-    """An entry with its hash and the signatures it was appended with."""
+    """An entry with its hash and signatures.
+
+    ``signatures`` are those it was appended with (part of its Merkle leaf);
+    ``late_signatures`` are countersignatures that arrived later (not part of the leaf).
+    """
 
     entry: dict[str, Any]
     hash: str
     signatures: list[SignatureOut]
+    late_signatures: list[SignatureOut] = []
 
 
 class TreeHeadOut(BaseModel):
@@ -126,7 +132,12 @@ def _entries(request: Request, node: Node, ledger: str, after: int, limit: int) 
     if after > head.size:
         raise BadRequest(f"after={after} is past the end of {ledger} (size {head.size})", size=head.size)
     rows = node.store.entries(ledger, after=after, limit=limit + 1)
-    return page_response(request, rows, limit=limit, cursor=lambda r: r.seq, render=_entry_json)
+    late = late_signatures_of(node.engine, ledger, [r.seq for r in rows[:limit]])
+
+    def render(row: StoredEntry) -> dict[str, Any]:
+        return {**_entry_json(row), "late_signatures": late.get(row.seq, [])}
+
+    return page_response(request, rows, limit=limit, cursor=lambda r: r.seq, render=render)
 
 
 def _head_out(node: Node, ledger: str) -> HeadOut:

@@ -7,9 +7,10 @@ the schema.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from sqlalchemy import Engine, MetaData
@@ -23,6 +24,7 @@ from supplymesh.peer_client import PeerClient
 from supplymesh.settings import NodeSettings
 from supplymesh.storage.engine import close_engine, make_engine
 from supplymesh.storage.ledger_store import LedgerStore
+from supplymesh.storage.outbox import Handler, OutboxWorker
 from supplymesh.storage.schema import create_schema
 from supplymesh.web.tree_cache import TreeCache
 
@@ -50,7 +52,10 @@ class Node:
     peers: PeerClient
     trees: TreeCache
     clock: Callable[[], datetime] = utc_now
-    extra: dict[str, object] = field(default_factory=dict)
+    on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    outbox_handlers: dict[str, Handler] = field(default_factory=dict)
+    outbox: OutboxWorker | None = None
 
     @property
     def id(self) -> str:
@@ -65,6 +70,16 @@ class Node:
     def now_text(self) -> str:
         """The current time as ledger text."""
         return format_time(self.clock())
+
+    def start_outbox(self) -> OutboxWorker:
+        """Create the outbox worker with every registered handler."""
+        self.outbox = OutboxWorker(self.engine, self.outbox_handlers)
+        return self.outbox
+
+    def wake_outbox(self) -> None:
+        """Let the outbox worker look for due tasks now."""
+        if self.outbox is not None:
+            self.outbox.wakeup.set()
 
     async def aclose(self) -> None:
         """Release connections."""

@@ -1,0 +1,81 @@
+"""Peer routes of the channel protocol, mounted by supplier and OEM nodes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from supplymesh.channels.service import ChannelService, parse_sealed, sealed_json
+from supplymesh.errors import BadRequest
+from supplymesh.web.deps import PeerSender
+from supplymesh.web.ledger_api import LedgerName
+
+
+def get_channels(request: Request) -> ChannelService:
+    """The node's channel service."""
+    service: ChannelService = request.app.state.channels
+    return service
+
+
+Channels = Annotated[ChannelService, Depends(get_channels)]
+
+
+class LateSignatureIn(BaseModel):
+    """A countersignature delivered after its entry was appended."""
+
+    model_config = ConfigDict(extra="forbid")
+    seq: int = Field(ge=1)
+    sig: str = Field(min_length=1, max_length=128)
+
+
+class SignatureReply(BaseModel):
+    """A countersignature."""
+
+    signer: str
+    sig: str
+
+
+def _sealed_for(ledger: str, body: dict[str, Any]) -> Any:
+    sealed = parse_sealed(body)
+    if sealed.entry.ledger != ledger:
+        raise BadRequest(f"entry is for {sealed.entry.ledger}, not {ledger}")
+    return sealed
+
+
+def channel_peer_router() -> APIRouter:
+    """``/peer/v1/channels/{ledger}/…``."""
+    router = APIRouter(prefix="/peer/v1/channels/{ledger}", tags=["peer"])
+
+    @router.post("/countersign", summary="Countersign the supplier's entry (OEM)")
+    async def countersign(
+        ledger: LedgerName, body: dict[str, Any], sender: PeerSender, channels: Channels
+    ) -> SignatureReply:
+        signature = await channels.handle_countersign(sender, _sealed_for(ledger, body))
+        return SignatureReply(signer=signature.signer, sig=signature.sig)
+
+    @router.post("/proposals", summary="Sequence the OEM's entry (supplier)")
+    async def propose(
+        ledger: LedgerName, body: dict[str, Any], sender: PeerSender, channels: Channels
+    ) -> dict[str, Any]:
+        return sealed_json(await channels.handle_proposal(sender, _sealed_for(ledger, body)))
+
+    @router.post("/entries", status_code=204, summary="Replicate a sealed entry (OEM)")
+    async def receive(
+        ledger: LedgerName, body: dict[str, Any], sender: PeerSender, channels: Channels
+    ) -> Response:
+        members = channels.members(ledger)
+        if sender != members.supplier:
+            raise BadRequest("only the supplier replicates its channel")
+        await channels.accept(_sealed_for(ledger, body))
+        return Response(status_code=204)
+
+    @router.post("/countersignatures", status_code=204, summary="Deliver a late countersignature")
+    async def late(
+        ledger: LedgerName, body: LateSignatureIn, sender: PeerSender, channels: Channels
+    ) -> Response:
+        await channels.handle_late_signature(sender, ledger, body.seq, body.sig)
+        return Response(status_code=204)
+
+    return router

@@ -1,0 +1,153 @@
+"""Algorithm 2 of the paper, channel side: who authors which kind, when to countersign.
+
+SPEC §2 and §4.
+
+A channel ledger ``channel:<oem>:<supplier>`` is held by both members and sequenced by
+the supplier. Endorsement is 2-of-2: the author signs, the other member countersigns.
+A member countersigns an entry that is well formed, correctly sequenced (it continues
+the member's own copy) and authored by the member allowed to author its kind, and it
+never countersigns two different entries for the same seq.
+
+Capacity attestations and lot quality are network-visible by design (the PDU's views);
+every other kind is private to the channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from supplymesh.core.contracts.dms import DEFECT_CLASSES
+from supplymesh.core.entry import Entry
+from supplymesh.core.numbers import NumberError, check_safe_int, normalise
+
+
+class Side(StrEnum):
+    """Which member of a channel may author a kind."""
+
+    SUPPLIER = "supplier"
+    OEM = "oem"
+    EITHER = "either"
+
+
+CAPACITY_KIND = "capacity.attestation"
+QUALITY_KIND = "lot.quality"
+
+AUTHORS: Mapping[str, Side] = {
+    CAPACITY_KIND: Side.SUPPLIER,
+    QUALITY_KIND: Side.SUPPLIER,
+    "order.allocated": Side.SUPPLIER,
+    "order.state": Side.SUPPLIER,
+    "escrow.event": Side.OEM,
+    "terms": Side.EITHER,
+    "message": Side.EITHER,
+}
+VIEW_KINDS = frozenset({CAPACITY_KIND, QUALITY_KIND})
+
+
+class EndorsementRefused(ValueError):
+    """The member will not countersign this entry; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelMembers:
+    """The two members of a channel ledger."""
+
+    oem: str
+    supplier: str
+
+    @classmethod
+    def of(cls, ledger: str) -> ChannelMembers:
+        """Members named by a ledger ``channel:<oem>:<supplier>``.
+
+        Raises:
+            EndorsementRefused: if the name is not a channel ledger name.
+        """
+        parts = ledger.split(":")
+        if len(parts) != 3 or parts[0] != "channel" or not parts[1] or not parts[2]:
+            raise EndorsementRefused(f"{ledger} is not a channel ledger")
+        return cls(oem=parts[1], supplier=parts[2])
+
+    def other(self, member: str) -> str:
+        """The counterpart of ``member``."""
+        return self.supplier if member == self.oem else self.oem
+
+
+def may_author(members: ChannelMembers, author: str, kind: str) -> bool:
+    """True if ``author`` may author entries of ``kind`` on this channel."""
+    side = AUTHORS.get(kind)
+    if side is None or author not in (members.oem, members.supplier):
+        return False
+    if side == Side.EITHER:
+        return True
+    return author == (members.supplier if side == Side.SUPPLIER else members.oem)
+
+
+def check_body(kind: str, body: Mapping[str, object]) -> None:
+    """Shape checks for the network-visible kinds (exact numbers, known fields).
+
+    Raises:
+        EndorsementRefused: if the body is not well formed.
+    """
+    try:
+        if kind == CAPACITY_KIND:
+            _exact_fields(
+                body,
+                {"efficiency", "mhc_per_day", "queued_machine_hours", "products", "computed_at"},
+                optional={"demand"},
+            )
+            for name in ("efficiency", "mhc_per_day", "queued_machine_hours"):
+                if normalise(body[name], what=name) != body[name]:
+                    raise EndorsementRefused(f"{name} is not a canonical decimal string")
+            products = body["products"]
+            if not isinstance(products, list) or not all(isinstance(p, str) for p in products):
+                raise EndorsementRefused("products must be a list of strings")
+        elif kind == QUALITY_KIND:
+            _exact_fields(body, {"order", "produced_quantity", "defects", "source"}, optional={"sample"})
+            check_safe_int(body["produced_quantity"], what="produced_quantity")
+            defects = body["defects"]
+            if not isinstance(defects, Mapping) or set(defects) != {str(c) for c in DEFECT_CLASSES}:
+                raise EndorsementRefused("defects must count every class: critical, major, minor")
+            for name, count in defects.items():
+                check_safe_int(count, what=f"defects.{name}")
+            if body["source"] not in ("dms", "declared"):
+                raise EndorsementRefused("source is 'dms' or 'declared'")
+    except NumberError as exc:
+        raise EndorsementRefused(str(exc)) from exc
+
+
+def _exact_fields(body: Mapping[str, object], required: set[str], *, optional: set[str]) -> None:
+    keys = set(body)
+    if not required <= keys or not keys <= required | optional:
+        raise EndorsementRefused(f"fields must be {sorted(required)} (optional {sorted(optional)})")
+
+
+def check_countersign(
+    entry: Entry,
+    *,
+    me: str,
+    head: tuple[int, str],
+    already_countersigned: str | None,
+) -> None:
+    """May member ``me`` countersign ``entry`` given its own copy's ``head``?
+
+    ``already_countersigned`` is the hash this member countersigned for the same seq
+    before, if any.
+
+    Raises:
+        EndorsementRefused: naming the rule that fails.
+    """
+    members = ChannelMembers.of(entry.ledger)
+    if me not in (members.oem, members.supplier):
+        raise EndorsementRefused(f"{me} is not a member of {entry.ledger}")
+    if entry.author == me:
+        raise EndorsementRefused("a member does not countersign its own entry")
+    if not may_author(members, entry.author, entry.kind):
+        raise EndorsementRefused(f"{entry.author} may not author {entry.kind!r} on {entry.ledger}")
+    check_body(entry.kind, entry.body)
+    if already_countersigned is not None and already_countersigned != entry.hash:
+        raise EndorsementRefused(f"already countersigned a different entry for seq {entry.seq}")
+    size, head_hash = head
+    if entry.seq != size + 1 or entry.prev != head_hash:
+        raise EndorsementRefused(f"entry seq {entry.seq} does not continue this member's copy (size {size})")

@@ -1,0 +1,118 @@
+"""Durable outbox: work that needs a peer, delivered by a background worker with retries.
+
+A task is recorded in the same transaction as the state change that causes it.
+
+Each task has a ``task`` name and a ``key`` unique per task name, so enqueuing the same
+work twice is a no-op. Handlers must be idempotent at the receiver: a crash between a
+successful delivery and marking the task done means it is delivered again.
+Retry delays grow exponentially from 0.5 s to 30 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from supplymesh.storage.engine import is_sqlite, read_transaction, write_transaction
+from supplymesh.storage.tables import outbox
+
+log = logging.getLogger("supplymesh.outbox")
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+MAX_DELAY = 30.0
+
+
+def enqueue(conn: Connection, *, task: str, key: str, payload: Mapping[str, Any], now_text: str) -> None:
+    """Record a task inside the caller's transaction (no-op if ``(task, key)`` exists)."""
+    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    conn.execute(
+        dialect.insert(outbox)
+        .values(
+            task=task,
+            key=key,
+            payload=json.dumps(payload),
+            created=now_text,
+            attempts=0,
+            next_attempt=0,
+            done=0,
+        )
+        .on_conflict_do_nothing(index_elements=["task", "key"])
+    )
+
+
+class OutboxWorker:
+    """Delivers due tasks with the registered handlers."""
+
+    def __init__(self, engine: Engine, handlers: Mapping[str, Handler], *, poll: float = 0.5) -> None:
+        self.engine = engine
+        self.handlers = dict(handlers)
+        self.poll = poll
+        self.wakeup = asyncio.Event()
+        self._sqlite = is_sqlite(engine)
+
+    def due(self, limit: int = 50) -> list[Any]:
+        """Tasks whose next attempt is due."""
+        with read_transaction(self.engine) as conn:
+            return list(
+                conn.execute(
+                    select(outbox)
+                    .where(outbox.c.done == 0, outbox.c.next_attempt <= int(time.time() * 1000))
+                    .order_by(outbox.c.id)
+                    .limit(limit)
+                ).all()
+            )
+
+    def pending(self) -> int:
+        """Number of undelivered tasks."""
+        with read_transaction(self.engine) as conn:
+            return len(conn.execute(select(outbox.c.id).where(outbox.c.done == 0)).all())
+
+    async def run_once(self) -> int:
+        """Attempt every due task once; return how many succeeded."""
+        delivered = 0
+        for row in self.due():
+            handler = self.handlers.get(row.task)
+            try:
+                if handler is None:
+                    raise LookupError(f"no handler for outbox task {row.task!r}")
+                await handler(json.loads(row.payload))
+            except Exception as exc:  # any failure is retried later; the reason is kept
+                self._retry(row.id, row.attempts + 1, f"{type(exc).__name__}: {exc}")
+                log.info("outbox %s %s failed (attempt %d): %s", row.task, row.key, row.attempts + 1, exc)
+                continue
+            self._done(row.id)
+            delivered += 1
+        return delivered
+
+    def _retry(self, task_id: int, attempts: int, error: str) -> None:
+        delay = min(MAX_DELAY, 0.5 * 2 ** min(attempts - 1, 10))
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id == task_id)
+                .values(
+                    attempts=attempts, next_attempt=int((time.time() + delay) * 1000), last_error=error[:2000]
+                )
+            )
+
+    def _done(self, task_id: int) -> None:
+        with write_transaction(self.engine) as conn:
+            conn.execute(update(outbox).where(outbox.c.id == task_id).values(done=1))
+
+    async def run_forever(self) -> None:
+        """Loop until cancelled."""
+        while True:
+            try:
+                await self.run_once()
+            except Exception:  # the loop must survive a database hiccup
+                log.exception("outbox pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll)
+            self.wakeup.clear()

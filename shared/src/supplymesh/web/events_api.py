@@ -1,0 +1,89 @@
+"""``GET /v1/events``: the node's event feed as server-sent events, or a JSON page.
+
+SSE (``Accept: text/event-stream``, the default): every event as ``id``/``event``/
+``data`` lines; resume with ``?after=`` or the ``Last-Event-ID`` header; ``?timeout=``
+seconds ends the stream (otherwise it runs until the client leaves, with a comment
+line every 15 s to keep proxies from closing it). ``Accept: application/json`` returns
+the events after the cursor as a paginated JSON array instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from supplymesh.storage.events import read_events
+from supplymesh.web.deps import ErpReader, NodeDep
+from supplymesh.web.node import Node
+from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, page_response
+
+POLL_SECONDS = 0.2
+HEARTBEAT_SECONDS = 15.0
+
+
+async def _stream(node: Node, request: Request, after: int, timeout: float | None) -> AsyncIterator[bytes]:
+    deadline = None if timeout is None else time.monotonic() + timeout
+    last_beat = time.monotonic()
+    cursor = after
+    while True:
+        batch = await run_in_threadpool(read_events, node.engine, after=cursor, limit=200)
+        for event in batch:
+            cursor = event.id
+            data = json.dumps(event.as_json(), separators=(",", ":"))
+            yield f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n".encode()
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            return
+        if await request.is_disconnected():
+            return
+        if now - last_beat >= HEARTBEAT_SECONDS:
+            last_beat = now
+            yield b": keep-alive\n\n"
+        if not batch:
+            await asyncio.sleep(
+                POLL_SECONDS if deadline is None else min(POLL_SECONDS, max(0.0, deadline - now))
+            )
+
+
+def events_router() -> APIRouter:
+    """The ``/v1/events`` route."""
+    router = APIRouter(tags=["events"])
+
+    @router.get(
+        "/v1/events",
+        summary="Event feed (server-sent events, or JSON with Accept: application/json)",
+        response_class=StreamingResponse,
+        response_model=None,
+    )
+    async def events(
+        request: Request,
+        node: NodeDep,
+        _client: ErpReader,
+        after: Annotated[int | None, Query(ge=0, description="Resume after this event id")] = None,
+        timeout: Annotated[
+            float | None, Query(gt=0, le=3600, description="End the stream after this many seconds")
+        ] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        last_event_id: Annotated[str | None, Header(pattern=r"^\d{1,18}$")] = None,
+    ) -> StreamingResponse | JSONResponse:
+        cursor = after if after is not None else int(last_event_id or 0)
+        accept = request.headers.get("accept", "")
+        if "application/json" in accept and "text/event-stream" not in accept:
+            items = await run_in_threadpool(read_events, node.engine, after=cursor, limit=limit + 1)
+            return page_response(
+                request, items, limit=limit, cursor=lambda e: e.id, render=lambda e: e.as_json()
+            )
+        return StreamingResponse(
+            _stream(node, request, cursor, timeout),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    return router
