@@ -12,12 +12,17 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import update
 
+from supplymesh.channels.service import ChannelService
 from supplymesh.config import NetworkConfig, Role
 from supplymesh.keys import KEY_FILE, load_key_file
 from supplymesh.netgen import CONFIG_FILE, build_network, default_seats, read_token
 from supplymesh.peer_client import PeerClient
 from supplymesh.settings import NodeSettings
+from supplymesh.storage.engine import write_transaction
+from supplymesh.storage.tables import outbox
+from supplymesh.web.node import Node
 from supplymesh_auditor.main import create_app as auditor_app
 from supplymesh_oem.main import create_app as oem_app
 from supplymesh_pdu.main import create_app as pdu_app
@@ -51,6 +56,7 @@ class Harness:
             state_dir, default_seats(suppliers=suppliers, oems=oems), base_port=18100
         )
         self._database_url = database_url
+        self._urls: dict[str, str] = {}
         self.apps: dict[str, FastAPI] = {}
         self.mounts: dict[str, httpx.AsyncBaseTransport] = {}
         self.router = RoutingTransport(self.mounts)
@@ -61,7 +67,7 @@ class Harness:
             node_id=node_id,
             node_dir=self.state_dir / node_id,
             network_config=self.state_dir / CONFIG_FILE,
-            database_url=self._database_url(node_id),
+            database_url=self._urls.setdefault(node_id, self._database_url(node_id)),
         )
 
     def start_all(self) -> None:
@@ -75,6 +81,46 @@ class Harness:
             self.apps[node_id] = app
             self.mounts[member.url] = httpx.ASGITransport(app=app)
         return self.apps[node_id]
+
+    def node(self, node_id: str) -> Node:
+        node: Node = self.app(node_id).state.node
+        if node.outbox is None:
+            node.start_outbox()
+        return node
+
+    def channels(self, node_id: str) -> ChannelService:
+        service: ChannelService = self.app(node_id).state.channels
+        return service
+
+    def down(self, node_id: str) -> None:
+        """Make ``node_id`` unreachable (its transport is unmounted)."""
+        self.mounts.pop(self.config.member(node_id).url, None)
+
+    def up(self, node_id: str) -> None:
+        """Make ``node_id`` reachable again."""
+        self.mounts[self.config.member(node_id).url] = httpx.ASGITransport(app=self.app(node_id))
+
+    async def restart(self, node_id: str) -> FastAPI:
+        """A fresh app instance on the same database and key, as after a process restart."""
+        old = self.apps.pop(node_id)
+        await old.state.node.aclose()
+        app = self.app(node_id)
+        for hook in app.state.node.on_start:
+            await hook()
+        return app
+
+    async def drain(self, rounds: int = 20) -> None:
+        """Run every node's outbox until nothing more is delivered (retry delays ignored)."""
+        for _ in range(rounds):
+            delivered = 0
+            for node_id in list(self.apps):
+                worker = self.node(node_id).outbox
+                assert worker is not None
+                with write_transaction(worker.engine) as conn:
+                    conn.execute(update(outbox).where(outbox.c.done == 0).values(next_attempt=0))
+                delivered += await worker.run_once()
+            if delivered == 0:
+                return
 
     def token(self, node_id: str) -> str:
         return read_token(self.state_dir, node_id)

@@ -1,24 +1,46 @@
-"""Application factory of the oem node."""
+"""Application factory of the OEM node."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 import httpx
 from fastapi import FastAPI
 
+from supplymesh.channels.routes import channel_peer_router
+from supplymesh.channels.service import ChannelService
 from supplymesh.config import Role
 from supplymesh.settings import NodeSettings
 from supplymesh.web.app import build_app
+from supplymesh_oem import demands
+from supplymesh_oem.routes import demands as demand_routes
+from supplymesh_oem.routes import escrows as escrow_routes
+from supplymesh_oem.tables import metadata
 
 DESCRIPTION = (
     "OEM node: the buyer's demands, escrow deposits and re-offered lots, "
-    "and the OEM side of each channel with a supplier."
+    "and the OEM side of the endorsed channel with each supplier."
 )
+CHANNEL_SYNC_SECONDS = 5.0
 
 
 def create_app(
     settings: NodeSettings, *, peer_mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None
 ) -> FastAPI:
-    """The oem node's FastAPI application."""
-    return build_app(settings, role=Role.OEM, description=DESCRIPTION, peer_mounts=peer_mounts)
+    """The OEM node's FastAPI application."""
+    app = build_app(
+        settings,
+        role=Role.OEM,
+        description=DESCRIPTION,
+        routers=[demand_routes.router, escrow_routes.router, channel_peer_router()],
+        metadata=metadata,
+        peer_mounts=peer_mounts,
+    )
+    node = app.state.node
+    channels = ChannelService(node)
+    app.state.channels = channels
+    node.outbox_handlers.update(channels.outbox_handlers())
+    node.outbox_handlers[demands.SUBMIT_TASK] = functools.partial(demands.submit, node)
+    node.background.append(functools.partial(channels.sync_forever, CHANNEL_SYNC_SECONDS))
+    return app

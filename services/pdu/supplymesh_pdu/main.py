@@ -11,6 +11,7 @@ from supplymesh.config import Role
 from supplymesh.settings import NodeSettings
 from supplymesh.web.app import build_app
 from supplymesh_pdu.genesis import ensure_genesis
+from supplymesh_pdu.routes import actions
 
 DESCRIPTION = (
     "PDU node: the Procurement and Distribution Unit. It sequences the network ledger, "
@@ -23,6 +24,8 @@ def create_app(
     settings: NodeSettings, *, peer_mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None
 ) -> FastAPI:
     """The PDU node's FastAPI application."""
-    app = build_app(settings, role=Role.PDU, description=DESCRIPTION, peer_mounts=peer_mounts)
+    app = build_app(
+        settings, role=Role.PDU, description=DESCRIPTION, routers=[actions.router], peer_mounts=peer_mounts
+    )
     ensure_genesis(app.state.node)
     return app

@@ -7,13 +7,20 @@ from collections.abc import Mapping
 import httpx
 from fastapi import FastAPI
 
+from supplymesh.channels.routes import channel_peer_router
+from supplymesh.channels.service import ChannelService
 from supplymesh.config import Role
 from supplymesh.settings import NodeSettings
 from supplymesh.web.app import build_app
+from supplymesh_supplier.attest import Attestations
+from supplymesh_supplier.dms import Dms
+from supplymesh_supplier.routes import dms, orders, views
+from supplymesh_supplier.tables import metadata
 
 DESCRIPTION = (
-    "Supplier node: the plant's data-management system (DMS) "
-    "and the supplier side of each channel with an OEM."
+    "Supplier node: the plant's data-management system (DMS, the paper's Algorithm 1), "
+    "capacity and quality attestations on the endorsed channel with each OEM (Algorithm 2), "
+    "and the orders allocated to this supplier."
 )
 
 
@@ -21,4 +28,22 @@ def create_app(
     settings: NodeSettings, *, peer_mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None
 ) -> FastAPI:
     """The supplier node's FastAPI application."""
-    return build_app(settings, role=Role.SUPPLIER, description=DESCRIPTION, peer_mounts=peer_mounts)
+    app = build_app(
+        settings,
+        role=Role.SUPPLIER,
+        description=DESCRIPTION,
+        routers=[dms.router, orders.router, views.router, channel_peer_router()],
+        metadata=metadata,
+        peer_mounts=peer_mounts,
+    )
+    node = app.state.node
+    channels = ChannelService(node)
+    dms_service = Dms(node)
+    attestations = Attestations(node, dms_service, channels)
+    app.state.channels = channels
+    app.state.dms = dms_service
+    app.state.attestations = attestations
+    node.outbox_handlers.update(channels.outbox_handlers())
+    node.on_start.append(channels.finish_pending)
+    node.background.append(attestations.run_forever)
+    return app

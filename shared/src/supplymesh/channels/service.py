@@ -484,6 +484,22 @@ class ChannelService:
         with write_transaction(self.node.engine) as conn:
             state.add_late_signature(conn, ledger, seq, Signature(sender, sig), self.node.now_text())
 
+    async def sync_forever(self, interval: float) -> None:
+        """Background (OEM side): pull from each supplier now and then.
+
+        A copy that missed pushes (this node or the supplier was down) converges
+        without waiting for the next entry.
+        """
+        while True:
+            for ledger in self.ledgers():
+                if self.members(ledger).supplier == self.node.id:
+                    continue
+                try:
+                    await self.sync(ledger)
+                except Exception as exc:  # a peer being down is normal; try again next round
+                    log.debug("sync of %s failed: %s", ledger, exc)
+            await asyncio.sleep(interval)
+
     # -- outbox handlers --------------------------------------------------------------------
 
     async def deliver_push(self, payload: dict[str, Any]) -> None:

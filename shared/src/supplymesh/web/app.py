@@ -57,7 +57,7 @@ def build_app(
             await hook()
         worker = node.start_outbox()
         tasks = [asyncio.create_task(worker.run_forever(), name=f"{node.id}-outbox")]
-        tasks += [asyncio.create_task(job(), name=f"{node.id}-{job.__name__}") for job in node.background]
+        tasks += [asyncio.create_task(job(), name=f"{node.id}-background") for job in node.background]
         try:
             yield
         finally:

@@ -1,0 +1,124 @@
+"""The OEM's demands: validated, stored, and submitted to the PDU as signed actions.
+
+Submission goes through the durable outbox: a demand accepted by the API is never lost
+if the PDU is down; it is sequenced when the PDU returns.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+
+from supplymesh.config import Role
+from supplymesh.core.actions import DEMAND_SUBMITTED, Action, sign_action
+from supplymesh.errors import NotFound, PeerError, Unprocessable
+from supplymesh.storage.engine import read_transaction, write_transaction
+from supplymesh.storage.events import publish
+from supplymesh.storage.outbox import enqueue
+from supplymesh.web.node import Node
+from supplymesh_oem.models import DemandCreated, DemandIn, DemandOut
+from supplymesh_oem.tables import demands
+
+SUBMIT_TASK = "demand.submit"
+
+
+def create(node: Node, terms: DemandIn) -> DemandCreated:
+    """Store a demand and queue its submission to the PDU.
+
+    Raises:
+        Unprocessable: if a priority supplier is not a supplier of the network.
+    """
+    suppliers = {m.id for m in node.config.by_role(Role.SUPPLIER)}
+    unknown = [s for s in terms.priority_suppliers if s not in suppliers]
+    if unknown:
+        raise Unprocessable(f"not suppliers of this network: {', '.join(unknown)}")
+    demand_id = uuid.uuid4().hex
+    now = node.now_text()
+    with write_transaction(node.engine) as conn:
+        seq = conn.execute(select(func.coalesce(func.max(demands.c.seq), 0))).scalar_one() + 1
+        conn.execute(
+            insert(demands).values(
+                id=demand_id, seq=seq, terms=terms.model_dump_json(), status="pending", created=now
+            )
+        )
+        enqueue(conn, task=SUBMIT_TASK, key=demand_id, payload={"demand": demand_id}, now_text=now)
+        publish(
+            conn,
+            type_="demand.created",
+            subject=demand_id,
+            data={"id": demand_id, "status": "pending"},
+            now_text=now,
+        )
+    node.wake_outbox()
+    return DemandCreated(id=demand_id, status="pending")
+
+
+def get(node: Node, demand_id: str) -> DemandOut:
+    """One demand with its split so far.
+
+    Raises:
+        NotFound: if there is no such demand.
+    """
+    with read_transaction(node.engine) as conn:
+        row = conn.execute(select(demands).where(demands.c.id == demand_id)).one_or_none()
+    if row is None:
+        raise NotFound(f"no demand {demand_id!r}")
+    return _out(row)
+
+
+def page(node: Node, *, after: int, limit: int) -> list[tuple[int, DemandOut]]:
+    """Demands in creation order after cursor ``after``."""
+    with read_transaction(node.engine) as conn:
+        rows = conn.execute(
+            select(demands).where(demands.c.seq > after).order_by(demands.c.seq).limit(limit)
+        ).all()
+    return [(int(r.seq), _out(r)) for r in rows]
+
+
+def _out(row: Any) -> DemandOut:
+    terms = DemandIn.model_validate_json(row.terms)
+    return DemandOut(
+        id=row.id,
+        status=row.status,
+        allocations=[],
+        unallocated_quantity=terms.quantity,
+        decision_id=row.decision_id,
+        detail=row.detail,
+        terms=terms,
+        network_seq=row.network_seq,
+    )
+
+
+async def submit(node: Node, payload: dict[str, Any]) -> None:
+    """Outbox handler: sign the demand as a party action and have the PDU sequence it."""
+    demand_id = payload["demand"]
+    with read_transaction(node.engine) as conn:
+        row = conn.execute(select(demands).where(demands.c.id == demand_id)).one()
+    action = Action(
+        kind=DEMAND_SUBMITTED, party=node.id, id=demand_id, time=row.created, body=json.loads(row.terms)
+    )
+    response = await node.peers.request(
+        node.config.pdu.id,
+        "POST",
+        "/peer/v1/actions",
+        json={"action": action.statement(), "signature": sign_action(action, node.signer)},
+    )
+    if response.status_code != 200:
+        raise PeerError(f"PDU refused demand {demand_id}: HTTP {response.status_code} {response.text[:300]}")
+    placed = response.json()
+    with write_transaction(node.engine) as conn:
+        conn.execute(
+            update(demands)
+            .where(demands.c.id == demand_id)
+            .values(network_seq=placed["seq"], network_hash=placed["hash"])
+        )
+        publish(
+            conn,
+            type_="demand.submitted",
+            subject=demand_id,
+            data={"id": demand_id, "network_seq": placed["seq"]},
+            now_text=node.now_text(),
+        )

@@ -1,0 +1,57 @@
+"""ERP routes: demands."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from supplymesh.web.deps import ErpReader, NodeDep
+from supplymesh.web.idempotency import IdempotencyDep
+from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, page_response
+from supplymesh_oem import demands
+from supplymesh_oem.models import DemandCreated, DemandIn, DemandOut
+
+router = APIRouter(prefix="/v1/demands", tags=["demands"])
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=DemandCreated,
+    summary="Submit a demand",
+    description="Accepted at once as `pending`; the order split follows from the network (quorum decision). "
+    "Follow it with `GET /v1/demands/{id}` or the event feed.",
+)
+async def create_demand(body: DemandIn, node: NodeDep, idem: IdempotencyDep) -> JSONResponse:
+    async def run() -> DemandCreated:
+        return await run_in_threadpool(demands.create, node, body)
+
+    return await idem.run(202, run)
+
+
+@router.get("", response_model=list[DemandOut], summary="This buyer's demands, oldest first")
+def list_demands(
+    request: Request,
+    node: NodeDep,
+    _client: ErpReader,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = DEFAULT_LIMIT,
+) -> JSONResponse:
+    items = demands.page(node, after=after, limit=limit + 1)
+    return page_response(
+        request,
+        items,
+        limit=limit,
+        cursor=lambda item: item[0],
+        render=lambda item: item[1].model_dump(mode="json"),
+    )
+
+
+@router.get("/{demand_id}", summary="A demand and its split")
+def get_demand(
+    demand_id: Annotated[str, Path(max_length=64)], node: NodeDep, _client: ErpReader
+) -> DemandOut:
+    return demands.get(node, demand_id)

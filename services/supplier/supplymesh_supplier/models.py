@@ -1,0 +1,194 @@
+"""Wire models of the supplier node's ERP API (one pydantic model per message)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from supplymesh.core.numbers import NumberError, format_decimal, parse_decimal
+
+Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:/-]+$")]
+DefectClassName = Literal["critical", "major", "minor"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _decimal(value: object, what: str) -> Decimal:
+    try:
+        return parse_decimal(value, what=what)
+    except NumberError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _non_negative(value: object, what: str) -> str:
+    number = _decimal(value, what)
+    if number < 0:
+        raise ValueError(f"{what} must not be negative")
+    return format_decimal(number)
+
+
+class ProfileIn(_Frozen):
+    """The plant profile (SPEC §3); decimals as strings or JSON numbers."""
+
+    machines: int = Field(ge=0, le=1_000_000)
+    hours_per_day: str = Field(description="Working hours per day, 0–24")
+    baseline_efficiency: str = Field(description="Efficiency used until real runs exist, 0–1")
+    queued_machine_hours: str = Field(description="Machine-hours queued for work from outside the network")
+    products: list[Name] = Field(max_length=1000)
+
+    @field_validator("hours_per_day", "baseline_efficiency", "queued_machine_hours", mode="before")
+    @classmethod
+    def _exact(cls, value: object, info: object) -> str:
+        name = getattr(info, "field_name", "value")
+        return _non_negative(value, name)
+
+    @field_validator("hours_per_day")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        if Decimal(value) > 24:
+            raise ValueError("hours_per_day must be at most 24")
+        return value
+
+    @field_validator("baseline_efficiency")
+    @classmethod
+    def _efficiency(cls, value: str) -> str:
+        if Decimal(value) > 1:
+            raise ValueError("baseline_efficiency must be at most 1")
+        return value
+
+    @field_validator("products")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("products must be unique")
+        return sorted(value)
+
+
+class ProfileOut(ProfileIn):
+    """The stored profile."""
+
+    updated: str
+
+
+class SensorIn(_Frozen):
+    """A sensor bound to a process with its specification."""
+
+    id: Name
+    process: Name
+    target: str
+    tolerance: str
+    defect_class: DefectClassName
+    standard_seconds: str = Field(description="Standard process time in seconds (up to 6 decimals)")
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _target(cls, value: object) -> str:
+        return format_decimal(_decimal(value, "target"))
+
+    @field_validator("tolerance", mode="before")
+    @classmethod
+    def _tolerance(cls, value: object) -> str:
+        return _non_negative(value, "tolerance")
+
+    @field_validator("standard_seconds", mode="before")
+    @classmethod
+    def _standard(cls, value: object) -> str:
+        text = _non_negative(value, "standard_seconds")
+        number = Decimal(text)
+        if number <= 0 or number != number.quantize(Decimal("0.000001")):
+            raise ValueError("standard_seconds must be positive with at most 6 decimals")
+        return text
+
+
+class SensorsIn(_Frozen):
+    """A batch of sensors to register."""
+
+    sensors: list[SensorIn] = Field(min_length=1, max_length=10_000)
+
+
+class SensorsOut(BaseModel):
+    """Registration result."""
+
+    registered: int
+    unchanged: int
+
+
+class ReadingIn(_Frozen):
+    """One reading from a sensor or an inspection station."""
+
+    sensor_id: Name
+    unit_id: Name
+    order_id: Name
+    value: str
+    start: datetime
+    end: datetime
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _value(cls, value: object) -> str:
+        return format_decimal(_decimal(value, "value"))
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("times need a UTC offset (RFC 3339)")
+        return value
+
+
+class ReadingsIn(_Frozen):
+    """A batch of readings."""
+
+    readings: list[ReadingIn] = Field(min_length=1, max_length=50_000)
+
+
+class RejectedReading(BaseModel):
+    """A reading refused by Algorithm 1, with the reason."""
+
+    index: int
+    sensor_id: str
+    reason: str
+
+
+class ReadingsOut(BaseModel):
+    """Ingestion result: how many were recorded and which were rejected."""
+
+    accepted: int
+    approved: int
+    issues: int
+    rejected: list[RejectedReading]
+
+
+class CapacityOut(BaseModel):
+    """The supplier's current capacity (SPEC §4, appendix A)."""
+
+    efficiency: str
+    mhc_per_day: str
+    queued_machine_hours: str
+    open_network_hours: str
+    products: list[str]
+    computed_at: str
+
+
+class OrderOut(BaseModel):
+    """An order allocated to this supplier."""
+
+    id: str
+    buyer: str
+    product: str
+    quantity: int
+    machine_hours: str
+    escrow_id: str
+    state: Literal["awaiting_funding", "funded", "completed", "refunded", "cancelled"]
+
+
+class ProductionCompleteIn(_Frozen):
+    """Production complete: produced quantity and, optionally, defects per class."""
+
+    produced_quantity: int = Field(ge=0, le=2**53 - 1)
+    defects: dict[DefectClassName, Annotated[int, Field(ge=0, le=2**53 - 1)]] | None = None

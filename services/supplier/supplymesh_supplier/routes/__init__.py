@@ -1,0 +1,1 @@
+"""Routers of the supplier node: ERP-facing (dms, orders) and peer-facing (views)."""

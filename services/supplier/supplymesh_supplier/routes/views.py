@@ -1,0 +1,72 @@
+"""Peer routes: the capacity and quality views (the only channel data the PDU may read).
+
+Readers: the PDU, the auditor and the buyer of that channel. The view is the signed
+channel entry of that kind, so anyone can check the supplier's signature on it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from supplymesh.channels.service import sealed_json
+from supplymesh.channels.state import late_signatures_of, latest_of_kind
+from supplymesh.config import Role, channel_ledger
+from supplymesh.core.contracts.channel import CAPACITY_KIND, QUALITY_KIND
+from supplymesh.errors import Forbidden, NotFound
+from supplymesh.web.deps import NodeDep, PeerSender
+from supplymesh.web.node import Node
+from supplymesh_supplier.deps import AttestationsDep
+
+router = APIRouter(prefix="/peer/v1", tags=["peer"])
+Buyer = Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="OEM member id")]
+
+
+class AttestRequest(BaseModel):
+    """Ask for a capacity attestation made for a demand."""
+
+    model_config = ConfigDict(extra="forbid")
+    buyer: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    demand: str = Field(pattern=r"^[0-9a-f]{64}$", description="Hash of the demand's network-ledger entry")
+
+
+def _allow(node: Node, sender: str, buyer: str) -> str:
+    ledger = channel_ledger(buyer, node.id)
+    if node.config.channel(ledger) is None:
+        raise NotFound(f"{node.id} has no channel with {buyer}")
+    role = node.config.member(sender).role
+    if sender != buyer and role not in (Role.PDU, Role.AUDITOR):
+        raise Forbidden(f"{sender} may not read {node.id}'s views for {buyer}")
+    return ledger
+
+
+def _view(node: Node, ledger: str, kind: str, **match: str) -> dict[str, Any]:
+    sealed = latest_of_kind(node.engine, ledger, kind, **match)
+    if sealed is None:
+        raise NotFound(f"no {kind} on {ledger}")
+    late = late_signatures_of(node.engine, ledger, [sealed.entry.seq]).get(sealed.entry.seq, [])
+    return {**sealed_json(sealed), "late_signatures": late}
+
+
+@router.get("/views/capacity", summary="Latest capacity attestation for a buyer")
+def capacity_view(node: NodeDep, sender: PeerSender, buyer: Buyer) -> dict[str, Any]:
+    return _view(node, _allow(node, sender, buyer), CAPACITY_KIND)
+
+
+@router.get("/views/quality/{order_id}", summary="Lot quality of an order")
+def quality_view(
+    node: NodeDep, sender: PeerSender, buyer: Buyer, order_id: Annotated[str, Path(max_length=64)]
+) -> dict[str, Any]:
+    return _view(node, _allow(node, sender, buyer), QUALITY_KIND, order=order_id)
+
+
+@router.post("/capacity/attestations", summary="Attest capacity for a demand (PDU)")
+async def attest_for_demand(
+    body: AttestRequest, node: NodeDep, sender: PeerSender, attestations: AttestationsDep
+) -> dict[str, Any]:
+    if node.config.member(sender).role != Role.PDU:
+        raise Forbidden("only the PDU asks for attestations for a demand")
+    _allow(node, sender, body.buyer)
+    return sealed_json(await attestations.for_demand(body.buyer, body.demand))
