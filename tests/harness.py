@@ -32,14 +32,14 @@ FACTORIES = {Role.SUPPLIER: supplier_app, Role.OEM: oem_app, Role.PDU: pdu_app, 
 
 
 class RoutingTransport(httpx.AsyncBaseTransport):
-    """Routes each request to the app mounted for its origin, looked up at request time."""
+    """Routes each request to the node for its origin, starting that node on first use."""
 
-    def __init__(self, apps: dict[str, httpx.AsyncBaseTransport]) -> None:
-        self.apps = apps
+    def __init__(self, harness: Harness) -> None:
+        self.harness = harness
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
-        transport = self.apps.get(origin)
+        transport = self.harness.transport_for(origin)
         if transport is None:
             raise httpx.ConnectError(f"no node at {origin}", request=request)
         return await transport.handle_async_request(request)
@@ -59,7 +59,8 @@ class Harness:
         self._urls: dict[str, str] = {}
         self.apps: dict[str, FastAPI] = {}
         self.mounts: dict[str, httpx.AsyncBaseTransport] = {}
-        self.router = RoutingTransport(self.mounts)
+        self.router = RoutingTransport(self)
+        self.unreachable: set[str] = set()
         self._clients: list[httpx.AsyncClient | PeerClient] = []
 
     def settings(self, node_id: str) -> NodeSettings:
@@ -92,13 +93,25 @@ class Harness:
         service: ChannelService = self.app(node_id).state.channels
         return service
 
+    def transport_for(self, origin: str) -> httpx.AsyncBaseTransport | None:
+        """The transport of the node at ``origin`` (started lazily), None if down or unknown."""
+        if origin in self.unreachable:
+            return None
+        if origin not in self.mounts:
+            member = next((m for m in self.config.members if m.url == origin), None)
+            if member is None:
+                return None
+            self.app(member.id)
+        return self.mounts.get(origin)
+
     def down(self, node_id: str) -> None:
-        """Make ``node_id`` unreachable (its transport is unmounted)."""
-        self.mounts.pop(self.config.member(node_id).url, None)
+        """Make ``node_id`` unreachable (started, but requests to it fail to connect)."""
+        self.app(node_id)
+        self.unreachable.add(self.config.member(node_id).url)
 
     def up(self, node_id: str) -> None:
         """Make ``node_id`` reachable again."""
-        self.mounts[self.config.member(node_id).url] = httpx.ASGITransport(app=self.app(node_id))
+        self.unreachable.discard(self.config.member(node_id).url)
 
     async def restart(self, node_id: str) -> FastAPI:
         """A fresh app instance on the same database and key, as after a process restart."""

@@ -17,6 +17,5 @@ def anyio_backend() -> str:
 @pytest.fixture
 async def harness(tmp_path: Path, database_url_factory: DatabaseFactory) -> AsyncIterator[Harness]:
     net = Harness(tmp_path / "state", database_url_factory)
-    net.start_all()
-    yield net
+    yield net  # nodes start on first use
     await net.close()

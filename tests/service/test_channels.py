@@ -38,6 +38,7 @@ async def copies(harness: Harness, ledger: str = LEDGER) -> tuple[list[Any], lis
 
 
 async def assert_identical(harness: Harness, ledger: str = LEDGER) -> list[Any]:
+    await harness.drain()  # replication to the OEM runs through the outbox
     supplier, oem = await copies(harness, ledger)
     strip = [{k: v for k, v in e.items() if k != "late_signatures"} for e in supplier]
     assert strip == [{k: v for k, v in e.items() if k != "late_signatures"} for e in oem]
@@ -121,6 +122,7 @@ async def test_supplier_down_queues_the_oem_proposal_until_it_returns(harness: H
 
 async def test_restarted_oem_catches_up_from_the_supplier(harness: Harness) -> None:
     await harness.channels("supplier-a").append(LEDGER, CAPACITY_KIND, attestation(0))
+    await harness.drain()
     harness.down("oem-a")
     await harness.channels("supplier-a").append(LEDGER, CAPACITY_KIND, attestation(1))
     await harness.restart("oem-a")  # comes back with its database; the queued push is not needed

@@ -111,6 +111,6 @@ async def test_peer_client_reports_refusal_as_peer_error(harness: Harness) -> No
 
 async def test_unreachable_peer_is_peer_unavailable(harness: Harness) -> None:
     peer = harness.peer("oem-a")
-    harness.mounts.pop(harness.config.member("oem-b").url)
+    harness.down("oem-b")
     with pytest.raises(PeerError, match="did not answer"):
         await peer.request("oem-b", "GET", "/health")

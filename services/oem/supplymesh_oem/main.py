@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import httpx
 from fastapi import FastAPI
 
-from supplymesh.channels.routes import channel_peer_router
+from supplymesh.channels.routes import channel_erp_router, channel_peer_router
 from supplymesh.channels.service import ChannelService
 from supplymesh.config import Role
 from supplymesh.settings import NodeSettings
@@ -33,7 +33,7 @@ def create_app(
         settings,
         role=Role.OEM,
         description=DESCRIPTION,
-        routers=[demand_routes.router, escrow_routes.router, channel_peer_router()],
+        routers=[demand_routes.router, escrow_routes.router, channel_erp_router(), channel_peer_router()],
         metadata=metadata,
         peer_mounts=peer_mounts,
     )

@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from supplymesh.core.numbers import NumberError, format_decimal, parse_decimal
 from supplymesh_oem.currencies import ISO_4217
 
-SafeInt = Annotated[int, Field(ge=0, le=2**53 - 1)]
-PositiveInt = Annotated[int, Field(ge=1, le=2**53 - 1)]
+# Integers must be JSON integers (SPEC §10): strict, so "10" and 10.0 are refused.
+SafeInt = Annotated[int, Field(ge=0, le=2**53 - 1, strict=True)]
+PositiveInt = Annotated[int, Field(ge=1, le=2**53 - 1, strict=True)]
 MemberId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 DemandStatus = Literal["pending", "allocated", "partially_allocated", "unallocated", "failed"]
 
@@ -58,7 +59,7 @@ class DemandIn(_Frozen):
 
     product: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:/-]+$")
     quantity: PositiveInt
-    lead_time_days: int = Field(ge=1, le=3650)
+    lead_time_days: int = Field(ge=1, le=3650, strict=True)
     required_machine_hours: str = Field(description="RMHd, machine-hours for the whole quantity (> 0)")
     priority_suppliers: list[MemberId] = Field(min_length=1, max_length=1000)
     aql: Aql

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import httpx
 from fastapi import FastAPI
 
-from supplymesh.channels.routes import channel_peer_router
+from supplymesh.channels.routes import channel_erp_router, channel_peer_router
 from supplymesh.channels.service import ChannelService
 from supplymesh.config import Role
 from supplymesh.settings import NodeSettings
@@ -32,7 +32,7 @@ def create_app(
         settings,
         role=Role.SUPPLIER,
         description=DESCRIPTION,
-        routers=[dms.router, orders.router, views.router, channel_peer_router()],
+        routers=[dms.router, orders.router, views.router, channel_erp_router(), channel_peer_router()],
         metadata=metadata,
         peer_mounts=peer_mounts,
     )

@@ -35,7 +35,7 @@ def _non_negative(value: object, what: str) -> str:
 class ProfileIn(_Frozen):
     """The plant profile (SPEC §3); decimals as strings or JSON numbers."""
 
-    machines: int = Field(ge=0, le=1_000_000)
+    machines: int = Field(ge=0, le=1_000_000, strict=True)
     hours_per_day: str = Field(description="Working hours per day, 0–24")
     baseline_efficiency: str = Field(description="Efficiency used until real runs exist, 0–1")
     queued_machine_hours: str = Field(description="Machine-hours queued for work from outside the network")
@@ -190,5 +190,5 @@ class OrderOut(BaseModel):
 class ProductionCompleteIn(_Frozen):
     """Production complete: produced quantity and, optionally, defects per class."""
 
-    produced_quantity: int = Field(ge=0, le=2**53 - 1)
-    defects: dict[DefectClassName, Annotated[int, Field(ge=0, le=2**53 - 1)]] | None = None
+    produced_quantity: int = Field(ge=0, le=2**53 - 1, strict=True)
+    defects: dict[DefectClassName, Annotated[int, Field(ge=0, le=2**53 - 1, strict=True)]] | None = None

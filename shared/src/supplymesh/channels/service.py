@@ -226,10 +226,9 @@ class ChannelService:
         signatures = (own,) if counter is None else (own, counter)
         sealed = SealedEntry(entry, signatures)
         key = f"{entry.ledger}:{entry.seq}"
-        tasks = [] if counter is not None else [(PUSH_TASK, key, {"ledger": entry.ledger, "seq": entry.seq})]
-        self._append(sealed, tasks=tasks)
-        if counter is not None:
-            await self._push(sealed, members.oem)
+        # Replication to the OEM goes through the outbox, in append order, after the
+        # commit: the author's call returns once its own copy is durable and endorsed.
+        self._append(sealed, tasks=[(PUSH_TASK, key, {"ledger": entry.ledger, "seq": entry.seq})])
         return sealed
 
     async def _request_countersignature(self, entry: Entry, own: Signature, peer: str) -> Signature | None:
@@ -262,32 +261,6 @@ class ChannelService:
         except SignatureError as exc:
             raise PeerError(f"{peer} returned an invalid countersignature") from exc
         return signature
-
-    async def _push(self, sealed: SealedEntry, peer: str) -> None:
-        try:
-            response = await self.node.peers.request(
-                peer, "POST", f"/peer/v1/channels/{sealed.entry.ledger}/entries", json=sealed_json(sealed)
-            )
-            if response.status_code >= 400:
-                raise PeerError(f"{peer} refused the entry: {response.text[:200]}")
-        except PeerError as exc:
-            log.info(
-                "push of %s seq %d to %s failed (%s); queued",
-                sealed.entry.ledger,
-                sealed.entry.seq,
-                peer,
-                exc,
-            )
-            key = f"{sealed.entry.ledger}:{sealed.entry.seq}"
-            with write_transaction(self.node.engine) as conn:
-                outbox.enqueue(
-                    conn,
-                    task=PUSH_TASK,
-                    key=key,
-                    payload={"ledger": sealed.entry.ledger, "seq": sealed.entry.seq},
-                    now_text=self.node.now_text(),
-                )
-            self._wake()
 
     async def propose(self, ledger: str, kind: str, body: Mapping[str, object]) -> SealedEntry:
         """OEM side: get an own entry sequenced by the supplier.

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from supplymesh.core.canonical import canonical_hash
+from supplymesh.core.canonical import CanonicalizationError, canonical_hash
 from supplymesh.core.crypto import PublicKey, SignatureError, Signer
 
 ACTION_TYPE = "supplymesh.action.v1"
@@ -96,7 +96,12 @@ class Action:
             raise ActionError("kind, party, id and time are strings")
         if not isinstance(value["body"], Mapping):
             raise ActionError("body is an object")
-        return cls(value["kind"], value["party"], value["id"], value["time"], value["body"])
+        action = cls(value["kind"], value["party"], value["id"], value["time"], value["body"])
+        try:
+            action.digest  # noqa: B018 - refuse floats and unsafe integers up front
+        except CanonicalizationError as exc:
+            raise ActionError(f"body is not exact JSON: {exc}") from exc
+        return action
 
 
 def sign_action(action: Action, signer: Signer) -> str:
@@ -122,5 +127,5 @@ def check_action(action: Action, signature: str, *, role: str, key: PublicKey) -
         raise ActionError("action id must be 1–64 characters")
     try:
         key.verify_text(signature, action.digest)
-    except SignatureError as exc:
+    except (SignatureError, CanonicalizationError) as exc:
         raise ActionError(f"signature of {action.party} does not verify") from exc

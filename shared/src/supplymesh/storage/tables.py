@@ -1,4 +1,4 @@
-"""Tables common to every node: ledgers, entries, idempotency records, peer nonces.
+"""Tables common to every node: ledgers, entries, idempotency records, channel state.
 
 ``ledger_entries`` is the append-only table: one row per entry, holding the entry's
 canonical JSON and the canonical JSON of the signatures it was appended with. The
@@ -65,14 +65,6 @@ idempotency_records = Table(
     Column("status", Integer, nullable=False),
     Column("response", Text, nullable=False),
     Column("created", String(32), nullable=False),
-)
-
-peer_nonces = Table(
-    "peer_nonces",
-    metadata,
-    Column("sender", String(128), primary_key=True),
-    Column("nonce", String(128), primary_key=True),
-    Column("created_epoch", BigInteger, nullable=False, index=True),
 )
 
 late_signatures = Table(

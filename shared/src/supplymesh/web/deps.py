@@ -3,7 +3,7 @@
 ``ErpReader`` / ``ErpWriter`` / ``ErpAuditor`` authenticate ``Authorization: Bearer``
 tokens of this node's ERP clients (401 with ``WWW-Authenticate`` when missing or unknown,
 403 without the scope). ``PeerSender`` verifies an RFC 9421 signed peer request and
-returns the sender's member id, refusing replays (each nonce once).
+returns the sender's member id, refusing replays (see :mod:`supplymesh.web.nonces`).
 """
 
 from __future__ import annotations
@@ -13,15 +13,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import delete, insert
-from sqlalchemy.exc import IntegrityError
-from starlette.concurrency import run_in_threadpool
 
 from supplymesh.erp_clients import ErpClient, Scope
 from supplymesh.errors import Forbidden, Unauthenticated
 from supplymesh.httpsig import RequestSignatureError, RequestTarget, verify_request
-from supplymesh.storage.engine import write_transaction
-from supplymesh.storage.tables import peer_nonces
 from supplymesh.web.node import Node
 
 _bearer = HTTPBearer(auto_error=False, description="Bearer token of an ERP client of this node")
@@ -63,8 +58,6 @@ ErpReader = Annotated[ErpClient, require_scope("read")]
 ErpWriter = Annotated[ErpClient, require_scope("write")]
 ErpAuditor = Annotated[ErpClient, require_scope("audit")]
 
-_prune_counter = 0
-
 
 async def _peer_sender(request: Request, node: NodeDep) -> str:
     body = await request.body()
@@ -84,20 +77,8 @@ async def _peer_sender(request: Request, node: NodeDep) -> str:
         raise Unauthenticated(f"peer request refused: {exc}") from exc
     if verified.sender == node.id:
         raise Forbidden("a node does not call itself")
-    await run_in_threadpool(_remember_nonce, node, verified.sender, verified.nonce, now, skew)
+    node.nonces.remember(verified.sender, verified.nonce, verified.created, now, skew)
     return verified.sender
-
-
-def _remember_nonce(node: Node, sender: str, nonce: str, now: int, skew: int) -> None:
-    global _prune_counter
-    try:
-        with write_transaction(node.engine) as conn:
-            conn.execute(insert(peer_nonces).values(sender=sender, nonce=nonce, created_epoch=now))
-            _prune_counter += 1
-            if _prune_counter % 1000 == 0:
-                conn.execute(delete(peer_nonces).where(peer_nonces.c.created_epoch < now - 2 * skew))
-    except IntegrityError as exc:
-        raise Unauthenticated("replayed peer request (nonce already used)") from exc
 
 
 PeerSender = Annotated[str, Depends(_peer_sender)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -29,6 +30,14 @@ from supplymesh.web.deps import NodeDep, require_scope
 from supplymesh.web.node import Node
 
 IN_PROGRESS = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A handler result with its own status code (e.g. 202 when work was queued)."""
+
+    status: int
+    body: Any
 
 
 def request_fingerprint(method: str, path: str, body: bytes) -> str:
@@ -56,12 +65,13 @@ class Idempotency:
     async def run(self, status_code: int, handler: Callable[[], Awaitable[Any]]) -> JSONResponse:
         """Run ``handler`` once; replay its stored response for a repeated key."""
         if self.key is None:
-            return JSONResponse(jsonable_encoder(await handler()), status_code=status_code)
+            status_code, result = _unpack(status_code, await handler())
+            return JSONResponse(result, status_code=status_code)
         stored = self._reserve()
         if stored is not None:
             return stored
         try:
-            result = jsonable_encoder(await handler())
+            status_code, result = _unpack(status_code, await handler())
         except BaseException:
             self._release()
             raise
@@ -114,6 +124,12 @@ class Idempotency:
     def _release(self) -> None:
         with write_transaction(self.node.engine) as conn:
             conn.execute(delete(idempotency_records).where(self._where()))
+
+
+def _unpack(default_status: int, outcome: Any) -> tuple[int, Any]:
+    if isinstance(outcome, Reply):
+        return outcome.status, jsonable_encoder(outcome.body)
+    return default_status, jsonable_encoder(outcome)
 
 
 async def _idempotency(

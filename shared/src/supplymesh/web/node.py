@@ -26,6 +26,7 @@ from supplymesh.storage.engine import close_engine, make_engine
 from supplymesh.storage.ledger_store import LedgerStore
 from supplymesh.storage.outbox import Handler, OutboxWorker
 from supplymesh.storage.schema import create_schema
+from supplymesh.web.nonces import NonceCache
 from supplymesh.web.tree_cache import TreeCache
 
 
@@ -56,6 +57,7 @@ class Node:
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     outbox_handlers: dict[str, Handler] = field(default_factory=dict)
     outbox: OutboxWorker | None = None
+    nonces: NonceCache = field(default_factory=NonceCache)
 
     @property
     def id(self) -> str:
