@@ -66,9 +66,13 @@ def raw_sqlite_batches(directory: Path, batches: int) -> float:
     conn = sqlite3.connect(directory / "raw.db", isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("CREATE TABLE r (id INTEGER PRIMARY KEY, a TEXT, b TEXT, c TEXT, v TEXT, s TEXT, e TEXT, n INTEGER)")
-    rows = [(f"s-{i}", f"u-{i}", "o-1", "10.05", "2026-11-01T00:00:00+00:00", "2026-11-01T00:01:10+00:00", i)
-            for i in range(BATCH)]
+    conn.execute(
+        "CREATE TABLE r (id INTEGER PRIMARY KEY, a TEXT, b TEXT, c TEXT, v TEXT, s TEXT, e TEXT, n INTEGER)"
+    )
+    rows = [
+        (f"s-{i}", f"u-{i}", "o-1", "10.05", "2026-11-01T00:00:00+00:00", "2026-11-01T00:01:10+00:00", i)
+        for i in range(BATCH)
+    ]
     started = time.perf_counter()
     for _ in range(batches):
         conn.execute("BEGIN")
@@ -80,7 +84,9 @@ def raw_sqlite_batches(directory: Path, batches: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--batches", type=int, default=30)
     parser.add_argument("--appends", type=int, default=200)
     args = parser.parse_args()
@@ -101,15 +107,34 @@ def main() -> None:
 
 
 def client(node: dict[str, Any]) -> httpx.Client:
-    return httpx.Client(base_url=node["url"], headers={"Authorization": f"Bearer {node['erp_token']}"}, timeout=60)
+    return httpx.Client(
+        base_url=node["url"], headers={"Authorization": f"Bearer {node['erp_token']}"}, timeout=60
+    )
 
 
 def run(runtime: dict[str, Any], args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     supplier, oem = client(runtime["supplier-a"]), client(runtime["oem-a"])
-    supplier.put("/v1/dms/profile", json={"machines": 4, "hours_per_day": "16", "baseline_efficiency": "0.8",
-                                          "queued_machine_hours": "100", "products": ["P-100"]}).raise_for_status()
-    sensors = [{"id": f"s-{i}", "process": "mill", "target": "10", "tolerance": "0.5", "defect_class": "major",
-                "standard_seconds": "60"} for i in range(100)]
+    supplier.put(
+        "/v1/dms/profile",
+        json={
+            "machines": 4,
+            "hours_per_day": "16",
+            "baseline_efficiency": "0.8",
+            "queued_machine_hours": "100",
+            "products": ["P-100"],
+        },
+    ).raise_for_status()
+    sensors = [
+        {
+            "id": f"s-{i}",
+            "process": "mill",
+            "target": "10",
+            "tolerance": "0.5",
+            "defect_class": "major",
+            "standard_seconds": "60",
+        }
+        for i in range(100)
+    ]
     supplier.post("/v1/dms/sensors", json={"sensors": sensors}).raise_for_status()
     bodies = [json.dumps(readings_batch(n)).encode() for n in range(args.batches)]
     headers = {"Content-Type": "application/json"}
@@ -129,7 +154,9 @@ def run(runtime: dict[str, Any], args: argparse.Namespace, tmp: Path) -> dict[st
     for author, http in (("supplier", supplier), ("oem", oem)):
         for n in range(args.appends):
             t = time.perf_counter()
-            http.post(f"/v1/channels/{ledger}/entries", json={"kind": "message", "body": {"n": n}}).raise_for_status()
+            http.post(
+                f"/v1/channels/{ledger}/entries", json={"kind": "message", "body": {"n": n}}
+            ).raise_for_status()
             latencies[author].append(time.perf_counter() - t)
 
     def ms(values: list[float]) -> dict[str, float]:
@@ -142,7 +169,10 @@ def run(runtime: dict[str, Any], args: argparse.Namespace, tmp: Path) -> dict[st
             "sqlite_executemany_rows_per_s": raw_sqlite_batches(tmp, args.batches),
             "http_round_trip": ms(bare),
         },
-        "channel_append": {"supplier_authored": ms(latencies["supplier"]), "oem_authored": ms(latencies["oem"])},
+        "channel_append": {
+            "supplier_authored": ms(latencies["supplier"]),
+            "oem_authored": ms(latencies["oem"]),
+        },
     }
 
 
