@@ -42,7 +42,7 @@ def free_base(count: int = 6) -> int:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def readings_batch(batch_no: int) -> dict[str, Any]:
