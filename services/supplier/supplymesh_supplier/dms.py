@@ -17,7 +17,6 @@ from sqlalchemy import Connection, Row, func, insert, select
 
 from supplymesh.core.contracts.capacity import WINDOW, Capacity, PlantProfile, capacity
 from supplymesh.core.contracts.dms import DefectClass, Reading, SensorSpec, defective_units, evaluate
-from supplymesh.core.numbers import format_decimal
 from supplymesh.errors import Conflict
 from supplymesh.storage.engine import read_transaction, write_transaction
 from supplymesh.web.node import Node
@@ -141,30 +140,32 @@ class Dms:
 
     # -- readings (Algorithm 1) ------------------------------------------------------------
 
+    def _standard_micros(self) -> dict[str, int]:
+        return {sid: int(spec.standard_seconds * 1_000_000) for sid, spec in self.sensors().items()}
+
     def ingest(self, batch: ReadingsIn) -> ReadingsOut:
         """Evaluate a batch and record every reading from a registered sensor."""
         readings = [
-            Reading(r.sensor_id, r.unit_id, r.order_id, Decimal(r.value), r.start, r.end)
-            for r in batch.readings
+            Reading(r.sensor_id, r.unit_id, r.order_id, r.value, r.start, r.end) for r in batch.readings
         ]
         accepted, rejected = evaluate(readings, self.sensors())
+        standard = self._standard_micros()
         rows = []
         for ev in accepted:
-            reading, spec = ev.reading, ev.spec
+            reading = ev.reading
             start_us, end_us = micros(reading.start), micros(reading.end)
             rows.append(
                 (
                     reading.sensor_id,
                     reading.unit_id,
                     reading.order_id,
-                    format_decimal(reading.value),
-                    reading.start.isoformat(),
-                    reading.end.isoformat(),
+                    format(reading.value, "f"),
+                    start_us,
                     end_us,
-                    int(spec.standard_seconds * 1_000_000),
+                    standard[reading.sensor_id],
                     end_us - start_us,
                     1 if ev.approved else 0,
-                    None if ev.approved else str(spec.defect_class),
+                    None if ev.approved else str(ev.spec.defect_class),
                 )
             )
         if rows:
@@ -235,8 +236,7 @@ def _insert_readings(conn: Connection, rows: Sequence[tuple[object, ...]]) -> No
         "unit_id",
         "order_id",
         "value",
-        "started",
-        "ended",
+        "started_us",
         "ended_us",
         "standard_us",
         "actual_us",

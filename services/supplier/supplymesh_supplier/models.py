@@ -124,14 +124,17 @@ class ReadingIn(_Frozen):
     sensor_id: Name
     unit_id: Name
     order_id: Name
-    value: str
+    value: Decimal = Field(description="Measured value: a decimal string (or JSON number)")
     start: datetime
     end: datetime
 
-    @field_validator("value", mode="before")
+    @field_validator("value")
     @classmethod
-    def _value(cls, value: object) -> str:
-        return format_decimal(_decimal(value, "value"))
+    def _finite(cls, value: Decimal) -> Decimal:
+        # pydantic-core parses decimals natively (the hot path); only the range is ours.
+        if not value.is_finite() or abs(value.adjusted()) > 30:
+            raise ValueError("value is out of range")
+        return value
 
     @field_validator("start", "end")
     @classmethod

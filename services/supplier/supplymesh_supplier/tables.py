@@ -1,8 +1,7 @@
 """The supplier's data-management system (DMS) tables and its order book.
 
-Times of readings are kept as text (as received) and as integer microseconds since the
-epoch, and process times as integer microseconds, so that efficiency sums are exact in
-SQL.
+Times of readings are kept as integer microseconds since the epoch (UTC) and process
+times as integer microseconds, so that efficiency sums are exact in SQL.
 """
 
 from __future__ import annotations
@@ -45,8 +44,7 @@ dms_readings = Table(
     Column("unit_id", String(128), nullable=False),
     Column("order_id", String(128), nullable=False),
     Column("value", String(40), nullable=False),
-    Column("started", String(40), nullable=False),
-    Column("ended", String(40), nullable=False),
+    Column("started_us", BigInteger, nullable=False),
     Column("ended_us", BigInteger, nullable=False),
     Column("standard_us", BigInteger, nullable=False),
     Column("actual_us", BigInteger, nullable=False),

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from supplymesh.core.numbers import format_decimal
 from supplymesh.errors import NotFound
 from supplymesh.web.deps import ErpReader, ErpWriter
+from supplymesh.web.fastbody import body_openapi, json_body
 from supplymesh.web.idempotency import IdempotencyDep
 from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, page_response
 from supplymesh_supplier.deps import AttestationsDep, DmsDep
@@ -78,8 +79,11 @@ def list_sensors(
     description="Each reading from a registered sensor is checked against target ± tolerance and recorded "
     "as a quality approval or a quality issue of the sensor's defect class. Readings from unregistered "
     "sensors are rejected one by one, with the reason; the rest of the batch is still recorded.",
+    openapi_extra=body_openapi(ReadingsIn),
 )
-async def ingest(body: ReadingsIn, dms: DmsDep, idem: IdempotencyDep) -> JSONResponse:
+async def ingest(request: Request, dms: DmsDep, idem: IdempotencyDep) -> JSONResponse:
+    body = await json_body(request, ReadingsIn)
+
     async def run() -> ReadingsOut:
         return await run_in_threadpool(dms.ingest, body)
 

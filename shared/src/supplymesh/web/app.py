@@ -20,6 +20,7 @@ from supplymesh import __version__
 from supplymesh.config import Role
 from supplymesh.settings import NodeSettings
 from supplymesh.web.events_api import events_router
+from supplymesh.web.fastbody import install_extra_schemas
 from supplymesh.web.ledger_api import erp_ledger_router, peer_ledger_router
 from supplymesh.web.limits import BodyLimitMiddleware
 from supplymesh.web.node import Node, open_node
@@ -85,4 +86,5 @@ def build_app(
     app.include_router(peer_ledger_router())
     for router in routers:
         app.include_router(router)
+    install_extra_schemas(app)
     return app

@@ -60,7 +60,8 @@ class Idempotency:
         self.key = key
         self.method = method
         self.path = path
-        self.fingerprint = request_fingerprint(method, path, body)
+        # Only a keyed request needs its fingerprint (a canonical hash of the whole body).
+        self.fingerprint = request_fingerprint(method, path, body) if key is not None else ""
 
     async def run(self, status_code: int, handler: Callable[[], Awaitable[Any]]) -> JSONResponse:
         """Run ``handler`` once; replay its stored response for a repeated key."""
