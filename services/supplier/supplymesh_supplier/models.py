@@ -8,10 +8,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from supplymesh.core.numbers import NumberError, format_decimal, parse_decimal
+from supplymesh.core.numbers import DECIMAL_TEXT, EXACT, MAX_TEXT, NumberError, format_decimal, parse_decimal
 
 Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:/-]+$")]
 DefectClassName = Literal["critical", "major", "minor"]
+MAX_STANDARD_SECONDS = Decimal(10**9)
 
 
 class _Frozen(BaseModel):
@@ -100,8 +101,10 @@ class SensorIn(_Frozen):
     def _standard(cls, value: object) -> str:
         text = _non_negative(value, "standard_seconds")
         number = Decimal(text)
-        if number <= 0 or number != number.quantize(Decimal("0.000001")):
-            raise ValueError("standard_seconds must be positive with at most 6 decimals")
+        if not Decimal(0) < number <= MAX_STANDARD_SECONDS:
+            raise ValueError(f"standard_seconds must be in (0, {MAX_STANDARD_SECONDS}]")
+        if number != number.quantize(Decimal("0.000001"), context=EXACT):
+            raise ValueError("standard_seconds has at most 6 decimals")
         return text
 
 
@@ -125,8 +128,17 @@ class ReadingIn(_Frozen):
     unit_id: Name
     order_id: Name
     value: Decimal = Field(description="Measured value: a decimal string (or JSON number)")
-    start: datetime
-    end: datetime
+    start: datetime = Field(description="Process start, RFC 3339 with offset")
+    end: datetime = Field(description="Process end, RFC 3339 with offset")
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _decimal_text(cls, value: object) -> object:
+        if isinstance(value, str) and (len(value) > MAX_TEXT or not DECIMAL_TEXT.match(value)):
+            raise ValueError("value must be a plain decimal string")
+        if isinstance(value, bool):
+            raise ValueError("value must be a number")
+        return value
 
     @field_validator("value")
     @classmethod
@@ -134,6 +146,13 @@ class ReadingIn(_Frozen):
         # pydantic-core parses decimals natively (the hot path); only the range is ours.
         if not value.is_finite() or abs(value.adjusted()) > 30:
             raise ValueError("value is out of range")
+        return value
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _rfc3339(cls, value: object) -> object:
+        if not isinstance(value, str):
+            raise ValueError("times are RFC 3339 strings")
         return value
 
     @field_validator("start", "end")

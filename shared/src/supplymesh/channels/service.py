@@ -251,10 +251,17 @@ class ChannelService:
                 exc,
             )
             return None
-        if response.status_code != 200:
+        if response.status_code in (409, 422):
             raise Conflict(
                 f"{peer} refused to countersign {entry.ledger} seq {entry.seq}: {response.text[:300]}"
             )
+        if response.status_code != 200:  # e.g. 401 just after the peer restarted: collect it later
+            log.info(
+                "%s: countersignature request answered %d; appending single-signed",
+                entry.ledger,
+                response.status_code,
+            )
+            return None
         signature = Signature(signer=peer, sig=str(response.json().get("sig", "")))
         try:
             self.node.config.member(peer).key.verify_text(signature.sig, entry.digest)

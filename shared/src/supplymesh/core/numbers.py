@@ -12,12 +12,16 @@ later arithmetic uses the written value, so every peer gets the same bytes.
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 
 # Enough precision that no computation here ever rounds implicitly.
 EXACT = Context(prec=60, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation])
 SIX_PLACES = Decimal("0.000001")
 MAX_SAFE_INTEGER = 2**53 - 1
+MAX_TEXT = 40
+# ASCII digits only: Decimal() itself would also take "1_0", non-ASCII digits and spaces.
+DECIMAL_TEXT = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$")
 
 
 class NumberError(ValueError):
@@ -37,9 +41,11 @@ def parse_decimal(value: object, *, what: str = "value") -> Decimal:
     elif isinstance(value, float):
         text = repr(value)
     elif isinstance(value, str):
-        text = value.strip()
-        if text != value or not text:
-            raise NumberError(f"{what}: {value!r} is not a decimal string")
+        text = value
+        if len(text) > MAX_TEXT or not DECIMAL_TEXT.match(text):
+            raise NumberError(
+                f"{what}: {value[:50]!r} is not a decimal string (at most {MAX_TEXT} characters)"
+            )
     elif isinstance(value, Decimal):
         text = str(value)
     else:
@@ -50,7 +56,7 @@ def parse_decimal(value: object, *, what: str = "value") -> Decimal:
         raise NumberError(f"{what}: {value!r} is not a decimal number") from exc
     if not number.is_finite():
         raise NumberError(f"{what}: {value!r} is not finite")
-    if abs(number.adjusted()) > 30:
+    if abs(number.adjusted()) > 30 or len(format_decimal(number)) > MAX_TEXT:
         raise NumberError(f"{what}: {value!r} is out of range")
     return number
 

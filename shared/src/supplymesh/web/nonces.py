@@ -17,8 +17,13 @@ class NonceCache:
     This keeps replay protection off the disk: no durable write per peer request.
     """
 
+    GRACE_SECONDS = 2
+
     def __init__(self) -> None:
-        self.started = int(time.time())
+        # Every peer write is idempotent at the receiver, so the few requests signed in
+        # the grace period before a restart that could be replayed once more do no harm;
+        # the grace spares senders a refusal when a node starts as they sign.
+        self.started = int(time.time()) - self.GRACE_SECONDS
         self._seen: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
 

@@ -15,6 +15,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from supplymesh.core.numbers import EXACT
+
 
 class DefectClass(StrEnum):
     """ISO 2859-1 style classes; each has its own AQL."""
@@ -77,7 +79,9 @@ class Rejection:
 
 def within_spec(value: Decimal, spec: SensorSpec) -> bool:
     """True if ``value`` lies in [target − tolerance, target + tolerance]."""
-    return spec.target - spec.tolerance <= value <= spec.target + spec.tolerance
+    low = EXACT.subtract(spec.target, spec.tolerance)
+    high = EXACT.add(spec.target, spec.tolerance)
+    return low <= value <= high
 
 
 def evaluate(
