@@ -135,6 +135,17 @@ class Harness:
             if delivered == 0:
                 return
 
+    async def settle(self, rounds: int = 10) -> None:
+        """Deliver everything and let the PDU decide whatever is due, until quiet."""
+        for _ in range(rounds):
+            await self.drain()
+            pdu = self.config.pdu.id
+            before = self.node(pdu).store.head("network")
+            await self.app(pdu).state.sequencer.step()
+            await self.drain()
+            if self.node(pdu).store.head("network") == before:
+                return
+
     def token(self, node_id: str) -> str:
         return read_token(self.state_dir, node_id)
 

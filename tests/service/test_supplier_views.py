@@ -11,12 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import insert
 
 from supplymesh.config import channel_ledger
 from supplymesh.core.entry import Entry
-from supplymesh.storage.engine import write_transaction
-from supplymesh_supplier.tables import supplier_orders
+from tests.flows import order_for
 from tests.harness import Harness
 
 pytestmark = [pytest.mark.anyio, pytest.mark.db]
@@ -92,21 +90,8 @@ async def view(harness: Harness, reader: str, path: str, **params: str) -> httpx
     return await harness.peer(reader).request("supplier-a", "GET", path, params=params)
 
 
-async def insert_order(harness: Harness, order_id: str, *, state: str, buyer: str = "oem-a") -> None:
-    node = harness.node("supplier-a")
-    with write_transaction(node.engine) as conn:
-        conn.execute(
-            insert(supplier_orders).values(
-                id=order_id,
-                buyer=buyer,
-                product="P-100",
-                quantity=390,
-                machine_hours="156",
-                escrow_id=f"esc-{order_id}",
-                state=state,
-                created=node.now_text(),
-            )
-        )
+async def insert_order(harness: Harness, *, state: str, buyer: str = "oem-a") -> str:
+    return await order_for(harness, state={"funded": "funded"}.get(state, "awaiting_funding"), buyer=buyer)
 
 
 async def order_state(harness: Harness, order_id: str) -> str:
@@ -304,15 +289,15 @@ async def test_orders_list_is_empty_then_shows_the_order_row(harness: Harness) -
     client = harness.erp("supplier-a")
     empty = await client.get("/v1/orders")
     assert empty.status_code == 200 and empty.json() == []
-    await insert_order(harness, "ord-1", state="awaiting_funding")
+    ord_1 = await insert_order(harness, state="awaiting_funding")
     assert (await client.get("/v1/orders")).json() == [
         {
-            "id": "ord-1",
+            "id": ord_1,
             "buyer": "oem-a",
             "product": "P-100",
             "quantity": 390,
             "machine_hours": "156",
-            "escrow_id": "esc-ord-1",
+            "escrow_id": ord_1,
             "state": "awaiting_funding",
         }
     ]
@@ -320,14 +305,14 @@ async def test_orders_list_is_empty_then_shows_the_order_row(harness: Harness) -
 
 async def test_production_complete_on_unfunded_order_is_409(harness: Harness) -> None:
     await put_profile(harness)
-    await insert_order(harness, "ord-1", state="awaiting_funding")
+    ord_1 = await insert_order(harness, state="awaiting_funding")
     before = await entries(harness, "supplier-a", CHANNEL_A)
     response = await harness.erp("supplier-a").post(
-        "/v1/orders/ord-1/production-complete",
+        f"/v1/orders/{ord_1}/production-complete",
         json={"produced_quantity": 390, "defects": {"critical": 0, "major": 5, "minor": 10}},
     )
     problem(response, 409)
-    assert await order_state(harness, "ord-1") == "awaiting_funding"
+    assert await order_state(harness, ord_1) == "awaiting_funding"
     assert await entries(harness, "supplier-a", CHANNEL_A) == before
 
 
@@ -343,14 +328,14 @@ async def test_production_complete_with_declared_defects_records_countersigned_l
 ) -> None:
     client = harness.erp("supplier-a")
     await put_profile(harness)
-    await insert_order(harness, "ord-1", state="funded")
+    ord_1 = await insert_order(harness, state="funded")
     assert (await client.get("/v1/capacity")).json()["open_network_hours"] == "156"
     defects = {"critical": 0, "major": 5, "minor": 10}
     response = await client.post(
-        "/v1/orders/ord-1/production-complete", json={"produced_quantity": 390, "defects": defects}
+        f"/v1/orders/{ord_1}/production-complete", json={"produced_quantity": 390, "defects": defects}
     )
     assert response.status_code == 200, response.text
-    assert await order_state(harness, "ord-1") == "completed"
+    assert await order_state(harness, ord_1) == "completed"
     assert (await client.get("/v1/capacity")).json()["open_network_hours"] == "0"
     await harness.drain()
     quality = of_kind(await entries(harness, "supplier-a", CHANNEL_A), QUALITY)
@@ -358,7 +343,7 @@ async def test_production_complete_with_declared_defects_records_countersigned_l
     entry = quality[0]
     assert entry["entry"]["author"] == "supplier-a"
     assert entry["entry"]["body"] == {
-        "order": "ord-1",
+        "order": ord_1,
         "produced_quantity": 390,
         "defects": defects,
         "source": "declared",
@@ -368,22 +353,22 @@ async def test_production_complete_with_declared_defects_records_countersigned_l
     assert of_kind(await entries(harness, "supplier-a", CHANNEL_B), QUALITY) == []
     # A completed order cannot be completed again, and nothing more is recorded.
     again = await client.post(
-        "/v1/orders/ord-1/production-complete", json={"produced_quantity": 390, "defects": defects}
+        f"/v1/orders/{ord_1}/production-complete", json={"produced_quantity": 390, "defects": defects}
     )
     problem(again, 409)
     assert len(of_kind(await entries(harness, "supplier-a", CHANNEL_A), QUALITY)) == 1
 
 
 async def test_production_complete_for_oem_b_goes_to_that_channel(harness: Harness) -> None:
-    await insert_order(harness, "ord-b", state="funded", buyer="oem-b")
+    ord_b = await insert_order(harness, state="funded", buyer="oem-b")
     response = await harness.erp("supplier-a").post(
-        "/v1/orders/ord-b/production-complete",
+        f"/v1/orders/{ord_b}/production-complete",
         json={"produced_quantity": 400, "defects": {"critical": 0, "major": 14, "minor": 0}},
     )
     assert response.status_code == 200, response.text
     await harness.drain()
     quality = of_kind(await entries(harness, "supplier-a", CHANNEL_B), QUALITY)
-    assert [q["entry"]["body"]["order"] for q in quality] == ["ord-b"]
+    assert [q["entry"]["body"]["order"] for q in quality] == [ord_b]
     verify_signed(harness, quality[0], {"supplier-a", "oem-b"})
     assert of_kind(await entries(harness, "supplier-a", CHANNEL_A), QUALITY) == []
 
@@ -403,8 +388,9 @@ async def test_production_complete_without_defects_derives_counts_from_the_dms(h
     ]
     assert (await client.post("/v1/dms/sensors", json={"sensors": sensors})).status_code == 201
     end = datetime.now(UTC) - timedelta(hours=1)
+    ord_2 = await insert_order(harness, state="funded")
 
-    def reading(sensor_id: str, unit: str, value: str, order: str = "ord-2") -> dict[str, Any]:
+    def reading(sensor_id: str, unit: str, value: str, order: str = ord_2) -> dict[str, Any]:
         return {
             "sensor_id": sensor_id,
             "unit_id": unit,
@@ -424,42 +410,41 @@ async def test_production_complete_without_defects_derives_counts_from_the_dms(h
     ]
     ingested = await client.post("/v1/dms/readings", json={"readings": readings})
     assert ingested.status_code == 200, ingested.text
-    await insert_order(harness, "ord-2", state="funded")
-    response = await client.post("/v1/orders/ord-2/production-complete", json={"produced_quantity": 390})
+    response = await client.post(f"/v1/orders/{ord_2}/production-complete", json={"produced_quantity": 390})
     assert response.status_code == 200, response.text
     await harness.drain()
     quality = of_kind(await entries(harness, "supplier-a", CHANNEL_A), QUALITY)
     assert len(quality) == 1
     assert quality[0]["entry"]["body"] == {
-        "order": "ord-2",
+        "order": ord_2,
         "produced_quantity": 390,
         "defects": {"critical": 0, "major": 2, "minor": 1},
         "source": "dms",
     }
     verify_signed(harness, quality[0], {"supplier-a", "oem-a"})
-    assert await order_state(harness, "ord-2") == "completed"
+    assert await order_state(harness, ord_2) == "completed"
 
 
 async def test_quality_view_is_readable_by_pdu_and_verifies(harness: Harness) -> None:
-    await insert_order(harness, "ord-1", state="funded")
+    ord_1 = await insert_order(harness, state="funded")
     defects = {"critical": 0, "major": 5, "minor": 10}
     response = await harness.erp("supplier-a").post(
-        "/v1/orders/ord-1/production-complete", json={"produced_quantity": 390, "defects": defects}
+        f"/v1/orders/{ord_1}/production-complete", json={"produced_quantity": 390, "defects": defects}
     )
     assert response.status_code == 200, response.text
     await harness.drain()
     for reader in ("pdu", "auditor", "oem-a"):
-        seen = await view(harness, reader, "/peer/v1/views/quality/ord-1", buyer="oem-a")
+        seen = await view(harness, reader, f"/peer/v1/views/quality/{ord_1}", buyer="oem-a")
         assert seen.status_code == 200, (reader, seen.text)
         item = seen.json()
         assert item["entry"]["kind"] == QUALITY and item["entry"]["ledger"] == CHANNEL_A
         assert item["entry"]["body"]["defects"] == defects and item["entry"]["body"]["source"] == "declared"
         verify_signed(harness, item, {"supplier-a", "oem-a"})
-    problem(await view(harness, "oem-b", "/peer/v1/views/quality/ord-1", buyer="oem-a"), 403)
-    problem(await view(harness, "supplier-b", "/peer/v1/views/quality/ord-1", buyer="oem-a"), 403)
+    problem(await view(harness, "oem-b", f"/peer/v1/views/quality/{ord_1}", buyer="oem-a"), 403)
+    problem(await view(harness, "supplier-b", f"/peer/v1/views/quality/{ord_1}", buyer="oem-a"), 403)
     problem(await view(harness, "pdu", "/peer/v1/views/quality/ord-404", buyer="oem-a"), 404)
-    problem(await view(harness, "pdu", "/peer/v1/views/quality/ord-1", buyer="oem-b"), 404)
-    problem(await view(harness, "pdu", "/peer/v1/views/quality/ord-1", buyer="oem-z"), 404)
+    problem(await view(harness, "pdu", f"/peer/v1/views/quality/{ord_1}", buyer="oem-b"), 404)
+    problem(await view(harness, "pdu", f"/peer/v1/views/quality/{ord_1}", buyer="oem-z"), 404)
 
 
 INVALID_COMPLETIONS: dict[str, Any] = {
@@ -485,9 +470,8 @@ async def _refused_completions(harness: Harness, cases: dict[str, Any]) -> list[
     """Report production complete with each body on its own funded order; list the non-422 answers."""
     client = harness.erp("supplier-a")
     wrong = []
-    for index, (name, body) in enumerate(cases.items()):
-        order_id = f"ord-{index}"
-        await insert_order(harness, order_id, state="funded")
+    for name, body in cases.items():
+        order_id = await insert_order(harness, state="funded")
         path = f"/v1/orders/{order_id}/production-complete"
         if isinstance(body, bytes):
             response = await client.post(path, content=body, headers={"Content-Type": "application/json"})

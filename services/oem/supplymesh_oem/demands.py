@@ -14,12 +14,13 @@ from sqlalchemy import func, insert, select, update
 
 from supplymesh.config import Role
 from supplymesh.core.actions import DEMAND_SUBMITTED, Action, sign_action
+from supplymesh.core.contracts.network import DemandRecord, NetworkState
 from supplymesh.errors import NotFound, PeerError, Unprocessable
 from supplymesh.storage.engine import read_transaction, write_transaction
 from supplymesh.storage.events import publish
 from supplymesh.storage.outbox import enqueue
 from supplymesh.web.node import Node
-from supplymesh_oem.models import DemandCreated, DemandIn, DemandOut
+from supplymesh_oem.models import Allocation, DemandCreated, DemandIn, DemandOut
 from supplymesh_oem.tables import demands
 
 SUBMIT_TASK = "demand.submit"
@@ -56,7 +57,7 @@ def create(node: Node, terms: DemandIn) -> DemandCreated:
     return DemandCreated(id=demand_id, status="pending")
 
 
-def get(node: Node, demand_id: str) -> DemandOut:
+def get(node: Node, state: NetworkState, demand_id: str) -> DemandOut:
     """One demand with its split so far.
 
     Raises:
@@ -66,29 +67,40 @@ def get(node: Node, demand_id: str) -> DemandOut:
         row = conn.execute(select(demands).where(demands.c.id == demand_id)).one_or_none()
     if row is None:
         raise NotFound(f"no demand {demand_id!r}")
-    return _out(row)
+    return _out(row, state.demand_by_id(node.id, demand_id))
 
 
-def page(node: Node, *, after: int, limit: int) -> list[tuple[int, DemandOut]]:
+def page(node: Node, state: NetworkState, *, after: int, limit: int) -> list[tuple[int, DemandOut]]:
     """Demands in creation order after cursor ``after``."""
     with read_transaction(node.engine) as conn:
         rows = conn.execute(
             select(demands).where(demands.c.seq > after).order_by(demands.c.seq).limit(limit)
         ).all()
-    return [(int(r.seq), _out(r)) for r in rows]
+    return [(int(r.seq), _out(r, state.demand_by_id(node.id, r.id))) for r in rows]
 
 
-def _out(row: Any) -> DemandOut:
+def _out(row: Any, record: DemandRecord | None) -> DemandOut:
     terms = DemandIn.model_validate_json(row.terms)
+    if record is None:  # not yet sequenced by the PDU
+        return DemandOut(
+            id=row.id,
+            status="pending",
+            allocations=[],
+            unallocated_quantity=terms.quantity,
+            decision_id=None,
+            detail=None,
+            terms=terms,
+            network_seq=row.network_seq,
+        )
     return DemandOut(
         id=row.id,
-        status=row.status,
-        allocations=[],
-        unallocated_quantity=terms.quantity,
-        decision_id=row.decision_id,
-        detail=row.detail,
+        status=record.status,
+        allocations=[Allocation(**a) for a in record.allocations] if record.decision else [],
+        unallocated_quantity=record.unallocated,
+        decision_id=record.decision,
+        detail=record.detail,
         terms=terms,
-        network_seq=row.network_seq,
+        network_seq=record.seq,
     )
 
 

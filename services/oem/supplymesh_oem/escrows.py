@@ -1,45 +1,49 @@
-"""The OEM's escrows and offers: reads, deposit checks, offer acceptance checks.
+"""The OEM's escrows and offers, read from its replica of the network ledger.
 
-Escrows are opened by order-split and offer-acceptance decisions; until one exists the
-routes answer 404. A deposit must be the full amount in the escrow's currency, made
-while the escrow awaits it.
+Deposits and offer acceptances are party actions: signed here, sequenced by the PDU,
+and visible in the replica before the call returns (so an id it returns is readable at
+once).
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import uuid
 from typing import Any
 
-from sqlalchemy import select
-
-from supplymesh.errors import Conflict, NotFound, Unprocessable
-from supplymesh.storage.engine import read_transaction
-from supplymesh.web.node import Node
+from supplymesh.core.actions import ESCROW_DEPOSITED, OFFER_ACCEPTED, Action, sign_action
+from supplymesh.core.contracts.network import EscrowRecord, OfferRecord, acceptance_escrow_id
+from supplymesh.errors import Conflict, NotFound, PeerError, Unprocessable
+from supplymesh.network.replica import NetworkReplica
 from supplymesh_oem.models import DepositIn, EscrowOut, Money, OfferOut
-from supplymesh_oem.tables import escrows, offers
 
 
-def get_escrow(node: Node, escrow_id: str) -> EscrowOut:
-    """One escrow.
-
-    Raises:
-        NotFound: if there is no such escrow.
-    """
-    with read_transaction(node.engine) as conn:
-        row = conn.execute(select(escrows).where(escrows.c.id == escrow_id)).one_or_none()
-    if row is None:
+def _escrow(replica: NetworkReplica, escrow_id: str) -> EscrowRecord:
+    escrow = replica.state.escrows.get(escrow_id)
+    if escrow is None or escrow.buyer != replica.node.id:
         raise NotFound(f"no escrow {escrow_id!r}")
+    return escrow
+
+
+def escrow_out(escrow: EscrowRecord) -> EscrowOut:
+    """Wire form of an escrow."""
     return EscrowOut(
-        id=row.id,
-        state=row.state,
-        amount=row.amount,
-        currency=row.currency,
-        buyer=node.id,
-        supplier=row.supplier,
+        id=escrow.id,
+        state=escrow.state,
+        amount=escrow.amount,
+        currency=escrow.currency,
+        buyer=escrow.buyer,
+        supplier=escrow.supplier,
     )
 
 
-def check_deposit(node: Node, escrow_id: str, deposit: DepositIn) -> EscrowOut:
+async def get_escrow(replica: NetworkReplica, escrow_id: str) -> EscrowOut:
+    """One escrow of this buyer (the replica is brought up to date first)."""
+    await _refresh(replica)
+    return escrow_out(_escrow(replica, escrow_id))
+
+
+def check_deposit(replica: NetworkReplica, escrow_id: str, deposit: DepositIn) -> EscrowRecord:
     """Validate a deposit against its escrow.
 
     Raises:
@@ -47,7 +51,7 @@ def check_deposit(node: Node, escrow_id: str, deposit: DepositIn) -> EscrowOut:
         Conflict: the escrow does not await a deposit.
         Unprocessable: wrong amount or currency.
     """
-    escrow = get_escrow(node, escrow_id)
+    escrow = _escrow(replica, escrow_id)
     if escrow.state != "awaiting_deposit":
         raise Conflict(f"escrow {escrow_id} is {escrow.state}; it does not await a deposit")
     if deposit.currency != escrow.currency or deposit.amount != escrow.amount:
@@ -58,47 +62,102 @@ def check_deposit(node: Node, escrow_id: str, deposit: DepositIn) -> EscrowOut:
     return escrow
 
 
-def list_offers(node: Node, *, after: str, limit: int) -> list[OfferOut]:
+async def deposit(replica: NetworkReplica, escrow_id: str, body: DepositIn) -> EscrowOut:
+    """Deposit the full amount: sequenced on the network ledger, then the escrow is funded."""
+    await _refresh(replica)
+    check_deposit(replica, escrow_id, body)
+    await submit(
+        replica,
+        ESCROW_DEPOSITED,
+        f"deposit-{escrow_id}",
+        {
+            "escrow": escrow_id,
+            "amount": body.amount,
+            "currency": body.currency,
+            "payment_reference": body.payment_reference,
+        },
+    )
+    return escrow_out(_escrow(replica, escrow_id))
+
+
+def offers(replica: NetworkReplica, *, after: str, limit: int) -> list[OfferOut]:
     """Offers made to this buyer, by id."""
-    with read_transaction(node.engine) as conn:
-        rows = conn.execute(
-            select(offers).where(offers.c.id > after).order_by(offers.c.id).limit(limit)
-        ).all()
-    return [_offer(r) for r in rows]
+    mine = sorted(
+        (o for o in replica.state.offers.values() if o.buyer == replica.node.id), key=lambda o: o.id
+    )
+    return [offer_out(o) for o in mine if o.id > after][:limit]
 
 
-def get_offer(node: Node, offer_id: str) -> OfferOut:
-    """One offer.
+def offer_out(offer: OfferRecord) -> OfferOut:
+    """Wire form of an offer."""
+    return OfferOut(
+        id=offer.id,
+        product=offer.product,
+        quantity=offer.quantity,
+        defects=offer.defects,
+        unit_price=Money(amount=offer.unit_price, currency=offer.currency),
+        state=offer.state,
+    )
 
-    Raises:
-        NotFound: if there is no such offer.
-    """
-    with read_transaction(node.engine) as conn:
-        row = conn.execute(select(offers).where(offers.c.id == offer_id)).one_or_none()
-    if row is None:
-        raise NotFound(f"no offer {offer_id!r}")
-    return _offer(row)
 
-
-def check_accept(node: Node, offer_id: str) -> OfferOut:
-    """An offer that may be accepted now.
+async def accept(replica: NetworkReplica, offer_id: str) -> str:
+    """Accept an open offer; return the new escrow's id.
 
     Raises:
         NotFound: unknown offer.
-        Conflict: the offer is no longer open.
+        Conflict: the offer is no longer open (another buyer was first).
     """
-    offer = get_offer(node, offer_id)
+    await _refresh(replica)
+    offer = replica.state.offers.get(offer_id)
+    if offer is None or offer.buyer != replica.node.id:
+        raise NotFound(f"no offer {offer_id!r}")
     if offer.state != "open":
         raise Conflict(f"offer {offer_id} is {offer.state}")
-    return offer
-
-
-def _offer(row: Any) -> OfferOut:
-    return OfferOut(
-        id=row.id,
-        product=row.product,
-        quantity=row.quantity,
-        defects=json.loads(row.defects),
-        unit_price=Money.model_validate_json(row.unit_price),
-        state=row.state,
+    await submit(
+        replica,
+        OFFER_ACCEPTED,
+        f"accept-{offer_id}",
+        {
+            "offer": offer_id,
+            "escrow": acceptance_escrow_id(offer_id),
+            "unit_price": offer.unit_price,
+        },
     )
+    return acceptance_escrow_id(offer_id)
+
+
+async def submit(replica: NetworkReplica, kind: str, action_id: str, body: dict[str, Any]) -> int:
+    """Sign a party action, have the PDU sequence it, and wait for it in the replica.
+
+    Raises:
+        PeerUnavailable: the PDU cannot be reached (nothing was done; retry).
+        Conflict / NotFound / Unprocessable: the PDU refused it, with its reason.
+    """
+    node = replica.node
+    action = Action(
+        kind=kind, party=node.id, id=action_id or uuid.uuid4().hex, time=node.now_text(), body=body
+    )
+    response = await node.peers.request(
+        node.config.pdu.id,
+        "POST",
+        "/peer/v1/actions",
+        json={"action": action.statement(), "signature": sign_action(action, node.signer)},
+    )
+    if response.status_code == 200:
+        seq = int(response.json()["seq"])
+        while replica.state.size < seq:
+            await replica.sync()
+        return seq
+    detail = response.json().get("detail", response.text) if response.content else ""
+    if response.status_code == 404:
+        raise NotFound(f"the PDU refused: {detail}")
+    if response.status_code == 409:
+        raise Conflict(f"the PDU refused: {detail}")
+    if response.status_code in (400, 422):
+        raise Unprocessable(f"the PDU refused: {detail}")
+    raise PeerError(f"the PDU answered HTTP {response.status_code}: {detail}")
+
+
+async def _refresh(replica: NetworkReplica) -> None:
+    with contextlib.suppress(PeerError):  # the PDU is down: answer from the replica as it is
+        await replica.sync()

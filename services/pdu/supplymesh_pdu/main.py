@@ -8,10 +8,12 @@ import httpx
 from fastapi import FastAPI
 
 from supplymesh.config import Role
+from supplymesh.network.replica import NetworkReplica
 from supplymesh.settings import NodeSettings
 from supplymesh.web.app import build_app
 from supplymesh_pdu.genesis import ensure_genesis
-from supplymesh_pdu.routes import actions
+from supplymesh_pdu.routes import actions, decisions
+from supplymesh_pdu.sequencer import PUSH_TASK, Sequencer
 
 DESCRIPTION = (
     "PDU node: the Procurement and Distribution Unit. It sequences the network ledger, "
@@ -25,7 +27,19 @@ def create_app(
 ) -> FastAPI:
     """The PDU node's FastAPI application."""
     app = build_app(
-        settings, role=Role.PDU, description=DESCRIPTION, routers=[actions.router], peer_mounts=peer_mounts
+        settings,
+        role=Role.PDU,
+        description=DESCRIPTION,
+        routers=[actions.router, decisions.router],
+        peer_mounts=peer_mounts,
     )
-    ensure_genesis(app.state.node)
+    node = app.state.node
+    ensure_genesis(node)
+    replica = NetworkReplica(node)
+    sequencer = Sequencer(node, replica)
+    app.state.replica = replica
+    app.state.sequencer = sequencer
+    node.outbox_handlers[PUSH_TASK] = sequencer.push
+    node.on_start.append(sequencer.resume)
+    node.background.append(sequencer.run_forever)
     return app

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Row, func, insert, select
 from supplymesh.core.contracts.capacity import WINDOW, Capacity, PlantProfile, capacity
 from supplymesh.core.contracts.dms import DefectClass, Reading, SensorSpec, defective_units, evaluate
 from supplymesh.errors import Conflict
+from supplymesh.network.replica import NetworkReplica
 from supplymesh.storage.engine import read_transaction, write_transaction
 from supplymesh.web.node import Node
 from supplymesh_supplier.models import (
@@ -30,11 +31,10 @@ from supplymesh_supplier.models import (
     SensorsIn,
     SensorsOut,
 )
-from supplymesh_supplier.tables import dms_profile, dms_readings, dms_sensors, supplier_orders
+from supplymesh_supplier.tables import dms_profile, dms_readings, dms_sensors
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICRO = timedelta(microseconds=1)
-OPEN_STATES = ("awaiting_funding", "funded")
 
 
 def micros(moment: datetime) -> int:
@@ -45,8 +45,9 @@ def micros(moment: datetime) -> int:
 class Dms:
     """DMS operations of one supplier node."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, replica: NetworkReplica) -> None:
         self.node = node
+        self.replica = replica
         self._sensors: dict[str, SensorSpec] | None = None
         self._sensor_lock = threading.Lock()
         self.dirty = threading.Event()
@@ -207,12 +208,8 @@ class Dms:
         return capacity(plant, totals=(Decimal(int(standard)), Decimal(int(actual))))
 
     def open_network_hours(self) -> Decimal:
-        """Machine-hours of allocations to this supplier that are open (not completed or closed)."""
-        with read_transaction(self.node.engine) as conn:
-            hours = conn.execute(
-                select(supplier_orders.c.machine_hours).where(supplier_orders.c.state.in_(OPEN_STATES))
-            ).scalars()
-            return sum((Decimal(h) for h in hours), Decimal(0))
+        """Machine-hours of this supplier's allocations that are open on the network ledger."""
+        return self.replica.state.open_hours().get(self.node.id, Decimal(0))
 
     def lot_quality(self, order_id: str) -> tuple[int, dict[str, int]]:
         """(distinct units measured, defective units per class) from the order's readings."""

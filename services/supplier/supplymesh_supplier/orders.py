@@ -1,72 +1,100 @@
-"""The supplier's order book: allocations it received, and production complete.
+"""The supplier's orders: its allocations on the network ledger, read from its replica.
 
-Orders appear when an allocation to this supplier commits on the network ledger.
-Production complete is refused (409) unless the order's escrow is funded; it records
-the lot quality — given by the ERP (``declared``) or derived from the order's DMS
-readings (``dms``) — on the channel with the buyer.
+An order is the supplier's side of an escrow: ``awaiting_funding`` until the buyer's
+deposit is sequenced, ``funded``, then ``completed`` once production is reported (or the
+escrow released), ``refunded`` or ``cancelled``. Production complete is refused (409)
+unless the order is funded; it records the lot quality — given by the ERP
+(``declared``) or derived from the order's DMS readings (``dms``) — on the channel with
+the buyer, and submits it to the PDU, whose quality decision follows.
 """
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from typing import Any
-
-from sqlalchemy import select, update
 
 from supplymesh.channels.service import ChannelService
 from supplymesh.config import channel_ledger
+from supplymesh.core.actions import PRODUCTION_COMPLETED, Action, sign_action
 from supplymesh.core.contracts.channel import QUALITY_KIND
 from supplymesh.core.contracts.dms import DEFECT_CLASSES
-from supplymesh.errors import Conflict, NotFound
-from supplymesh.storage.engine import read_transaction, write_transaction
-from supplymesh.storage.events import publish
-from supplymesh.web.node import Node
+from supplymesh.core.contracts.network import EscrowRecord
+from supplymesh.core.numbers import format_decimal
+from supplymesh.errors import Conflict, NotFound, PeerError
+from supplymesh.network.replica import NetworkReplica
 from supplymesh_supplier.dms import Dms
 from supplymesh_supplier.models import OrderOut, ProductionCompleteIn
-from supplymesh_supplier.tables import supplier_orders
+
+ORDER_STATES = {"awaiting_deposit": "awaiting_funding", "released": "completed"}
 
 
-def list_orders(node: Node, *, after: str, limit: int) -> list[OrderOut]:
-    """Orders with id > ``after``, by id."""
-    with read_transaction(node.engine) as conn:
-        rows = conn.execute(
-            select(supplier_orders)
-            .where(supplier_orders.c.id > after)
-            .order_by(supplier_orders.c.id)
-            .limit(limit)
-        ).all()
-    return [_order(r) for r in rows]
+def order_state(escrow: EscrowRecord) -> str:
+    """The order's state from its escrow's."""
+    if escrow.state == "funded" and escrow.completed:
+        return "completed"
+    return ORDER_STATES.get(escrow.state, escrow.state)
 
 
-def get_order(node: Node, order_id: str) -> OrderOut:
+def order_out(escrow: EscrowRecord) -> OrderOut:
+    """Wire form of an order."""
+    return OrderOut(
+        id=escrow.id,
+        buyer=escrow.buyer,
+        product=escrow.product,
+        quantity=escrow.quantity,
+        machine_hours=format_decimal(escrow.machine_hours),
+        escrow_id=escrow.id,
+        state=order_state(escrow),
+    )
+
+
+async def refresh(replica: NetworkReplica) -> None:
+    """Bring the replica up to date if the PDU answers."""
+    with contextlib.suppress(PeerError):
+        await replica.sync()
+
+
+def list_orders(replica: NetworkReplica, *, after: str, limit: int) -> list[OrderOut]:
+    """Orders of this supplier with id > ``after``, by id (allocations, not accepted re-offers)."""
+    mine = sorted(
+        (e for e in replica.state.escrows.values() if e.supplier == replica.node.id and e.demand is not None),
+        key=lambda e: e.id,
+    )
+    return [order_out(e) for e in mine if e.id > after][:limit]
+
+
+def get_order(replica: NetworkReplica, order_id: str) -> EscrowRecord:
     """One order.
 
     Raises:
         NotFound: if there is no such order.
     """
-    with read_transaction(node.engine) as conn:
-        row = conn.execute(select(supplier_orders).where(supplier_orders.c.id == order_id)).one_or_none()
-    if row is None:
+    escrow = replica.state.escrows.get(order_id)
+    if escrow is None or escrow.supplier != replica.node.id:
         raise NotFound(f"no order {order_id!r}")
-    return _order(row)
+    return escrow
 
 
 async def production_complete(
-    node: Node, dms: Dms, channels: ChannelService, order_id: str, body: ProductionCompleteIn
+    replica: NetworkReplica, dms: Dms, channels: ChannelService, order_id: str, body: ProductionCompleteIn
 ) -> dict[str, Any]:
-    """Record production complete with the lot quality.
+    """Record production complete with the lot quality and submit it to the PDU.
 
     Raises:
         NotFound: unknown order.
-        Conflict: the order's escrow is not funded (or the order is closed).
+        Conflict: the order is not funded (or already reported).
     """
-    order = get_order(node, order_id)
-    if order.state != "funded":
-        raise Conflict(f"order {order_id} is {order.state}; production can be reported only when funded")
+    await refresh(replica)
+    order = get_order(replica, order_id)
+    state = order_state(order)
+    if state != "funded":
+        raise Conflict(f"order {order_id} is {state}; production can be reported only when funded")
     if body.defects is None:
         _, defects = dms.lot_quality(order_id)
         source = "dms"
     else:
-        defects = {str(c): body.defects.get(str(c), 0) for c in DEFECT_CLASSES}  # type: ignore[call-overload]
+        defects = {str(c): int(body.defects.get(str(c), 0)) for c in DEFECT_CLASSES}  # type: ignore[call-overload]
         source = "declared"
     quality = {
         "order": order_id,
@@ -74,22 +102,36 @@ async def production_complete(
         "defects": defects,
         "source": source,
     }
-    await channels.append(channel_ledger(order.buyer, node.id), QUALITY_KIND, quality)
-    with write_transaction(node.engine) as conn:
-        conn.execute(
-            update(supplier_orders).where(supplier_orders.c.id == order_id).values(state="completed")
-        )
-        publish(conn, type_="order.completed", subject=order_id, data=quality, now_text=node.now_text())
-    return {"order": order_id, "state": "completed", "quality": quality}
-
-
-def _order(row: Any) -> OrderOut:
-    return OrderOut(
-        id=row.id,
-        buyer=row.buyer,
-        product=row.product,
-        quantity=row.quantity,
-        machine_hours=row.machine_hours,
-        escrow_id=row.escrow_id,
-        state=row.state,
+    await channels.append(channel_ledger(order.buyer, replica.node.id), QUALITY_KIND, quality)
+    node = replica.node
+    action = Action(
+        kind=PRODUCTION_COMPLETED,
+        party=node.id,
+        id=f"production-{order_id}",
+        time=node.now_text(),
+        body={
+            "escrow": order_id,
+            "order": order_id,
+            "produced_quantity": body.produced_quantity,
+            "defects": defects,
+            "source": source,
+        },
     )
+    response = await node.peers.request(
+        node.config.pdu.id,
+        "POST",
+        "/peer/v1/actions",
+        json={"action": action.statement(), "signature": sign_action(action, node.signer)},
+    )
+    if response.status_code != 200:
+        raise Conflict(f"the PDU refused the report: {response.text[:300]}")
+    seq = int(response.json()["seq"])
+    while replica.state.size < seq:
+        await replica.sync()
+    return {
+        "order": order_id,
+        "state": order_state(get_order(replica, order_id)),
+        "quality": quality,
+        "network_seq": seq,
+        "report": uuid.uuid5(uuid.NAMESPACE_URL, action.id).hex,
+    }

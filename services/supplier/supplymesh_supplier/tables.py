@@ -1,4 +1,4 @@
-"""The supplier's data-management system (DMS) tables and its order book.
+"""The supplier's data-management system (DMS) tables.
 
 Times of readings are kept as integer microseconds since the epoch (UTC) and process
 times as integer microseconds, so that efficiency sums are exact in SQL.
@@ -53,16 +53,3 @@ dms_readings = Table(
 )
 Index("ix_dms_readings_order", dms_readings.c.order_id)
 Index("ix_dms_readings_ended", dms_readings.c.ended_us)
-
-supplier_orders = Table(
-    "supplier_orders",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("buyer", String(128), nullable=False),
-    Column("product", String(128), nullable=False),
-    Column("quantity", BigInteger, nullable=False),
-    Column("machine_hours", String(40), nullable=False),
-    Column("escrow_id", String(64), nullable=False),
-    Column("state", String(20), nullable=False),
-    Column("created", String(32), nullable=False),
-)

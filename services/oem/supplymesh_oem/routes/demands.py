@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from supplymesh.network.routes import Replica
 from supplymesh.web.deps import ErpReader, NodeDep
 from supplymesh.web.idempotency import IdempotencyDep
 from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, page_response
@@ -36,11 +37,12 @@ async def create_demand(body: DemandIn, node: NodeDep, idem: IdempotencyDep) -> 
 def list_demands(
     request: Request,
     node: NodeDep,
+    replica: Replica,
     _client: ErpReader,
     after: Annotated[int, Query(ge=0)] = 0,
     limit: Limit = DEFAULT_LIMIT,
 ) -> JSONResponse:
-    items = demands.page(node, after=after, limit=limit + 1)
+    items = demands.page(node, replica.state, after=after, limit=limit + 1)
     return page_response(
         request,
         items,
@@ -52,6 +54,6 @@ def list_demands(
 
 @router.get("/{demand_id}", summary="A demand and its split")
 def get_demand(
-    demand_id: Annotated[str, Path(max_length=64)], node: NodeDep, _client: ErpReader
+    demand_id: Annotated[str, Path(max_length=64)], node: NodeDep, replica: Replica, _client: ErpReader
 ) -> DemandOut:
-    return demands.get(node, demand_id)
+    return demands.get(node, replica.state, demand_id)

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from supplymesh.errors import Conflict
-from supplymesh.web.deps import ErpReader, ErpWriter, NodeDep
+from supplymesh.network.routes import Replica
+from supplymesh.web.deps import ErpReader
+from supplymesh.web.idempotency import IdempotencyDep
 from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, page_response
 from supplymesh_oem import escrows
 from supplymesh_oem.models import DepositIn, EscrowOut, OfferAccepted, OfferOut
@@ -18,31 +19,48 @@ Id = Annotated[str, Path(max_length=64)]
 
 
 @router.get("/escrows/{escrow_id}", summary="An escrow")
-def get_escrow(escrow_id: Id, node: NodeDep, _client: ErpReader) -> EscrowOut:
-    return escrows.get_escrow(node, escrow_id)
+async def get_escrow(escrow_id: Id, replica: Replica, _client: ErpReader) -> EscrowOut:
+    return await escrows.get_escrow(replica, escrow_id)
 
 
-@router.post("/escrows/{escrow_id}/deposit", summary="Deposit the full escrow amount")
-def deposit(escrow_id: Id, body: DepositIn, node: NodeDep, _client: ErpWriter) -> EscrowOut:
-    escrows.check_deposit(node, escrow_id, body)
-    raise Conflict("deposits are taken once escrow decisions are enabled on this network")
+@router.post(
+    "/escrows/{escrow_id}/deposit",
+    response_model=EscrowOut,
+    summary="Deposit the full escrow amount",
+    description="Signed by this buyer and sequenced on the network ledger; "
+    "the escrow is `funded` in the answer.",
+)
+async def deposit(escrow_id: Id, body: DepositIn, replica: Replica, idem: IdempotencyDep) -> JSONResponse:
+    async def run() -> EscrowOut:
+        return await escrows.deposit(replica, escrow_id, body)
+
+    return await idem.run(200, run)
 
 
 @router.get("/offers", response_model=list[OfferOut], summary="Lots re-offered to this buyer")
-def list_offers(
+async def list_offers(
     request: Request,
-    node: NodeDep,
+    replica: Replica,
     _client: ErpReader,
     after: Annotated[str, Query(max_length=64)] = "",
     limit: Limit = DEFAULT_LIMIT,
 ) -> JSONResponse:
-    items = escrows.list_offers(node, after=after, limit=limit + 1)
+    await escrows._refresh(replica)
+    items = escrows.offers(replica, after=after, limit=limit + 1)
     return page_response(
         request, items, limit=limit, cursor=lambda o: o.id, render=lambda o: o.model_dump(mode="json")
     )
 
 
-@router.post("/offers/{offer_id}/accept", summary="Accept a re-offered lot")
-def accept_offer(offer_id: Id, node: NodeDep, _client: ErpWriter) -> OfferAccepted:
-    escrows.check_accept(node, offer_id)
-    raise Conflict("offers are accepted once escrow decisions are enabled on this network")
+@router.post(
+    "/offers/{offer_id}/accept",
+    response_model=OfferAccepted,
+    summary="Accept a re-offered lot",
+    description="The first acceptance wins; the new escrow "
+    "(this buyer's unit price × lot quantity) is readable at once.",
+)
+async def accept_offer(offer_id: Id, replica: Replica, idem: IdempotencyDep) -> JSONResponse:
+    async def run() -> OfferAccepted:
+        return OfferAccepted(escrow_id=await escrows.accept(replica, offer_id))
+
+    return await idem.run(200, run)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
-from supplymesh.web.deps import NodeDep, PeerSender
-from supplymesh_pdu import intake
+from supplymesh.web.deps import PeerSender
+from supplymesh_pdu.sequencer import Sequencer
 
 router = APIRouter(prefix="/peer/v1", tags=["peer"])
 
@@ -31,5 +30,6 @@ class Sequenced(BaseModel):
 
 
 @router.post("/actions", summary="Sequence a party action on the network ledger")
-async def submit_action(body: ActionIn, node: NodeDep, sender: PeerSender) -> Sequenced:
-    return Sequenced(**await run_in_threadpool(intake.submit, node, sender, body.action, body.signature))
+async def submit_action(request: Request, body: ActionIn, sender: PeerSender) -> Sequenced:
+    sequencer: Sequencer = request.app.state.sequencer
+    return Sequenced(**await sequencer.submit_action(sender, body.action, body.signature))

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from supplymesh.channels.routes import Channels
-from supplymesh.web.deps import ErpReader, ErpWriter, NodeDep
+from supplymesh.network.routes import Replica
+from supplymesh.web.deps import ErpReader, ErpWriter
 from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, page_response
 from supplymesh_supplier import orders
 from supplymesh_supplier.deps import DmsDep
@@ -19,29 +20,31 @@ OrderId = Annotated[str, Path(max_length=64)]
 
 
 @router.get("", response_model=list[OrderOut], summary="Orders allocated to this supplier")
-def list_orders(
+async def list_orders(
     request: Request,
-    node: NodeDep,
+    replica: Replica,
     _client: ErpReader,
     after: Annotated[str, Query(max_length=64)] = "",
     limit: Limit = DEFAULT_LIMIT,
 ) -> JSONResponse:
-    items = orders.list_orders(node, after=after, limit=limit + 1)
+    await orders.refresh(replica)
+    items = orders.list_orders(replica, after=after, limit=limit + 1)
     return page_response(request, items, limit=limit, cursor=lambda o: o.id, render=lambda o: o.model_dump())
 
 
 @router.get("/{order_id}", summary="One order")
-def get_order(order_id: OrderId, node: NodeDep, _client: ErpReader) -> OrderOut:
-    return orders.get_order(node, order_id)
+async def get_order(order_id: OrderId, replica: Replica, _client: ErpReader) -> OrderOut:
+    await orders.refresh(replica)
+    return orders.order_out(orders.get_order(replica, order_id))
 
 
 @router.post("/{order_id}/production-complete", summary="Report production complete with the lot quality")
 async def production_complete(
     order_id: OrderId,
     body: ProductionCompleteIn,
-    node: NodeDep,
+    replica: Replica,
     dms: DmsDep,
     channels: Channels,
     _client: ErpWriter,
 ) -> dict[str, Any]:
-    return await orders.production_complete(node, dms, channels, order_id, body)
+    return await orders.production_complete(replica, dms, channels, order_id, body)

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from supplymesh.core.canonical import CanonicalizationError, canonicalize, sha256
 from supplymesh.core.crypto import Signer
@@ -67,7 +68,7 @@ class Entry:
     time: str
     kind: str
     author: str
-    body: Mapping[str, object]
+    body: Mapping[str, Any]
     canonical: bytes = field(init=False, repr=False, compare=False)
     hash: str = field(init=False, repr=False, compare=False)
 
@@ -247,7 +248,7 @@ def next_entry(
     time: str,
     kind: str,
     author: str,
-    body: Mapping[str, object],
+    body: Mapping[str, Any],
 ) -> Entry:
     """The entry that follows a ledger whose head is ``(size, head_hash)``."""
     size, head_hash = head

@@ -1,0 +1,313 @@
+"""The PDU's sequencer: party actions in, decisions out, every entry replicated.
+
+One lock orders everything appended to the network ledger. A decision round runs under
+it: the proposal is built at base = current head, persisted (so a restart re-offers the
+same entry, never a different one for that seq), sent to every partner in parallel, and
+appended with its certificate once the policy is met. Pushes to partners go through the
+outbox, in order. A demand whose split cannot reach a quorum after ``attempts`` rounds is
+marked ``failed`` with the reasons the partners gave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from supplymesh.channels import state as pending
+from supplymesh.config import NETWORK_LEDGER, Role
+from supplymesh.core.actions import Action, ActionError, check_action
+from supplymesh.core.contracts.network import (
+    DEMAND_FAILED,
+    SPLIT,
+    attested,
+    decide_quality,
+    decide_split,
+)
+from supplymesh.core.entry import Entry, SealedEntry, Signature, next_entry
+from supplymesh.core.quorum import check
+from supplymesh.errors import Forbidden, PeerError, Unprocessable
+from supplymesh.network.replica import NetworkReplica
+from supplymesh.network.rules import RuleViolation, check_attestation, policy_for
+from supplymesh.storage import outbox
+from supplymesh.storage.engine import write_transaction
+from supplymesh.web.node import Node
+from supplymesh_pdu.admission import admit
+
+log = logging.getLogger("supplymesh.pdu")
+PUSH_TASK = "network.push"
+
+
+class Sequencer:
+    """Sequences the network ledger and runs decision rounds."""
+
+    def __init__(
+        self, node: Node, replica: NetworkReplica, *, attempts: int = 3, timeout: float = 3.0
+    ) -> None:
+        self.node = node
+        self.replica = replica
+        self.attempts = attempts
+        self.timeout = timeout
+        self.wake = asyncio.Event()
+        self.failures: dict[str, list[str]] = {}
+        self._index: dict[tuple[str, str, str], tuple[int, str]] | None = None
+
+    @property
+    def partners(self) -> list[str]:
+        """Members that hold a replica (suppliers and OEMs)."""
+        return [m.id for m in self.node.config.partners()]
+
+    # -- appending ---------------------------------------------------------------------------
+
+    def _append(self, sealed: SealedEntry) -> None:
+        """Append (lock held), fold, and queue the pushes to every partner."""
+        self.replica.append(sealed)
+        with write_transaction(self.node.engine) as conn:
+            pending.clear_pending(conn, NETWORK_LEDGER)
+            for partner in self.partners:
+                outbox.enqueue(
+                    conn,
+                    task=PUSH_TASK,
+                    key=f"{partner}:{sealed.entry.seq}",
+                    payload={"partner": partner, "seq": sealed.entry.seq},
+                    now_text=self.node.now_text(),
+                )
+        self.node.wake_outbox()
+
+    def _entry(self, kind: str, body: dict[str, Any]) -> Entry:
+        state = self.replica.state
+        return next_entry(
+            ledger=NETWORK_LEDGER,
+            head=(state.size, state.head),
+            time=self.node.now_text(),
+            kind=kind,
+            author=self.node.id,
+            body=body,
+        )
+
+    def _own(self, entry: Entry) -> Signature:
+        return Signature(self.node.id, self.node.signer.sign_text(entry.digest))
+
+    async def submit_action(self, sender: str, statement: object, signature: str) -> dict[str, Any]:
+        """Check a party action against the network state and sequence it.
+
+        Raises:
+            Forbidden: the sender is not the acting party.
+            Unprocessable: malformed or badly signed.
+            Conflict: the state does not allow it (e.g. the offer was already taken).
+        """
+        try:
+            action = Action.from_statement(statement)
+        except ActionError as exc:
+            raise Unprocessable(str(exc)) from exc
+        if action.party != sender:
+            raise Forbidden(f"{sender} may not submit an action of {action.party}")
+        member = self.node.config.member(sender)
+        try:
+            check_action(action, signature, role=str(member.role), key=member.key)
+        except ActionError as exc:
+            raise Unprocessable(str(exc)) from exc
+        async with self.replica.lock:
+            found = self._find(action)
+            if found is not None:
+                return found
+            admit(self.node.config, self.replica.state, action)
+            entry = self._entry(action.kind, {"action": action.statement(), "signature": signature})
+            self._append(SealedEntry(entry, (self._own(entry),)))
+            if self._index is not None:
+                self._index[(action.kind, action.party, action.id)] = (entry.seq, entry.hash)
+        self.wake.set()
+        return {"ledger": NETWORK_LEDGER, "seq": entry.seq, "hash": entry.hash}
+
+    def _find(self, action: Action) -> dict[str, Any] | None:
+        if self._index is None:
+            self._index = {}
+            for row in self.node.store.iter_entries(NETWORK_LEDGER):
+                body = Entry.from_canonical(row.entry).body
+                if "action" in body:
+                    act = body["action"]
+                    self._index[(act["kind"], act["party"], act["id"])] = (row.seq, row.hash)
+        found = self._index.get((action.kind, action.party, action.id))
+        return None if found is None else {"ledger": NETWORK_LEDGER, "seq": found[0], "hash": found[1]}
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    async def run_forever(self) -> None:
+        """Background: decide whatever is due, whenever something is appended."""
+        while True:
+            try:
+                await self.step()
+            except Exception:  # keep deciding; the reason is logged
+                log.exception("decision round failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=1.0)
+            self.wake.clear()
+
+    async def step(self) -> None:
+        """One pass over everything due: splits first, then quality decisions."""
+        for demand in list(self.replica.state.undecided_demands()):
+            await self.decide_split(demand.hash)
+        for escrow in list(self.replica.state.awaiting_quality_decision()):
+            await self.decide_quality(escrow.id)
+
+    async def decide_split(self, demand_hash: str) -> bool:
+        """Algorithm 3 for one demand, committed with a quorum certificate."""
+        demand = self.replica.state.demands[demand_hash]
+        attestations, unavailable = await self._attestations(
+            demand.buyer, demand_hash, list(demand.terms["priority_suppliers"])
+        )
+        capacities = {s: attested(a["entry"]["body"], s) for s, a in attestations.items()}
+        for _ in range(self.attempts):
+            async with self.replica.lock:
+                if self.replica.state.demands[demand_hash].status != "pending":
+                    return True
+                inputs = {
+                    "demand": demand_hash,
+                    "attestations": list(attestations.values()),
+                    "unavailable": unavailable,
+                }
+                result = decide_split(self.replica.state, demand_hash, capacities, unavailable)
+                if await self._round(SPLIT, inputs, result):
+                    return True
+        async with self.replica.lock:
+            if self.replica.state.demands[demand_hash].status == "pending":
+                reason = "no quorum: " + " | ".join(self.failures.get(demand_hash, ["no answer"])[-4:])
+                entry = self._entry(DEMAND_FAILED, {"demand": demand_hash, "reason": reason[:2000]})
+                self._append(SealedEntry(entry, (self._own(entry),)))
+        return False
+
+    async def decide_quality(self, escrow_id: str) -> bool:
+        """Algorithm 4 for one reported lot (or accepted offer), committed with a quorum."""
+        for _ in range(self.attempts):
+            async with self.replica.lock:
+                escrow = self.replica.state.escrows[escrow_id]
+                if escrow.state != "funded" or escrow.lot is None:
+                    return True
+                kind, result = decide_quality(self.replica.state, escrow_id)
+                if await self._round(kind, {"escrow": escrow_id}, result, subject=escrow_id):
+                    return True
+        return False
+
+    async def _round(
+        self, kind: str, inputs: dict[str, Any], result: dict[str, Any], *, subject: str = ""
+    ) -> bool:
+        """Propose at the current base, collect signatures, commit (lock held)."""
+        state = self.replica.state
+        body = {
+            "decision": kind,
+            "base": {"seq": state.size, "hash": state.head},
+            "inputs": inputs,
+            "result": result,
+        }
+        kept = pending.load_pending(self.node.engine, NETWORK_LEDGER)
+        if kept is not None and kept[0].seq == state.size + 1:
+            # Partners may already have signed it: only this entry can be certified at
+            # this seq, so it is offered again, whatever was due next.
+            entry, own = kept[0], Signature(self.node.id, kept[1])
+            kind = entry.kind
+        else:
+            entry = self._entry(kind, body)
+            own = self._own(entry)
+            pending.save_pending(self.node.engine, entry, own.sig)
+        policy = policy_for(self.node.config, kind)
+        votes = await asyncio.gather(*(self._ask(p, entry, own) for p in sorted(policy.members)))
+        signatures = [v for v in votes if isinstance(v, Signature)]
+        outcome = check(policy, signatures, entry.digest, self.node.config.keys())
+        if not outcome.ok:
+            reasons = [v for v in votes if isinstance(v, str)]
+            if not signatures:  # nobody signed it: a fresh proposal may take this seq
+                with write_transaction(self.node.engine) as conn:
+                    pending.clear_pending(conn, NETWORK_LEDGER)
+            key = subject or str(inputs.get("demand", ""))
+            self.failures.setdefault(key, []).append(f"{outcome.describe()}: " + "; ".join(reasons))
+            log.warning("%s at seq %d: %s %s", kind, entry.seq, outcome.describe(), reasons)
+            return False
+        self._append(SealedEntry(entry, (own, *signatures)))
+        return True
+
+    async def _ask(self, partner: str, entry: Entry, own: Signature) -> Signature | str:
+        try:
+            response = await asyncio.wait_for(
+                self.node.peers.request(
+                    partner,
+                    "POST",
+                    "/peer/v1/network/proposals",
+                    json={"entry": entry.as_json(), "signatures": [own.as_json()]},
+                ),
+                timeout=self.timeout,
+            )
+        except (PeerError, TimeoutError) as exc:
+            return f"{partner}: no answer ({type(exc).__name__})"
+        if response.status_code != 200:
+            detail = response.json().get("detail", response.text) if response.content else ""
+            return f"{partner}: {detail}"
+        return Signature(partner, str(response.json().get("sig", "")))
+
+    async def _attestations(
+        self, buyer: str, demand_hash: str, suppliers: list[str]
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        known = {m.id for m in self.node.config.by_role(Role.SUPPLIER)}
+        found: dict[str, dict[str, Any]] = {}
+        unavailable: dict[str, str] = {}
+
+        async def ask(supplier: str) -> None:
+            if supplier not in known:
+                unavailable[supplier] = "not a supplier of this network"
+                return
+            try:
+                response = await asyncio.wait_for(
+                    self.node.peers.request(
+                        supplier,
+                        "POST",
+                        "/peer/v1/capacity/attestations",
+                        json={"buyer": buyer, "demand": demand_hash},
+                    ),
+                    timeout=self.timeout,
+                )
+            except (PeerError, TimeoutError):
+                unavailable[supplier] = "did not answer in time"
+                return
+            if response.status_code != 200:
+                unavailable[supplier] = f"could not attest: HTTP {response.status_code}"
+                return
+            item = response.json()
+            try:
+                check_attestation(self.node.config, item, buyer=buyer, demand_hash=demand_hash)
+            except RuleViolation as exc:
+                unavailable[supplier] = f"invalid attestation: {exc}"
+                return
+            found[supplier] = {"entry": item["entry"], "signatures": item["signatures"]}
+
+        await asyncio.gather(*(ask(s) for s in suppliers))
+        return found, unavailable
+
+    # -- replication ---------------------------------------------------------------------------
+
+    async def push(self, payload: dict[str, Any]) -> None:
+        """Outbox: deliver one entry to one partner."""
+        partner, seq = payload["partner"], int(payload["seq"])
+        rows = self.node.store.entries(NETWORK_LEDGER, after=seq - 1, limit=1)
+        if not rows:
+            raise LookupError(f"network seq {seq} not found")
+        item = {"entry": json.loads(rows[0].entry), "signatures": json.loads(rows[0].signatures)}
+        response = await self.node.peers.request(partner, "POST", "/peer/v1/network/entries", json=item)
+        if response.status_code >= 400:
+            raise PeerError(
+                f"{partner} refused network seq {seq}: HTTP {response.status_code} {response.text[:200]}"
+            )
+
+    async def resume(self) -> None:
+        """Start-up: finish a proposal that may have collected signatures before a crash."""
+        async with self.replica.lock:
+            kept = pending.load_pending(self.node.engine, NETWORK_LEDGER)
+            if kept is not None and kept[0].seq <= self.replica.state.size:
+                with write_transaction(self.node.engine) as conn:
+                    pending.clear_pending(conn, NETWORK_LEDGER)
+            elif kept is not None:
+                entry = kept[0]
+                await self._round(
+                    entry.kind, dict(entry.body.get("inputs", {})), dict(entry.body.get("result", {}))
+                )
+        self.wake.set()

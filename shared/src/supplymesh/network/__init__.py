@@ -1,0 +1,1 @@
+"""The network ledger at every node: verification, replication, decision validation."""

@@ -1,0 +1,135 @@
+"""A node's copy of the network ledger and the state folded from it.
+
+The PDU appends; partners accept exactly the PDU's sealed entries after checking them
+(:func:`supplymesh.network.rules.check_entry`), pulling whatever they miss, and keep the
+folded :class:`NetworkState` in memory (rebuilt from the stored entries at start).
+Projection hooks run inside the append transaction, so a node's own tables (orders,
+escrows, demands) change atomically with its replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection
+
+from supplymesh.config import NETWORK_LEDGER
+from supplymesh.core.contracts.network import NetworkState, apply
+from supplymesh.core.entry import Entry, SealedEntry, parse_signatures
+from supplymesh.errors import Conflict, PeerError, Unprocessable
+from supplymesh.network.rules import RuleViolation, check_entry
+from supplymesh.storage.events import publish
+from supplymesh.web.node import Node
+
+log = logging.getLogger("supplymesh.network")
+Hook = Callable[[Connection, SealedEntry, NetworkState], None]
+
+
+def parse(item: Any) -> SealedEntry:
+    """A sealed entry from its wire form.
+
+    Raises:
+        Unprocessable: if malformed.
+    """
+    try:
+        return SealedEntry(Entry.from_json(item["entry"]), parse_signatures(item["signatures"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Unprocessable(f"malformed network entry: {exc}") from exc
+
+
+class NetworkReplica:
+    """The network ledger held by one node."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.state = NetworkState()
+        self.hooks: list[Hook] = []
+        self.lock = asyncio.Lock()
+        self.appended = asyncio.Event()
+        self._load()
+
+    def _load(self) -> None:
+        for row in self.node.store.iter_entries(NETWORK_LEDGER):
+            apply(self.state, Entry.from_canonical(row.entry))
+
+    def append(self, sealed: SealedEntry) -> None:
+        """Append exactly ``sealed`` (it must continue the replica), fold it, run hooks."""
+        with self.node.store.writer(NETWORK_LEDGER) as writer:
+            writer.append(sealed)
+            apply(self.state, sealed.entry)
+            for hook in self.hooks:
+                hook(writer.conn, sealed, self.state)
+            publish(
+                writer.conn,
+                type_="network.entry",
+                subject=NETWORK_LEDGER,
+                data={"seq": sealed.entry.seq, "kind": sealed.entry.kind, "hash": sealed.entry.hash},
+                now_text=self.node.now_text(),
+            )
+        self.appended.set()
+
+    async def accept(self, sealed: SealedEntry) -> None:
+        """Partner side: check and append an entry the PDU sealed, catching up first."""
+        async with self.lock:
+            await self._accept_locked(sealed)
+
+    async def _accept_locked(self, sealed: SealedEntry) -> None:
+        seq = sealed.entry.seq
+        if seq <= self.state.size:
+            stored = self.node.store.entries(NETWORK_LEDGER, after=seq - 1, limit=1)
+            if not stored or stored[0].hash != sealed.entry.hash:
+                raise Conflict(f"network seq {seq} differs from this replica")
+            return
+        if seq > self.state.size + 1:
+            await self._pull_locked()
+            if seq <= self.state.size:
+                return
+        try:
+            check_entry(self.node.config, sealed)
+        except RuleViolation as exc:
+            raise Unprocessable(f"network entry {seq} refused: {exc}") from exc
+        if seq != self.state.size + 1 or sealed.entry.prev != self.state.head:
+            raise Conflict(f"network entry {seq} does not continue this replica (size {self.state.size})")
+        self.append(sealed)
+
+    async def sync(self) -> int:
+        """Pull what the PDU has and this replica lacks; return how many entries."""
+        async with self.lock:
+            return await self._pull_locked()
+
+    async def _pull_locked(self) -> int:
+        pulled = 0
+        while True:
+            try:
+                page = await self.node.peers.get_json(
+                    self.node.config.pdu.id,
+                    f"/peer/v1/ledgers/{NETWORK_LEDGER}/entries",
+                    after=self.state.size,
+                    limit=500,
+                )
+            except PeerError as exc:
+                if exc.extensions.get("peer_status") == 404:
+                    return pulled
+                raise
+            if not page:
+                return pulled
+            for item in page:
+                sealed = parse(item)
+                try:
+                    check_entry(self.node.config, sealed)
+                except RuleViolation as exc:
+                    raise Unprocessable(f"network entry {sealed.entry.seq} refused: {exc}") from exc
+                self.append(sealed)
+                pulled += 1
+
+    async def sync_forever(self, interval: float) -> None:
+        """Background: converge with the PDU even if pushes were missed."""
+        while True:
+            try:
+                await self.sync()
+            except Exception as exc:  # the PDU being down is normal; try again next round
+                log.debug("network sync failed: %s", exc)
+            await asyncio.sleep(interval)

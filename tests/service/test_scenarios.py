@@ -1,0 +1,140 @@
+"""The paper's two scenarios (SPEC §5 and §6 worked examples), through the ERP APIs of
+six in-process nodes, with real signatures, quorum certificates and replication."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from supplymesh.core.contracts.network import NetworkState
+from tests.harness import Harness
+
+pytestmark = [pytest.mark.anyio, pytest.mark.db]
+
+PROFILE_A = {
+    "machines": 4,
+    "hours_per_day": "16",
+    "baseline_efficiency": "0.8",
+    "queued_machine_hours": "100",
+    "products": ["P-100"],
+}
+PROFILE_B = {
+    "machines": 5,
+    "hours_per_day": "8",
+    "baseline_efficiency": "0.9",
+    "queued_machine_hours": "20",
+    "products": ["P-100"],
+}
+DEMAND_A = {
+    "product": "P-100",
+    "quantity": 1000,
+    "lead_time_days": 5,
+    "required_machine_hours": "400",
+    "priority_suppliers": ["supplier-a", "supplier-b"],
+    "aql": {"critical": "0", "major": "2.5", "minor": "4.0"},
+    "unit_price": {"amount": 1250, "currency": "EUR"},
+}
+DEMAND_B = {
+    **DEMAND_A,
+    "quantity": 600,
+    "aql": {"critical": "0", "major": "4.0", "minor": "6.5"},
+    "unit_price": {"amount": 1300, "currency": "EUR"},
+}
+
+
+async def setup_split(harness: Harness) -> dict[str, Any]:
+    for supplier, profile in (("supplier-a", PROFILE_A), ("supplier-b", PROFILE_B)):
+        assert (await harness.erp(supplier).put("/v1/dms/profile", json=profile)).status_code == 200
+    created = await harness.erp("oem-a").post("/v1/demands", json=DEMAND_A)
+    assert created.status_code == 202, created.text
+    await harness.settle()
+    demand: dict[str, Any] = (await harness.erp("oem-a").get(f"/v1/demands/{created.json()['id']}")).json()
+    return demand
+
+
+async def test_scenario_1_split_by_capacity(harness: Harness) -> None:
+    demand = await setup_split(harness)
+    assert demand["status"] == "partially_allocated"
+    assert demand["unallocated_quantity"] == 210
+    assert [
+        (a["supplier"], a["quantity"], a["machine_hours"], a["escrow_amount"]) for a in demand["allocations"]
+    ] == [
+        ("supplier-a", 390, "156", 487500),
+        ("supplier-b", 400, "160", 500000),
+    ]
+    decisions = (await harness.erp("pdu").get("/v1/decisions", params={"kind": "decision.split"})).json()
+    assert len(decisions) == 1 and decisions[0]["id"] == demand["decision_id"]
+    assert len({s["signer"] for s in decisions[0]["certificate"]}) >= 3
+    orders = (await harness.erp("supplier-a").get("/v1/orders")).json()
+    assert [(o["quantity"], o["state"], o["escrow_id"]) for o in orders] == [
+        (390, "awaiting_funding", demand["allocations"][0]["escrow_id"])
+    ]
+    capacity = (await harness.erp("supplier-a").get("/v1/capacity")).json()
+    assert capacity["open_network_hours"] == "156"
+    escrow = (await harness.erp("oem-a").get(f"/v1/escrows/{demand['allocations'][1]['escrow_id']}")).json()
+    assert escrow == {
+        "id": demand["allocations"][1]["escrow_id"],
+        "state": "awaiting_deposit",
+        "amount": 500000,
+        "currency": "EUR",
+        "buyer": "oem-a",
+        "supplier": "supplier-b",
+    }
+    heads = {
+        n: (await harness.erp(n).get("/v1/ledgers/network/head")).json()["root_hash"]
+        for n in ("pdu", "oem-a", "oem-b", "supplier-a", "supplier-b")
+    }
+    assert len(set(heads.values())) == 1, heads
+
+
+async def test_scenario_2_release_refund_and_reoffer(harness: Harness) -> None:
+    demand = await setup_split(harness)
+    other = await harness.erp("oem-b").post("/v1/demands", json=DEMAND_B)
+    await harness.settle()
+    assert (await harness.erp("oem-b").get(f"/v1/demands/{other.json()['id']}")).json()[
+        "status"
+    ] == "unallocated"
+    escrow_a, escrow_b = (a["escrow_id"] for a in demand["allocations"])
+    oem = harness.erp("oem-a")
+    for escrow_id, amount in ((escrow_a, 487500), (escrow_b, 500000)):
+        paid = await oem.post(
+            f"/v1/escrows/{escrow_id}/deposit",
+            json={"amount": amount, "currency": "EUR", "payment_reference": f"PAY-{amount}"},
+        )
+        assert paid.status_code == 200 and paid.json()["state"] == "funded", paid.text
+    done = await harness.erp("supplier-a").post(
+        f"/v1/orders/{escrow_a}/production-complete",
+        json={"produced_quantity": 390, "defects": {"critical": 0, "major": 5, "minor": 10}},
+    )
+    assert done.status_code == 200, done.text
+    failed = await harness.erp("supplier-b").post(
+        f"/v1/orders/{escrow_b}/production-complete",
+        json={"produced_quantity": 400, "defects": {"critical": 0, "major": 14, "minor": 0}},
+    )
+    assert failed.status_code == 200, failed.text
+    await harness.settle()
+    assert (await oem.get(f"/v1/escrows/{escrow_a}")).json()["state"] == "released"
+    assert (await oem.get(f"/v1/escrows/{escrow_b}")).json()["state"] == "refunded"
+    offers = (await harness.erp("oem-b").get("/v1/offers")).json()
+    assert [
+        (o["quantity"], o["defects"]["major"], o["state"], o["unit_price"]["amount"]) for o in offers
+    ] == [(400, 14, "open", 1300)]
+    assert (await oem.get("/v1/offers")).json() == []
+    accepted = await harness.erp("oem-b").post(f"/v1/offers/{offers[0]['id']}/accept")
+    assert accepted.status_code == 200, accepted.text
+    new_escrow = accepted.json()["escrow_id"]
+    assert (await harness.erp("oem-b").get(f"/v1/escrows/{new_escrow}")).json()["amount"] == 400 * 1300
+    paid = await harness.erp("oem-b").post(
+        f"/v1/escrows/{new_escrow}/deposit",
+        json={"amount": 520000, "currency": "EUR", "payment_reference": "B-1"},
+    )
+    assert paid.status_code == 200, paid.text
+    await harness.settle()
+    assert (await harness.erp("oem-b").get(f"/v1/escrows/{new_escrow}")).json()["state"] == "released"
+    remaining = (await harness.erp("oem-b").get(f"/v1/demands/{other.json()['id']}")).json()
+    assert remaining["unallocated_quantity"] == 200
+    state: NetworkState = harness.app("pdu").state.replica.state
+    assert [e.state for e in state.escrows.values()].count("released") == 2
+    kinds = [d["kind"] for d in (await harness.erp("pdu").get("/v1/decisions")).json()]
+    assert kinds.count("decision.release") == 2 and kinds.count("decision.refund") == 1
