@@ -10,15 +10,18 @@ from __future__ import annotations
 import json
 import signal
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from supplymesh.cli.launcher import LaunchError, LocalNetwork
+from supplymesh.cli.scenarios import Demo, ScenarioFailed
 from supplymesh.config import NetworkConfig
 from supplymesh.erp_clients import write_private_file
 from supplymesh.keys import KeyFileError
@@ -150,17 +153,41 @@ def up(state_dir: StateDir = Path("state"), config: ConfigOpt = None, base_port:
 
 @app.command()
 def demo(
-    state_dir: StateDir = Path("state"),
+    state_dir: Annotated[
+        Path | None,
+        typer.Option("--state-dir", help="Directory for the demo network (default: a new one under ./state)"),
+    ] = None,
     base_port: BasePort = 8100,
     exit_after: Annotated[bool, typer.Option("--exit", help="Stop the network and exit when done")] = False,
 ) -> None:
-    """Start the four-partner demo network and show where every node is."""
+    """Start the four-partner network and run the paper's two scenarios through its API."""
+    if state_dir is None:
+        state_dir = Path("state") / time.strftime("demo-%Y%m%d-%H%M%S")
+    if (state_dir / RUNTIME_FILE).exists() or (state_dir / "pdu" / "node.db").exists():
+        console.print(
+            f"[red]{state_dir} already holds a network[/red]; the demo needs a fresh one "
+            "(omit --state-dir, or use `supplymesh up` to resume it)"
+        )
+        raise typer.Exit(2)
     network, net_config = start(state_dir, None, base_port)
-    print_nodes(net_config, write_runtime_file(state_dir, net_config))
-    if exit_after:
+    runtime = write_runtime_file(state_dir, net_config)
+    print_nodes(net_config, runtime)
+    demo_run = Demo(json.loads(runtime.read_text())["nodes"], console)
+    status = 0
+    try:
+        demand = demo_run.scenario_1()
+        demo_run.scenario_2(demand)
+        demo_run.ledger_heads()
+        console.print("[bold green]both scenarios succeeded[/bold green]")
+    except (ScenarioFailed, httpx.HTTPError) as exc:
+        console.print(f"[bold red]scenario failed:[/bold red] {exc}")
+        status = 1
+    finally:
+        demo_run.close()
+    if exit_after or status:
         network.stop()
-        return
-    console.print("network is up; press Ctrl-C to stop every node")
+        raise typer.Exit(status)
+    console.print(f"network is up (state in {state_dir}); press Ctrl-C to stop every node")
     raise typer.Exit(serve_until_stopped(network))
 
 
