@@ -8,6 +8,7 @@ databases (SQLite files or PostgreSQL schemas) and no sockets.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import httpx
@@ -49,11 +50,17 @@ class Harness:
     """A generated network whose nodes are created on first use."""
 
     def __init__(
-        self, state_dir: Path, database_url: Callable[[str], str], *, suppliers: int = 2, oems: int = 2
+        self,
+        state_dir: Path,
+        database_url: Callable[[str], str],
+        *,
+        suppliers: int = 2,
+        oems: int = 2,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.config: NetworkConfig = build_network(
-            state_dir, default_seats(suppliers=suppliers, oems=oems), base_port=18100
+            state_dir, default_seats(suppliers=suppliers, oems=oems), base_port=18100, extra=extra
         )
         self._database_url = database_url
         self._urls: dict[str, str] = {}

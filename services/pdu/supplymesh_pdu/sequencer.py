@@ -20,11 +20,14 @@ from supplymesh.channels import state as pending
 from supplymesh.config import NETWORK_LEDGER, Role
 from supplymesh.core.actions import Action, ActionError, check_action
 from supplymesh.core.contracts.network import (
+    CANCEL,
     DEMAND_FAILED,
     SPLIT,
     attested,
+    decide_cancel,
     decide_quality,
     decide_split,
+    deposit_overdue,
 )
 from supplymesh.core.entry import Entry, SealedEntry, Signature, next_entry
 from supplymesh.core.quorum import check
@@ -151,6 +154,20 @@ class Sequencer:
             await self.decide_split(demand.hash)
         for escrow in list(self.replica.state.awaiting_quality_decision()):
             await self.decide_quality(escrow.id)
+        window = self.node.config.deposit_window_seconds
+        for escrow in list(self.replica.state.escrows.values()):
+            if deposit_overdue(escrow, self.node.now_text(), window):
+                await self.decide_cancel(escrow.id)
+
+    async def decide_cancel(self, escrow_id: str) -> bool:
+        """Cancel an allocation whose deposit did not arrive within the window."""
+        async with self.replica.lock:
+            escrow = self.replica.state.escrows[escrow_id]
+            if not deposit_overdue(escrow, self.node.now_text(), self.node.config.deposit_window_seconds):
+                return True
+            return await self._round(
+                CANCEL, {"escrow": escrow_id}, decide_cancel(self.replica.state, escrow_id), subject=escrow_id
+            )
 
     async def decide_split(self, demand_hash: str) -> bool:
         """Algorithm 3 for one demand, committed with a quorum certificate."""

@@ -122,6 +122,8 @@ class NetworkConfig(_Strict):
     members: list[Member]
     channels: list[Channel] | None = None
     quorum: QuorumPolicies = QuorumPolicies()
+    deposit_window_seconds: Annotated[int, Field(ge=1)] = 7 * 24 * 3600
+    """An allocation's escrow not funded within this window is cancelled (SPEC §6)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

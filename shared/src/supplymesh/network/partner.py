@@ -34,7 +34,7 @@ async def sign_proposal(replica: NetworkReplica, sender: str, sealed: SealedEntr
             raise Conflict("proposal refused: not signed by the PDU")
         try:
             node.config.member(sender).key.verify_text(pdu_sig.sig, entry.digest)
-            validate_proposal(node.config, replica.state, entry)
+            validate_proposal(node.config, replica.state, entry, node.clock())
         except (RuleViolation, ValueError) as exc:
             raise Conflict(f"proposal refused by {node.id}: {exc}") from exc
         own = node.signer.sign_text(entry.digest)

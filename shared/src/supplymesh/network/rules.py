@@ -13,22 +13,28 @@ result against its own state at the base.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from supplymesh.config import NetworkConfig, QuorumPolicy
 from supplymesh.core.actions import Action, ActionError, check_action
 from supplymesh.core.contracts.channel import CAPACITY_KIND, ChannelMembers, EndorsementRefused, check_body
 from supplymesh.core.contracts.network import (
+    CANCEL,
     DECISION_KINDS,
     SPLIT,
     NetworkState,
     attested,
+    decide_cancel,
     decide_quality,
     decide_split,
+    deposit_overdue,
 )
 from supplymesh.core.crypto import SignatureError
 from supplymesh.core.entry import Entry, EntryFormatError, SealedEntry, parse_signatures
 from supplymesh.core.quorum import Policy, QuorumResult, check, policy_of
+
+MAX_CLOCK_SKEW_SECONDS = 300
 
 
 class RuleViolation(ValueError):
@@ -122,7 +128,13 @@ def check_attestation(
     return entry.author, entry.body
 
 
-def recompute(config: NetworkConfig, state: NetworkState, entry: Entry) -> dict[str, Any]:
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def recompute(
+    config: NetworkConfig, state: NetworkState, entry: Entry, now: datetime | None = None
+) -> dict[str, Any]:
     """Re-execute a proposed decision against ``state``; return the expected result.
 
     Raises:
@@ -149,6 +161,12 @@ def recompute(config: NetworkConfig, state: NetworkState, entry: Entry) -> dict[
         return decide_split(state, demand_hash, capacities, unavailable)
     escrow_id = str(inputs.get("escrow"))
     escrow = state.escrows.get(escrow_id)
+    if entry.kind == CANCEL:
+        if escrow is None or not deposit_overdue(escrow, entry.time, config.deposit_window_seconds):
+            raise RuleViolation("no allocation awaiting its deposit beyond the window at the base")
+        if now is not None and _instant(entry.time) > now + timedelta(seconds=MAX_CLOCK_SKEW_SECONDS):
+            raise RuleViolation("the cancellation is dated in the future")
+        return decide_cancel(state, escrow_id)
     if escrow is None or escrow.state != "funded" or escrow.lot is None:
         raise RuleViolation("no funded escrow with a reported lot at the base")
     kind, result = decide_quality(state, escrow_id)
@@ -157,7 +175,9 @@ def recompute(config: NetworkConfig, state: NetworkState, entry: Entry) -> dict[
     return result
 
 
-def validate_proposal(config: NetworkConfig, state: NetworkState, entry: Entry) -> None:
+def validate_proposal(
+    config: NetworkConfig, state: NetworkState, entry: Entry, now: datetime | None = None
+) -> None:
     """May a partner sign this proposed decision entry?
 
     Raises:
@@ -172,6 +192,6 @@ def validate_proposal(config: NetworkConfig, state: NetworkState, entry: Entry) 
         raise RuleViolation(f"stale base: proposal at {base.get('seq')}, this replica at {state.size}")
     if entry.seq != state.size + 1 or entry.prev != state.head:
         raise RuleViolation("a decision commits only at base + 1")
-    expected = recompute(config, state, entry)
+    expected = recompute(config, state, entry, now)
     if entry.body.get("result") != expected:
         raise RuleViolation(f"re-execution gives a different result: {expected}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -402,6 +403,26 @@ def decide_quality(state: NetworkState, escrow_id: str) -> tuple[str, dict[str, 
         "to": escrow.buyer,
         "reason": reason,
         "offers": offers,
+    }
+
+
+def deposit_overdue(escrow: EscrowRecord, now: str, window_seconds: int) -> bool:
+    """True if an allocation's escrow still awaits its deposit ``window_seconds`` after it opened."""
+    if escrow.demand is None or escrow.state != "awaiting_deposit":
+        return False
+    opened = datetime.fromisoformat(escrow.created_time.replace("Z", "+00:00"))
+    moment = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    return (moment - opened).total_seconds() >= window_seconds
+
+
+def decide_cancel(state: NetworkState, escrow_id: str) -> dict[str, Any]:
+    """The cancellation of an unfunded allocation: its hours go back to the supplier."""
+    escrow = state.escrows[escrow_id]
+    return {
+        "escrow": escrow_id,
+        "amount": 0,
+        "reason": "no deposit within the window",
+        "freed_machine_hours": format_decimal(escrow.machine_hours),
     }
 
 
