@@ -8,8 +8,8 @@ databases (SQLite files or PostgreSQL schemas) and no sockets.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
