@@ -38,8 +38,7 @@ def escrow_out(escrow: EscrowRecord) -> EscrowOut:
 
 
 async def get_escrow(replica: NetworkReplica, escrow_id: str) -> EscrowOut:
-    """One escrow of this buyer (the replica is brought up to date first)."""
-    await _refresh(replica)
+    """One escrow of this buyer, as the replica knows it (pushed by the PDU as decided)."""
     return escrow_out(_escrow(replica, escrow_id))
 
 

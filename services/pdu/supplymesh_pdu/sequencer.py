@@ -16,6 +16,8 @@ import json
 import logging
 from typing import Any
 
+from sqlalchemy import Connection
+
 from supplymesh.channels import state as pending
 from supplymesh.config import NETWORK_LEDGER, Role
 from supplymesh.core.actions import Action, ActionError, check_action
@@ -23,6 +25,7 @@ from supplymesh.core.contracts.network import (
     CANCEL,
     DEMAND_FAILED,
     SPLIT,
+    NetworkState,
     attested,
     decide_cancel,
     decide_quality,
@@ -65,9 +68,10 @@ class Sequencer:
     # -- appending ---------------------------------------------------------------------------
 
     def _append(self, sealed: SealedEntry) -> None:
-        """Append (lock held), fold, and queue the pushes to every partner."""
-        self.replica.append(sealed)
-        with write_transaction(self.node.engine) as conn:
+        """Append (lock held), fold, and queue the pushes to every partner, in one transaction."""
+        now = self.node.now_text()
+
+        def follow_up(conn: Connection, _sealed: SealedEntry, _state: NetworkState) -> None:
             pending.clear_pending(conn, NETWORK_LEDGER)
             for partner in self.partners:
                 outbox.enqueue(
@@ -75,8 +79,10 @@ class Sequencer:
                     task=PUSH_TASK,
                     key=f"{partner}:{sealed.entry.seq}",
                     payload={"partner": partner, "seq": sealed.entry.seq},
-                    now_text=self.node.now_text(),
+                    now_text=now,
                 )
+
+        self.replica.append(sealed, extra=follow_up)
         self.node.wake_outbox()
 
     def _entry(self, kind: str, body: dict[str, Any]) -> Entry:

@@ -55,12 +55,12 @@ class NetworkReplica:
         for row in self.node.store.iter_entries(NETWORK_LEDGER):
             apply(self.state, Entry.from_canonical(row.entry))
 
-    def append(self, sealed: SealedEntry) -> None:
+    def append(self, sealed: SealedEntry, *, extra: Hook | None = None) -> None:
         """Append exactly ``sealed`` (it must continue the replica), fold it, run hooks."""
         with self.node.store.writer(NETWORK_LEDGER) as writer:
             writer.append(sealed)
             apply(self.state, sealed.entry)
-            for hook in self.hooks:
+            for hook in [*self.hooks, *([extra] if extra else [])]:
                 hook(writer.conn, sealed, self.state)
             publish(
                 writer.conn,

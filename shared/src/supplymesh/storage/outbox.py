@@ -55,7 +55,23 @@ class OutboxWorker:
         self.handlers = dict(handlers)
         self.poll = poll
         self.wakeup = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._sqlite = is_sqlite(engine)
+
+    def wake(self) -> None:
+        """Look for due tasks now; safe to call from any thread (e.g. a threadpool route)."""
+        loop = self._loop
+        if loop is None:
+            self.wakeup.set()
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self.wakeup.set()
+        else:
+            loop.call_soon_threadsafe(self.wakeup.set)
 
     def due(self, limit: int = 50) -> list[Any]:
         """Tasks whose next attempt is due."""
@@ -108,6 +124,7 @@ class OutboxWorker:
 
     async def run_forever(self) -> None:
         """Loop until cancelled."""
+        self._loop = asyncio.get_running_loop()
         while True:
             try:
                 await self.run_once()

@@ -81,7 +81,7 @@ class Node:
     def wake_outbox(self) -> None:
         """Let the outbox worker look for due tasks now."""
         if self.outbox is not None:
-            self.outbox.wakeup.set()
+            self.outbox.wake()
 
     async def aclose(self) -> None:
         """Release connections."""
