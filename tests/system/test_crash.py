@@ -1,0 +1,177 @@
+"""Kill -9 and restart real node processes mid-flow: nothing is lost, replicas converge."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from supplymesh.cli.app import prepare, write_runtime_file
+from supplymesh.cli.launcher import LocalNetwork
+from tests.system.conftest import free_base_port
+
+pytestmark = pytest.mark.system
+PROFILE = {
+    "machines": 4,
+    "hours_per_day": "16",
+    "baseline_efficiency": "0.8",
+    "queued_machine_hours": "100",
+    "products": ["P-100"],
+}
+DEMAND = {
+    "product": "P-100",
+    "quantity": 100,
+    "lead_time_days": 5,
+    "required_machine_hours": "40",
+    "priority_suppliers": ["supplier-a", "supplier-b"],
+    "aql": {"critical": "0", "major": "2.5", "minor": "4"},
+    "unit_price": {"amount": 1000, "currency": "EUR"},
+}
+CHANNEL = "channel:oem-a:supplier-a"
+
+
+class Net:
+    def __init__(self, network: LocalNetwork, nodes: dict[str, Any]) -> None:
+        self.network = network
+        self.nodes = nodes
+        self.clients = {
+            n: httpx.Client(
+                base_url=i["url"], timeout=20, headers={"Authorization": f"Bearer {i['erp_token']}"}
+            )
+            for n, i in nodes.items()
+        }
+
+    def kill(self, node_id: str) -> None:
+        process = self.network.processes[node_id]
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    def restart(self, node_id: str) -> None:
+        member = self.network.config.member(node_id)
+        port = int(member.url.rsplit(":", 1)[1])
+        self.network._spawn(node_id, str(member.role), port)
+        wait_for(lambda: self._healthy(node_id), f"{node_id} to come back")
+
+    def _healthy(self, node_id: str) -> bool:
+        try:
+            return self.clients[node_id].get("/health").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.close()
+
+    def get(self, node_id: str, path: str) -> Any:
+        return self.clients[node_id].get(path).json()
+
+
+def wait_for(probe: Callable[[], Any], what: str, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = probe()
+        except httpx.TransportError:
+            value = None
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def net(tmp_path: Path) -> Iterator[Net]:
+    state = tmp_path / "state"
+    config = prepare(state, None, free_base_port())
+    network = LocalNetwork(state_dir=state, config=config)
+    network.start()
+    try:
+        network.wait_healthy()
+        handle = Net(network, json.loads(write_runtime_file(state, config).read_text())["nodes"])
+        try:
+            yield handle
+        finally:
+            handle.close()
+    finally:
+        network.stop()
+
+
+def entries(net: Net, node_id: str, ledger: str) -> list[Any]:
+    items: list[Any] = net.get(node_id, f"/v1/ledgers/{ledger}/entries?limit=1000")
+    return items if isinstance(items, list) else []
+
+
+def leaves(items: list[Any]) -> list[Any]:
+    return [(e["entry"], e["signatures"]) for e in items]
+
+
+def test_killed_oem_catches_up_and_channel_copies_are_identical(net: Net) -> None:
+    supplier = net.clients["supplier-a"]
+    assert supplier.put("/v1/dms/profile", json=PROFILE).status_code == 200
+    net.kill("oem-a")
+    assert supplier.put("/v1/dms/profile", json={**PROFILE, "queued_machine_hours": "120"}).status_code == 200
+    assert supplier.put("/v1/dms/profile", json={**PROFILE, "queued_machine_hours": "130"}).status_code == 200
+    net.restart("oem-a")
+    wait_for(
+        lambda: len(entries(net, "oem-a", CHANNEL)) == len(entries(net, "supplier-a", CHANNEL)) == 3,
+        "the OEM's copy to catch up",
+    )
+    assert leaves(entries(net, "oem-a", CHANNEL)) == leaves(entries(net, "supplier-a", CHANNEL))
+    late = wait_for(
+        lambda: [e for e in entries(net, "supplier-a", CHANNEL) if e["late_signatures"]],
+        "late countersignatures at the supplier",
+    )
+    assert {e["entry"]["seq"] for e in late} == {2, 3}
+
+
+def test_killed_pdu_restarts_decides_the_queued_demand_and_replicas_converge(net: Net) -> None:
+    for supplier in ("supplier-a", "supplier-b"):
+        assert net.clients[supplier].put("/v1/dms/profile", json=PROFILE).status_code == 200
+    net.kill("pdu")
+    created = net.clients["oem-a"].post("/v1/demands", json=DEMAND)
+    assert created.status_code == 202
+    time.sleep(1)
+    assert net.get("oem-a", f"/v1/demands/{created.json()['id']}")["status"] == "pending"
+    net.restart("pdu")
+    demand = wait_for(
+        lambda: (d := net.get("oem-a", f"/v1/demands/{created.json()['id']}"))["status"] != "pending" and d,
+        "the split after the PDU restarted",
+    )
+    assert demand["status"] == "allocated" and demand["allocations"][0]["quantity"] == 100
+    holders = ("pdu", "oem-a", "oem-b", "supplier-a", "supplier-b")
+    wait_for(
+        lambda: len({net.get(n, "/v1/ledgers/network/head")["root_hash"] for n in holders}) == 1,
+        "every network replica to converge",
+    )
+
+
+def test_split_reaches_quorum_with_a_supplier_down_which_then_catches_up(net: Net) -> None:
+    assert net.clients["supplier-a"].put("/v1/dms/profile", json=PROFILE).status_code == 200
+    assert net.clients["supplier-b"].put("/v1/dms/profile", json=PROFILE).status_code == 200
+    net.kill("supplier-b")
+    created = net.clients["oem-a"].post(
+        "/v1/demands", json={**DEMAND, "quantity": 1000, "required_machine_hours": "400"}
+    )
+    demand = wait_for(
+        lambda: (d := net.get("oem-a", f"/v1/demands/{created.json()['id']}"))["status"] != "pending" and d,
+        "the split with supplier-b down",
+        timeout=90,
+    )
+    assert [a["supplier"] for a in demand["allocations"]] == ["supplier-a"]
+    decision = next(d for d in net.get("pdu", "/v1/decisions") if d["id"] == demand["decision_id"])
+    assert {"supplier": "supplier-b", "reason": "did not answer in time"} in decision["result"]["skipped"]
+    assert len(decision["certificate"]) == 3
+    net.restart("supplier-b")
+    wait_for(
+        lambda: (
+            net.get("supplier-b", "/v1/ledgers/network/head")["root_hash"]
+            == net.get("pdu", "/v1/ledgers/network/head")["root_hash"]
+        ),
+        "supplier-b's replica to catch up",
+    )
