@@ -38,7 +38,8 @@ def escrow_out(escrow: EscrowRecord) -> EscrowOut:
 
 
 async def get_escrow(replica: NetworkReplica, escrow_id: str) -> EscrowOut:
-    """One escrow of this buyer, as the replica knows it (pushed by the PDU as decided)."""
+    """One escrow of this buyer (the replica is brought up to date first)."""
+    await _refresh(replica)
     return escrow_out(_escrow(replica, escrow_id))
 
 

@@ -46,6 +46,7 @@ async def list_offers(
     limit: Limit = DEFAULT_LIMIT,
 ) -> JSONResponse:
     await escrows._refresh(replica)
+    await escrows._refresh(replica)
     items = escrows.offers(replica, after=after, limit=limit + 1)
     return page_response(
         request, items, limit=limit, cursor=lambda o: o.id, render=lambda o: o.model_dump(mode="json")

@@ -27,12 +27,14 @@ async def list_orders(
     after: Annotated[str, Query(max_length=64)] = "",
     limit: Limit = DEFAULT_LIMIT,
 ) -> JSONResponse:
+    await orders.refresh(replica)
     items = orders.list_orders(replica, after=after, limit=limit + 1)
     return page_response(request, items, limit=limit, cursor=lambda o: o.id, render=lambda o: o.model_dump())
 
 
 @router.get("/{order_id}", summary="One order")
 async def get_order(order_id: OrderId, replica: Replica, _client: ErpReader) -> OrderOut:
+    await orders.refresh(replica)
     return orders.order_out(orders.get_order(replica, order_id))
 
 

@@ -13,6 +13,7 @@ Each step checks the outcome against the worked examples and raises
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -160,7 +161,9 @@ class Demo:
             f"unallocated {demand['unallocated_quantity']}, status {demand['status']}",
         )
         for supplier in ("supplier-a", "supplier-b"):
-            order = self.call(supplier, "GET", "/v1/orders")[0]
+            order = self.wait(
+                f"{supplier}'s order", functools.partial(self.call, supplier, "GET", "/v1/orders")
+            )[0]
             self.say(supplier, f"order {order['id'][:8]}…: {order['quantity']} units, {order['state']}")
         return demand
 
