@@ -43,6 +43,13 @@ DEMAND_B = {
 }
 
 
+async def event_types(harness: Harness, node: str) -> set[str]:
+    events = await harness.erp(node).get(
+        "/v1/events", params={"limit": 1000}, headers={"Accept": "application/json"}
+    )
+    return {e["type"] for e in events.json()}
+
+
 async def setup_split(harness: Harness) -> dict[str, Any]:
     for supplier, profile in (("supplier-a", PROFILE_A), ("supplier-b", PROFILE_B)):
         assert (await harness.erp(supplier).put("/v1/dms/profile", json=profile)).status_code == 200
@@ -136,5 +143,23 @@ async def test_scenario_2_release_refund_and_reoffer(harness: Harness) -> None:
     assert remaining["unallocated_quantity"] == 200
     state: NetworkState = harness.app("pdu").state.replica.state
     assert [e.state for e in state.escrows.values()].count("released") == 2
+    assert await event_types(harness, "oem-a") >= {
+        "demand.decided",
+        "escrow.funded",
+        "escrow.released",
+        "escrow.refunded",
+    }
+    assert await event_types(harness, "oem-b") >= {
+        "demand.decided",
+        "offer.opened",
+        "offer.accepted",
+        "escrow.opened",
+        "escrow.funded",
+        "escrow.released",
+    }
+    assert await event_types(harness, "supplier-a") >= {"order.allocated", "escrow.funded", "escrow.released"}
+    supplier_b = await event_types(harness, "supplier-b")
+    assert {"order.allocated", "escrow.refunded", "escrow.opened", "escrow.released"} <= supplier_b
+    assert "offer.opened" not in await event_types(harness, "oem-a")
     kinds = [d["kind"] for d in (await harness.erp("pdu").get("/v1/decisions")).json()]
     assert kinds.count("decision.release") == 2 and kinds.count("decision.refund") == 1

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from supplymesh.channels.routes import channel_erp_router, channel_peer_router
 from supplymesh.channels.service import ChannelService
 from supplymesh.config import Role
+from supplymesh.network.notify import notifier
 from supplymesh.network.replica import NetworkReplica
 from supplymesh.network.routes import network_partner_router
 from supplymesh.settings import NodeSettings
@@ -51,6 +52,7 @@ def create_app(
     replica = NetworkReplica(node)
     app.state.channels = channels
     app.state.replica = replica
+    replica.hooks.append(notifier(node.id, node.now_text))
     node.outbox_handlers.update(channels.outbox_handlers())
     node.outbox_handlers[demands.SUBMIT_TASK] = functools.partial(demands.submit, node)
     node.background.append(functools.partial(channels.sync_forever, CHANNEL_SYNC_SECONDS))

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from supplymesh.channels.routes import channel_erp_router, channel_peer_router
 from supplymesh.channels.service import ChannelService
 from supplymesh.config import Role
+from supplymesh.network.notify import notifier
 from supplymesh.network.replica import NetworkReplica
 from supplymesh.network.routes import network_partner_router
 from supplymesh.settings import NodeSettings
@@ -51,6 +52,7 @@ def create_app(
     channels = ChannelService(node)
     replica = NetworkReplica(node)
     app.state.replica = replica
+    replica.hooks.append(notifier(node.id, node.now_text))
     dms_service = Dms(node, replica)
     attestations = Attestations(node, dms_service, channels)
     app.state.channels = channels
