@@ -161,5 +161,8 @@ async def test_scenario_2_release_refund_and_reoffer(harness: Harness) -> None:
     supplier_b = await event_types(harness, "supplier-b")
     assert {"order.allocated", "escrow.refunded", "escrow.opened", "escrow.released"} <= supplier_b
     assert "offer.opened" not in await event_types(harness, "oem-a")
+    await harness.settle()
+    report = (await harness.erp("auditor").post("/v1/audits", json={"mode": "full"})).json()
+    assert report["ok"], report["findings"]
     kinds = [d["kind"] for d in (await harness.erp("pdu").get("/v1/decisions")).json()]
     assert kinds.count("decision.release") == 2 and kinds.count("decision.refund") == 1

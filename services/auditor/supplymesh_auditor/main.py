@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Mapping
 
 import httpx
@@ -10,12 +12,30 @@ from fastapi import FastAPI
 from supplymesh.config import Role
 from supplymesh.settings import NodeSettings
 from supplymesh.web.app import build_app
+from supplymesh_auditor import audits
+from supplymesh_auditor.routes import audits as audit_routes
+from supplymesh_auditor.tables import metadata
 
-DESCRIPTION = "Auditor node: read-only; pulls and verifies every ledger of every holder."
+DESCRIPTION = (
+    "Auditor node: read-only. Pulls every ledger from every holder, verifies hash chains, "
+    "signatures, countersignatures, quorum certificates, replica agreement and history, "
+    "re-executes every decision, and checks overbooking, money and private fields."
+)
 
 
 def create_app(
     settings: NodeSettings, *, peer_mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None
 ) -> FastAPI:
     """The auditor node's FastAPI application."""
-    return build_app(settings, role=Role.AUDITOR, description=DESCRIPTION, peer_mounts=peer_mounts)
+    app = build_app(
+        settings,
+        role=Role.AUDITOR,
+        description=DESCRIPTION,
+        routers=[audit_routes.router],
+        metadata=metadata,
+        peer_mounts=peer_mounts,
+    )
+    interval = float(os.environ.get("SUPPLYMESH_AUDIT_INTERVAL_SECONDS", "300"))
+    if interval > 0:
+        app.state.node.background.append(functools.partial(audits.run_forever, app.state.node, interval))
+    return app

@@ -1,0 +1,53 @@
+"""ERP routes of the auditor: run an audit, read reports."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from supplymesh.errors import NotFound
+from supplymesh.web.deps import ErpAuditor, ErpReader, NodeDep
+from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, page_response
+from supplymesh_auditor import audits
+
+router = APIRouter(prefix="/v1/audits", tags=["audits"])
+
+
+class AuditRequest(BaseModel):
+    """What kind of audit to run."""
+
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["full", "incremental"] = "full"
+
+
+@router.post(
+    "",
+    summary="Run an audit now",
+    description="Pulls every ledger from every holder and runs the verification pipeline. "
+    "`ok` is true exactly when `findings` is empty; each finding names ledger, seq, rule and detail.",
+)
+async def run(node: NodeDep, _client: ErpAuditor, body: AuditRequest | None = None) -> dict[str, Any]:
+    return await audits.run_audit(node, (body or AuditRequest()).mode)
+
+
+@router.get("/latest", summary="The newest report")
+def latest(node: NodeDep, _client: ErpReader) -> dict[str, Any]:
+    report = audits.latest(node)
+    if report is None:
+        raise NotFound("no audit has run yet: POST /v1/audits")
+    return report
+
+
+@router.get("", summary="Report history (summaries)")
+def history(
+    request: Request,
+    node: NodeDep,
+    _client: ErpReader,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = DEFAULT_LIMIT,
+) -> JSONResponse:
+    items = audits.history(node, after=after, limit=limit + 1)
+    return page_response(request, items, limit=limit, cursor=lambda r: r["id"], render=lambda r: r)

@@ -1,0 +1,410 @@
+"""The audit as a named pipeline of checks over ledgers pulled from every holder.
+
+Each check returns findings (ledger, seq, rule, detail); the report is ok exactly when
+there are none. Input is plain data — what each holder served — so the pipeline does no
+I/O and can be re-run on any saved pull.
+
+Pipeline: check_hash_chain_and_signatures, check_countersignatures,
+check_party_actions, check_quorum_certs, check_replicas_agree (with consistency against
+every tree head seen before), check_reexecution (every decision re-executed from its
+recorded inputs against the state at its base), check_no_overbooking,
+check_money_conserved, check_no_private_fields.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from supplymesh.config import NETWORK_LEDGER, NetworkConfig
+from supplymesh.core import merkle
+from supplymesh.core.actions import ACTION_FIELDS
+from supplymesh.core.contracts.channel import VIEW_KINDS, ChannelMembers
+from supplymesh.core.contracts.network import (
+    DECISION_KINDS,
+    DEMAND_FAILED,
+    SPLIT,
+    NetworkState,
+    apply,
+    attested,
+)
+from supplymesh.core.contracts.split import limit
+from supplymesh.core.entry import Entry, EntryFormatError, SealedEntry, parse_signatures
+from supplymesh.core.verify import Finding, Record, verify_ledger
+from supplymesh.network.rules import RuleViolation, check_action_entry, quorum_of, recompute
+
+
+@dataclass
+class Copy:
+    """One holder's copy of one ledger as served: entries with signatures and late signatures."""
+
+    holder: str
+    ledger: str
+    items: list[dict[str, Any]]
+
+    def sealed(self) -> list[SealedEntry | None]:
+        """Parsed entries (None where an entry is malformed)."""
+        result: list[SealedEntry | None] = []
+        for item in self.items:
+            try:
+                result.append(
+                    SealedEntry(Entry.from_json(item["entry"]), parse_signatures(item["signatures"]))
+                )
+            except (EntryFormatError, KeyError, TypeError):
+                result.append(None)
+        return result
+
+
+@dataclass
+class SeenHead:
+    """A tree head the auditor saw before (size and root) for a holder's ledger."""
+
+    holder: str
+    ledger: str
+    size: int
+    root_hash: str
+
+
+@dataclass
+class Pull:
+    """Everything one audit looks at."""
+
+    config: NetworkConfig
+    copies: list[Copy]
+    seen: list[SeenHead] = field(default_factory=list)
+
+    def of(self, ledger: str) -> list[Copy]:
+        """Every holder's copy of ``ledger``."""
+        return [c for c in self.copies if c.ledger == ledger]
+
+    def longest(self, ledger: str) -> Copy | None:
+        """The longest copy of ``ledger``."""
+        copies = self.of(ledger)
+        return max(copies, key=lambda c: len(c.items)) if copies else None
+
+
+def _f(ledger: str, seq: int | None, rule: str, detail: str, holder: str = "") -> Finding:
+    where = f"{holder}: " if holder else ""
+    return Finding(ledger, seq, rule, where + detail)
+
+
+def _record(item: Mapping[str, Any]) -> Record:
+    entry = item.get("entry")
+    try:
+        data = Entry.from_json(entry).canonical
+    except (EntryFormatError, TypeError):
+        data = json.dumps(entry, sort_keys=True).encode()
+    return Record(
+        seq=int(item.get("entry", {}).get("seq", 0) or 0),
+        entry=data,
+        signatures=item.get("signatures"),
+        stored_hash=item.get("hash"),
+    )
+
+
+def check_hash_chain_and_signatures(pull: Pull) -> list[Finding]:
+    """Every copy: well formed, chained, every signature valid, authors signed."""
+    findings: list[Finding] = []
+    keys = pull.config.keys()
+    for copy in pull.copies:
+        report = verify_ledger(copy.ledger, [_record(i) for i in copy.items], keys)
+        findings += [_f(f.ledger, f.seq, f.rule, f.detail, copy.holder) for f in report.findings]
+    return findings
+
+
+def check_countersignatures(pull: Pull) -> list[Finding]:
+    """Channel entries carry the counterpart's signature, in the leaf or as a late signature."""
+    findings: list[Finding] = []
+    keys = pull.config.keys()
+    for copy in pull.copies:
+        if copy.ledger == NETWORK_LEDGER:
+            continue
+        members = ChannelMembers.of(copy.ledger)
+        for item, sealed in zip(copy.items, copy.sealed(), strict=True):
+            if sealed is None:
+                continue
+            counterpart = members.other(sealed.entry.author)
+            if counterpart in sealed.signers():
+                continue
+            late = [s for s in item.get("late_signatures", []) if s.get("signer") == counterpart]
+            valid = False
+            for signature in late:
+                try:
+                    keys[counterpart].verify_text(str(signature.get("sig")), sealed.entry.digest)
+                    valid = True
+                except (ValueError, KeyError):
+                    pass
+            if not valid:
+                findings.append(
+                    _f(
+                        copy.ledger,
+                        sealed.entry.seq,
+                        "missing_countersignature",
+                        f"not countersigned by {counterpart}",
+                        copy.holder,
+                    )
+                )
+    return findings
+
+
+def _network(pull: Pull) -> list[SealedEntry]:
+    copy = pull.longest(NETWORK_LEDGER)
+    return [s for s in (copy.sealed() if copy else []) if s is not None]
+
+
+def check_party_actions(pull: Pull) -> list[Finding]:
+    """Every party action on the network ledger is signed by its party, in its role."""
+    findings = []
+    for sealed in _network(pull):
+        if "action" in sealed.entry.body:
+            try:
+                check_action_entry(pull.config, sealed.entry)
+            except RuleViolation as exc:
+                findings.append(_f(NETWORK_LEDGER, sealed.entry.seq, "party_signature", str(exc)))
+    return findings
+
+
+def check_quorum_certs(pull: Pull) -> list[Finding]:
+    """Every decision carries a certificate satisfying its kind's policy."""
+    findings = []
+    for sealed in _network(pull):
+        if sealed.entry.kind in DECISION_KINDS:
+            result = quorum_of(pull.config, sealed)
+            if not result.ok:
+                findings.append(_f(NETWORK_LEDGER, sealed.entry.seq, "quorum_certificate", result.describe()))
+    return findings
+
+
+def check_replicas_agree(pull: Pull) -> list[Finding]:
+    """Copies agree: a shorter one is a prefix of the longest; old heads are consistent."""
+    findings: list[Finding] = []
+    ledgers = {c.ledger for c in pull.copies}
+    for ledger in sorted(ledgers):
+        longest = pull.longest(ledger)
+        assert longest is not None
+        reference = _leaves(longest)
+        for copy in pull.of(ledger):
+            hashes = _leaves(copy)
+            for index, (mine, theirs) in enumerate(zip(hashes, reference, strict=False)):
+                if mine != theirs:
+                    findings.append(
+                        _f(
+                            ledger,
+                            index + 1,
+                            "replicas_diverge",
+                            f"entry differs from {longest.holder}'s copy",
+                            copy.holder,
+                        )
+                    )
+                    break
+        for seen in (s for s in pull.seen if s.ledger == ledger):
+            held = next((c for c in pull.of(ledger) if c.holder == seen.holder), None)
+            if held is None:
+                continue
+            if len(held.items) < seen.size:
+                findings.append(
+                    _f(
+                        ledger,
+                        seen.size,
+                        "history_truncated",
+                        f"served {len(copy.items)} entries after a tree head of size {seen.size}",
+                        seen.holder,
+                    )
+                )
+                continue
+            sealed = held.sealed()
+            if any(s is None for s in sealed[: seen.size]):
+                continue
+            leaves = [s.leaf_hash for s in sealed[: seen.size] if s is not None]
+            if merkle.root_from_leaf_hashes(leaves).hex() != seen.root_hash:
+                findings.append(
+                    _f(
+                        ledger,
+                        None,
+                        "history_rewritten",
+                        f"the first {seen.size} entries no longer match the tree head seen before",
+                        seen.holder,
+                    )
+                )
+    return findings
+
+
+def _leaves(copy: Copy) -> list[str]:
+    """Leaf hashes recomputed from the served content (entry and signatures)."""
+    return [s.leaf_hash.hex() if s is not None else f"malformed-{i}" for i, s in enumerate(copy.sealed())]
+
+
+def check_reexecution(pull: Pull) -> list[Finding]:
+    """Every decision re-executes to the same result against the state at its base."""
+    findings = []
+    state = NetworkState()
+    for sealed in _network(pull):
+        entry = sealed.entry
+        if entry.kind in DECISION_KINDS:
+            try:
+                expected = recompute(pull.config, state, entry)
+                if entry.body.get("result") != expected:
+                    findings.append(
+                        _f(
+                            NETWORK_LEDGER,
+                            entry.seq,
+                            "reexecution",
+                            "the recorded result differs from re-execution",
+                        )
+                    )
+            except RuleViolation as exc:
+                findings.append(_f(NETWORK_LEDGER, entry.seq, "reexecution", str(exc)))
+        apply(state, entry)
+    return findings
+
+
+def check_no_overbooking(pull: Pull) -> list[Finding]:
+    """At every split, open hours plus new hours stay within MHCp × Ld − external queue."""
+    findings = []
+    state = NetworkState()
+    for sealed in _network(pull):
+        entry = sealed.entry
+        if entry.kind == SPLIT:
+            demand = state.demands.get(str(entry.body.get("inputs", {}).get("demand")))
+            open_hours = state.open_hours()
+            capacities = {}
+            for item in entry.body.get("inputs", {}).get("attestations", []):
+                try:
+                    author = item["entry"]["author"]
+                    capacities[author] = attested(item["entry"]["body"], author)
+                except (KeyError, TypeError, ValueError):
+                    continue
+            for allocation in entry.body.get("result", {}).get("allocations", []):
+                supplier = allocation.get("supplier")
+                if supplier not in capacities or demand is None:
+                    findings.append(
+                        _f(
+                            NETWORK_LEDGER,
+                            entry.seq,
+                            "no_overbooking",
+                            f"allocation to {supplier} without an attestation",
+                        )
+                    )
+                    continue
+                total = open_hours.get(supplier, Decimal(0)) + Decimal(str(allocation.get("machine_hours")))
+                if total > limit(capacities[supplier], int(demand.terms["lead_time_days"])):
+                    findings.append(
+                        _f(
+                            NETWORK_LEDGER,
+                            entry.seq,
+                            "no_overbooking",
+                            f"{supplier} booked {total} machine-hours beyond its attested capacity",
+                        )
+                    )
+        apply(state, entry)
+    return findings
+
+
+def check_money_conserved(pull: Pull) -> list[Finding]:
+    """Deposits = released + refunded + held; nothing released twice or without a deposit."""
+    findings = []
+    state = NetworkState()
+    deposited = 0
+    released_once: set[str] = set()
+    for sealed in _network(pull):
+        entry = sealed.entry
+        before = {e.id: e.state for e in state.escrows.values()}
+        apply(state, entry)
+        for escrow in state.escrows.values():
+            was = before.get(escrow.id)
+            if was == "awaiting_deposit" and escrow.state == "funded":
+                deposited += escrow.amount
+            if escrow.state == "released" and was != "released":
+                if escrow.id in released_once or was != "funded":
+                    findings.append(
+                        _f(
+                            NETWORK_LEDGER,
+                            entry.seq,
+                            "money_conserved",
+                            f"escrow {escrow.id} released without being funded, or twice",
+                        )
+                    )
+                released_once.add(escrow.id)
+    escrows = state.escrows.values()
+    accounted = sum(e.amount for e in escrows if e.state in ("released", "refunded", "funded"))
+    if deposited != accounted:
+        findings.append(
+            _f(
+                NETWORK_LEDGER,
+                None,
+                "money_conserved",
+                f"deposits {deposited} ≠ released + refunded + held {accounted}",
+            )
+        )
+    return findings
+
+
+ALLOWED_DECISION_BODY = frozenset({"decision", "base", "inputs", "result"})
+
+
+def check_no_private_fields(pull: Pull) -> list[Finding]:
+    """Only network-visible data on the network ledger (SPEC §2)."""
+    findings = []
+    for sealed in _network(pull):
+        entry = sealed.entry
+        body = entry.body
+        if entry.kind in DECISION_KINDS:
+            if set(body) - ALLOWED_DECISION_BODY:
+                findings.append(
+                    _f(
+                        NETWORK_LEDGER,
+                        entry.seq,
+                        "private_field",
+                        f"unexpected fields {sorted(set(body) - ALLOWED_DECISION_BODY)}",
+                    )
+                )
+            for item in body.get("inputs", {}).get("attestations", []):
+                kind = item.get("entry", {}).get("kind")
+                if kind not in VIEW_KINDS:
+                    findings.append(
+                        _f(
+                            NETWORK_LEDGER,
+                            entry.seq,
+                            "private_field",
+                            f"a channel entry of kind {kind!r} was copied onto the network ledger",
+                        )
+                    )
+        elif "action" in body:
+            action = body.get("action", {})
+            extra = set(action.get("body", {})) - ACTION_FIELDS.get(str(action.get("kind")), frozenset())
+            if extra:
+                findings.append(_f(NETWORK_LEDGER, entry.seq, "private_field", f"fields {sorted(extra)}"))
+        elif entry.kind not in ("network.genesis", DEMAND_FAILED):
+            findings.append(
+                _f(NETWORK_LEDGER, entry.seq, "private_field", f"unknown entry kind {entry.kind!r}")
+            )
+    return findings
+
+
+PIPELINE = (
+    check_hash_chain_and_signatures,
+    check_countersignatures,
+    check_party_actions,
+    check_quorum_certs,
+    check_replicas_agree,
+    check_reexecution,
+    check_no_overbooking,
+    check_money_conserved,
+    check_no_private_fields,
+)
+
+
+def run_pipeline(pull: Pull, checks: Sequence[Any] = PIPELINE) -> list[Finding]:
+    """Every check in order; the findings of all."""
+    findings: list[Finding] = []
+    for check in checks:
+        findings += check(pull)
+    return findings
+
+
+def findings_json(findings: Iterable[Finding]) -> list[dict[str, object]]:
+    """Wire form."""
+    return [f.as_json() for f in findings]
