@@ -175,3 +175,27 @@ def test_split_reaches_quorum_with_a_supplier_down_which_then_catches_up(net: Ne
         ),
         "supplier-b's replica to catch up",
     )
+
+
+def test_audit_command_is_clean_then_names_a_tampered_entry(net: Net) -> None:
+    import sqlite3
+    import subprocess
+    import sys
+
+    state = net.network.state_dir
+    assert net.clients["supplier-a"].put("/v1/dms/profile", json=PROFILE).status_code == 200
+    command = [sys.executable, "-m", "supplymesh.cli", "audit", "--state-dir", str(state)]
+    env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin"}
+    clean = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env, check=False)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "audit ok" in clean.stdout
+    with sqlite3.connect(state / "supplier-a" / "node.db") as db:  # an insider edits a stored entry
+        db.execute("DROP TRIGGER ledger_entries_no_update")
+        db.execute(
+            "UPDATE ledger_entries SET entry = replace(entry, '\"100\"', '\"99\"') WHERE seq = 1 "
+            "AND ledger = ?",
+            (CHANNEL,),
+        )
+    tampered = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env, check=False)
+    assert tampered.returncode == 1, tampered.stdout + tampered.stderr
+    assert "bad_signature" in tampered.stdout and CHANNEL in tampered.stdout

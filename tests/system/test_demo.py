@@ -40,6 +40,7 @@ def test_demo_runs_both_scenarios_and_exits_zero(tmp_path: Path) -> None:
     out = result.stdout
     assert "both scenarios succeeded" in out
     assert "390" in out and "487500 released to supplier-a" in out and "500000 refunded to oem-a" in out
+    assert "audit ok: no findings" in out
     runtime = json.loads((state / "network.json").read_text())
     assert set(runtime["nodes"]) == {"oem-a", "oem-b", "supplier-a", "supplier-b", "pdu", "auditor"}
 

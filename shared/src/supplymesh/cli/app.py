@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -179,6 +179,9 @@ def demo(
         demo_run.scenario_2(demand)
         demo_run.ledger_heads()
         console.print("[bold green]both scenarios succeeded[/bold green]")
+        console.rule("Audit — every ledger from every holder, re-verified and re-executed")
+        if print_report(demo_run.audit()) != 0:
+            status = 1
     except (ScenarioFailed, httpx.HTTPError) as exc:
         console.print(f"[bold red]scenario failed:[/bold red] {exc}")
         status = 1
@@ -189,6 +192,49 @@ def demo(
         raise typer.Exit(status)
     console.print(f"network is up (state in {state_dir}); press Ctrl-C to stop every node")
     raise typer.Exit(serve_until_stopped(network))
+
+
+@app.command()
+def audit(
+    state_dir: StateDir = Path("state"),
+    mode: Annotated[str, typer.Option(help="full (default) or incremental")] = "full",
+) -> None:
+    """Run an audit on the auditor node of a running network; exit 1 if there are findings."""
+    runtime = state_dir / RUNTIME_FILE
+    if not runtime.exists():
+        console.print(f"[red]no running network in {state_dir}[/red] (start one with `supplymesh up`)")
+        raise typer.Exit(2)
+    nodes = json.loads(runtime.read_text())["nodes"]
+    auditor = next(info for info in nodes.values() if info["role"] == "auditor")
+    with console.status("pulling and verifying every ledger from every holder…"):
+        try:
+            response = httpx.post(
+                auditor["url"] + "/v1/audits",
+                json={"mode": mode},
+                timeout=600,
+                headers={"Authorization": f"Bearer {auditor['erp_token']}"},
+            )
+        except httpx.HTTPError as exc:
+            console.print(f"[red]the auditor did not answer:[/red] {exc}")
+            raise typer.Exit(2) from exc
+    if response.status_code != 200:
+        console.print(f"[red]audit refused:[/red] HTTP {response.status_code} {response.text[:300]}")
+        raise typer.Exit(2)
+    raise typer.Exit(print_report(response.json()))
+
+
+def print_report(report: dict[str, Any]) -> int:
+    """Print an audit report; 0 if ok, 1 if there are findings."""
+    ledgers = {(item["ledger"]) for item in report["ledgers"]}
+    console.print(f"audited {len(report['ledgers'])} copies of {len(ledgers)} ledgers")
+    if report["ok"]:
+        console.print("[bold green]audit ok: no findings[/bold green]")
+        return 0
+    table = Table("ledger", "seq", "rule", "detail", title=f"{len(report['findings'])} findings")
+    for finding in report["findings"]:
+        table.add_row(finding["ledger"], str(finding["seq"] or ""), finding["rule"], finding["detail"])
+    console.print(table)
+    return 1
 
 
 def main() -> None:

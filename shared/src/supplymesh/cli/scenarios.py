@@ -271,3 +271,9 @@ class Demo:
         for node_id, head in converged.items():
             table.add_row(node_id, str(head["size"]), head["root_hash"][:24] + "…")
         self.console.print(table)
+
+    def audit(self) -> dict[str, Any]:
+        """Run a full audit on the auditor node."""
+        auditor = next(n for n, info in self.nodes.items() if info["role"] == "auditor")
+        report: dict[str, Any] = self.call(auditor, "POST", "/v1/audits", json={"mode": "full"}, timeout=300)
+        return report
