@@ -14,6 +14,7 @@ from supplymesh.settings import NodeSettings
 from supplymesh.web.app import build_app
 from supplymesh_auditor import audits
 from supplymesh_auditor.routes import audits as audit_routes
+from supplymesh_auditor.routes import explorer
 from supplymesh_auditor.tables import metadata
 
 DESCRIPTION = (
@@ -31,7 +32,7 @@ def create_app(
         settings,
         role=Role.AUDITOR,
         description=DESCRIPTION,
-        routers=[audit_routes.router],
+        routers=[audit_routes.router, explorer.router],
         metadata=metadata,
         peer_mounts=peer_mounts,
     )

@@ -182,6 +182,10 @@ def demo(
         console.rule("Audit — every ledger from every holder, re-verified and re-executed")
         if print_report(demo_run.audit()) != 0:
             status = 1
+        auditor = next(
+            info for info in json.loads(runtime.read_text())["nodes"].values() if info["role"] == "auditor"
+        )
+        console.print(f"explorer: [bold]{auditor['url']}/explorer/login?token={auditor['erp_token']}[/bold]")
     except (ScenarioFailed, httpx.HTTPError) as exc:
         console.print(f"[bold red]scenario failed:[/bold red] {exc}")
         status = 1

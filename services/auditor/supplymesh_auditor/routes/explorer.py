@@ -1,0 +1,175 @@
+"""The explorer: server-rendered pages over every ledger, decision, escrow and finding.
+
+It shows every channel, so it takes the auditor's ERP credentials: a bearer token, or a
+session cookie set by ``/explorer/login?token=…`` (the link the demo prints). Pages read
+live from the holders through the auditor's read-only peer access.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Cookie, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from supplymesh.config import NETWORK_LEDGER
+from supplymesh.core.contracts.network import DECISION_KINDS, NetworkState, apply
+from supplymesh.core.entry import Entry
+from supplymesh.network.rules import policy_for
+from supplymesh.web.deps import NodeDep
+from supplymesh.web.node import Node
+from supplymesh_auditor import audits
+
+log = logging.getLogger("supplymesh.explorer")
+router = APIRouter(prefix="/explorer", tags=["explorer"], include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+COOKIE = "supplymesh_explorer"
+Session = Annotated[str | None, Cookie(alias=COOKIE)]
+
+
+def _authorised(node: Node, request: Request, session: str | None) -> bool:
+    header = request.headers.get("authorization", "")
+    token = header[7:] if header.lower().startswith("bearer ") else session
+    client = node.erp.authenticate(token) if token else None
+    return client is not None and "audit" in client.scopes
+
+
+def _login(request: Request, error: str | None = None, status: int = 401) -> HTMLResponse:
+    return templates.TemplateResponse(request, "login.html", {"error": error}, status_code=status)
+
+
+async def _holder_ledger(node: Node, holder: str, ledger: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    while True:
+        page = await node.peers.get_json(
+            holder, f"/peer/v1/ledgers/{ledger}/entries", after=len(items), limit=1000
+        )
+        items += page
+        if len(page) < 1000:
+            return items
+
+
+def _default_holder(node: Node, ledger: str) -> str:
+    if ledger == NETWORK_LEDGER:
+        return node.config.pdu.id
+    channel = node.config.channel(ledger)
+    return channel.supplier if channel else node.config.pdu.id
+
+
+@router.get("/login")
+def login(request: Request, node: NodeDep, token: str = "") -> Response:
+    """Exchange an auditor ERP token for a session cookie."""
+    client = node.erp.authenticate(token) if token else None
+    if client is None or "audit" not in client.scopes:
+        return _login(request, "that is not an auditor token" if token else None)
+    response = RedirectResponse("/explorer", status_code=303)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+    return response
+
+
+@router.get("", response_class=HTMLResponse)
+async def overview(request: Request, node: NodeDep, session: Session = None) -> Response:
+    """Latest findings and every ledger of every holder."""
+    if not _authorised(node, request, session):
+        return _login(request)
+    rows = []
+    for member in node.config.members:
+        if member.id == node.id:
+            continue
+        try:
+            for info in await node.peers.get_json(member.id, "/peer/v1/ledgers"):
+                rows.append({**info, "holder": member.id})
+        except Exception as exc:  # a holder that is down is not listed; the audit reports it
+            log.info("explorer: %s not reachable: %s", member.id, exc)
+    rows.sort(key=lambda r: (r["ledger"], r["holder"]))
+    return templates.TemplateResponse(
+        request, "overview.html", {"report": audits.latest(node), "ledgers": rows}
+    )
+
+
+@router.post("/audit")
+async def audit_now(request: Request, node: NodeDep, session: Session = None) -> Response:
+    """Run a full audit from the explorer."""
+    if not _authorised(node, request, session):
+        return _login(request)
+    await audits.run_audit(node, "full")
+    return RedirectResponse("/explorer", status_code=303)
+
+
+@router.get("/ledgers/{ledger}", response_class=HTMLResponse)
+async def ledger_page(
+    request: Request,
+    node: NodeDep,
+    ledger: str,
+    holder: Annotated[str | None, Query()] = None,
+    session: Session = None,
+) -> Response:
+    """Every entry of one holder's copy, with its signers; findings highlighted."""
+    if not _authorised(node, request, session):
+        return _login(request)
+    holder = holder or _default_holder(node, ledger)
+    items = await _holder_ledger(node, holder, ledger)
+    report = audits.latest(node) or {"findings": []}
+    flagged = {f["seq"] for f in report["findings"] if f["ledger"] == ledger and f["seq"]}
+    entries = [
+        {
+            "seq": item["entry"]["seq"],
+            "kind": item["entry"]["kind"],
+            "author": item["entry"]["author"],
+            "time": item["entry"]["time"],
+            "hash": item["hash"],
+            "signers": [s["signer"] for s in item["signatures"]],
+            "late": [s["signer"] for s in item.get("late_signatures", [])],
+            "body": json.dumps(item["entry"]["body"], separators=(",", ":"))[:400],
+        }
+        for item in items
+    ]
+    return templates.TemplateResponse(
+        request, "ledger.html", {"ledger": ledger, "holder": holder, "entries": entries, "flagged": flagged}
+    )
+
+
+@router.get("/decisions", response_class=HTMLResponse)
+async def decisions_page(request: Request, node: NodeDep, session: Session = None) -> Response:
+    """Every decision with its base, result and quorum signers."""
+    if not _authorised(node, request, session):
+        return _login(request)
+    decisions = []
+    for item in await _holder_ledger(node, node.config.pdu.id, NETWORK_LEDGER):
+        entry = item["entry"]
+        if entry["kind"] not in DECISION_KINDS:
+            continue
+        result = entry["body"].get("result", {})
+        summary = {
+            k: v
+            for k, v in result.items()
+            if k in ("status", "allocations", "escrow", "amount", "to", "reason")
+        }
+        decisions.append(
+            {
+                "seq": entry["seq"],
+                "kind": entry["kind"],
+                "base": entry["body"].get("base", {}),
+                "summary": json.dumps(summary, separators=(",", ":"))[:500],
+                "proposer": entry["author"],
+                "signers": [s["signer"] for s in item["signatures"] if s["signer"] != entry["author"]],
+                "threshold": policy_for(node.config, entry["kind"]).threshold,
+            }
+        )
+    return templates.TemplateResponse(request, "decisions.html", {"decisions": decisions})
+
+
+@router.get("/escrows", response_class=HTMLResponse)
+async def escrows_page(request: Request, node: NodeDep, session: Session = None) -> Response:
+    """Escrow states as the network ledger says."""
+    if not _authorised(node, request, session):
+        return _login(request)
+    state = NetworkState()
+    for item in await _holder_ledger(node, node.config.pdu.id, NETWORK_LEDGER):
+        apply(state, Entry.from_json(item["entry"]))
+    escrows = sorted(state.escrows.values(), key=lambda e: e.created_seq)
+    return templates.TemplateResponse(request, "escrows.html", {"escrows": escrows})
