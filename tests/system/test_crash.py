@@ -72,7 +72,9 @@ class Net:
         return self.clients[node_id].get(path).json()
 
 
-def wait_for(probe: Callable[[], Any], what: str, timeout: float = 60) -> Any:
+def wait_for(
+    probe: Callable[[], Any], what: str, timeout: float = 60, state: Callable[[], Any] | None = None
+) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -82,7 +84,7 @@ def wait_for(probe: Callable[[], Any], what: str, timeout: float = 60) -> Any:
         if value:
             return value
         time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}" + (f": {state()}" if state else ""))
 
 
 @pytest.fixture
@@ -121,13 +123,22 @@ def test_killed_oem_catches_up_and_channel_copies_are_identical(net: Net) -> Non
     wait_for(
         lambda: len(entries(net, "oem-a", CHANNEL)) == len(entries(net, "supplier-a", CHANNEL)) == 3,
         "the OEM's copy to catch up",
+        timeout=120,
+        state=lambda: (
+            len(entries(net, "oem-a", CHANNEL)),
+            len(entries(net, "supplier-a", CHANNEL)),
+            net.network.log_tail("oem-a", 8),
+        ),
     )
     assert leaves(entries(net, "oem-a", CHANNEL)) == leaves(entries(net, "supplier-a", CHANNEL))
     late = wait_for(
-        lambda: [e for e in entries(net, "supplier-a", CHANNEL) if e["late_signatures"]],
-        "late countersignatures at the supplier",
+        lambda: (
+            {e["entry"]["seq"] for e in entries(net, "supplier-a", CHANNEL) if e["late_signatures"]} == {2, 3}
+        ),
+        "late countersignatures of seq 2 and 3 at the supplier",
+        timeout=120,
     )
-    assert {e["entry"]["seq"] for e in late} == {2, 3}
+    assert late
 
 
 def test_killed_pdu_restarts_decides_the_queued_demand_and_replicas_converge(net: Net) -> None:

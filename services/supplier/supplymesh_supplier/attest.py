@@ -32,6 +32,7 @@ class Attestations:
         self.node = node
         self.dms = dms
         self.channels = channels
+        self._refreshing = asyncio.Lock()  # check-then-append must not interleave
 
     def body(self, demand: str | None = None) -> dict[str, Any]:
         """The attestation body for the current figures.
@@ -49,6 +50,10 @@ class Attestations:
 
     async def refresh(self) -> int:
         """Attest on every channel whose latest attestation is out of date; return how many."""
+        async with self._refreshing:
+            return await self._refresh_locked()
+
+    async def _refresh_locked(self) -> int:
         if self.dms.capacity() is None:
             return 0
         figures = self.body()
