@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from supplymesh.cli.launcher import LaunchError, LocalNetwork
+from supplymesh.cli.openapi import export
 from supplymesh.cli.scenarios import Demo, ScenarioFailed
 from supplymesh.config import NetworkConfig
 from supplymesh.erp_clients import write_private_file
@@ -239,6 +240,21 @@ def print_report(report: dict[str, Any]) -> int:
         table.add_row(finding["ledger"], str(finding["seq"] or ""), finding["rule"], finding["detail"])
     console.print(table)
     return 1
+
+
+@app.command()
+def openapi(
+    out: Annotated[Path, typer.Option(help="Directory for <role>.json")] = Path("docs/openapi"),
+    check: Annotated[
+        bool, typer.Option("--check", help="Fail if the files differ from the services")
+    ] = False,
+) -> None:
+    """Export every service's OpenAPI document (or check the exported ones are current)."""
+    stale = export(out, check=check)
+    if stale:
+        console.print(f"[red]stale OpenAPI export:[/red] {', '.join(stale)}; run `supplymesh openapi`")
+        raise typer.Exit(1)
+    console.print(f"OpenAPI documents {'are current' if check else 'written'} in {out}")
 
 
 def main() -> None:

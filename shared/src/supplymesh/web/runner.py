@@ -8,6 +8,7 @@ one-line reason when the node cannot start (unknown member, wrong key, port take
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -31,8 +32,9 @@ def parse_settings(argv: Sequence[str]) -> NodeSettings:
     parser.add_argument("--database-url")
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
+    parser.add_argument("--openapi", action="store_true", help="Print the OpenAPI document and exit")
     args = parser.parse_args(argv)
-    given: dict[str, Any] = {k: v for k, v in vars(args).items() if v is not None}
+    given: dict[str, Any] = {k: v for k, v in vars(args).items() if v is not None and k != "openapi"}
     return NodeSettings(**given)
 
 
@@ -45,4 +47,7 @@ def run_node(create_app: Callable[[NodeSettings], FastAPI], argv: Sequence[str] 
     except (ValidationError, NodeStartupError, KeyFileError) as exc:
         print(f"node cannot start: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
+    if "--openapi" in (sys.argv[1:] if argv is None else argv):
+        print(json.dumps(app.openapi(), indent=2, sort_keys=True))
+        return
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
