@@ -80,7 +80,6 @@ class ChannelService:
         self._sequence_locks: dict[str, asyncio.Lock] = {}
         self._accept_locks: dict[str, asyncio.Lock] = {}
         self._propose_locks: dict[str, asyncio.Lock] = {}
-        self.wake_outbox: asyncio.Event | None = None
 
     # -- shared helpers ---------------------------------------------------------------
 
@@ -124,8 +123,7 @@ class ChannelService:
         return Signature(signer=self.node.id, sig=self.node.signer.sign_text(entry.digest))
 
     def _wake(self) -> None:
-        if self.wake_outbox is not None:
-            self.wake_outbox.set()
+        self.node.wake_outbox()
 
     def _append(
         self,
