@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from supplymesh.cli.scenarios import DEMAND_A, PROFILE_A, PROFILE_B
 from supplymesh.config import NETWORK_LEDGER
 from supplymesh.core.contracts.network import (
     REFUND,
@@ -35,7 +36,7 @@ from supplymesh.keys import KEY_FILE, load_key_file
 from supplymesh.network.replica import NetworkReplica
 from supplymesh_pdu.sequencer import Sequencer
 from tests.harness import Harness
-from tests.service.test_scenarios import DEMAND_A, DEMAND_B, PROFILE_A, PROFILE_B, setup_split
+from tests.service.test_scenarios import DEMAND_B, setup_split
 
 pytestmark = [pytest.mark.anyio, pytest.mark.db]
 

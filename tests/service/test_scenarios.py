@@ -7,34 +7,12 @@ from typing import Any
 
 import pytest
 
+from supplymesh.cli.scenarios import DEMAND_A, PROFILE_A, PROFILE_B
 from supplymesh.core.contracts.network import NetworkState
 from tests.harness import Harness
 
 pytestmark = [pytest.mark.anyio, pytest.mark.db]
 
-PROFILE_A = {
-    "machines": 4,
-    "hours_per_day": "16",
-    "baseline_efficiency": "0.8",
-    "queued_machine_hours": "100",
-    "products": ["P-100"],
-}
-PROFILE_B = {
-    "machines": 5,
-    "hours_per_day": "8",
-    "baseline_efficiency": "0.9",
-    "queued_machine_hours": "20",
-    "products": ["P-100"],
-}
-DEMAND_A = {
-    "product": "P-100",
-    "quantity": 1000,
-    "lead_time_days": 5,
-    "required_machine_hours": "400",
-    "priority_suppliers": ["supplier-a", "supplier-b"],
-    "aql": {"critical": "0", "major": "2.5", "minor": "4.0"},
-    "unit_price": {"amount": 1250, "currency": "EUR"},
-}
 DEMAND_B = {
     **DEMAND_A,
     "quantity": 600,

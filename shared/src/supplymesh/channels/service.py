@@ -119,6 +119,18 @@ class ChannelService:
             except SignatureError as exc:
                 raise Unprocessable(f"signature of {signature.signer} does not verify") from exc
 
+    def _next(self, ledger: str, kind: str, body: Mapping[str, object]) -> Entry:
+        """This node's entry continuing its own copy of ``ledger``."""
+        head = self.head(ledger)
+        return next_entry(
+            ledger=ledger,
+            head=(head.size, head.head_hash),
+            time=self.node.now_text(),
+            kind=kind,
+            author=self.node.id,
+            body=body,
+        )
+
     def _sign(self, entry: Entry) -> Signature:
         return Signature(signer=self.node.id, sig=self.node.signer.sign_text(entry.digest))
 
@@ -185,15 +197,7 @@ class ChannelService:
     async def _append_as_sequencer(self, ledger: str, kind: str, body: Mapping[str, object]) -> SealedEntry:
         async with self._lock(self._sequence_locks, ledger):
             await self._finish_pending_locked(ledger)
-            head = self.head(ledger)
-            entry = next_entry(
-                ledger=ledger,
-                head=(head.size, head.head_hash),
-                time=self.node.now_text(),
-                kind=kind,
-                author=self.node.id,
-                body=body,
-            )
+            entry = self._next(ledger, kind, body)
             own = self._sign(entry)
             state.save_pending(self.node.engine, entry, own.sig)
             return await self._complete_locked(entry, own)
@@ -278,15 +282,7 @@ class ChannelService:
         async with self._lock(self._propose_locks, ledger):
             for _ in range(MAX_PROPOSAL_ROUNDS):
                 await self.sync(ledger)
-                head = self.head(ledger)
-                entry = next_entry(
-                    ledger=ledger,
-                    head=(head.size, head.head_hash),
-                    time=self.node.now_text(),
-                    kind=kind,
-                    author=self.node.id,
-                    body=body,
-                )
+                entry = self._next(ledger, kind, body)
                 own = self._sign(entry)
                 response = await self.node.peers.request(
                     members.supplier,
