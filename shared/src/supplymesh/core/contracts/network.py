@@ -424,8 +424,3 @@ def decide_cancel(state: NetworkState, escrow_id: str) -> dict[str, Any]:
         "reason": "no deposit within the window",
         "freed_machine_hours": format_decimal(escrow.machine_hours),
     }
-
-
-def hours_text(value: Decimal) -> str:
-    """Canonical text of hours."""
-    return format_decimal(value)

@@ -18,7 +18,7 @@ plus new hours never exceed MHCp × Ld − external queue. The worked examples n
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -138,8 +138,3 @@ def hours_for(quantity: int, demand: DemandTerms) -> Decimal:
             EXACT.multiply(Decimal(quantity), demand.required_machine_hours), Decimal(demand.quantity)
         )
     )
-
-
-def priority_of(suppliers: Sequence[str]) -> tuple[str, ...]:
-    """The priority list as a tuple."""
-    return tuple(suppliers)
