@@ -320,18 +320,29 @@ class ChannelService:
         if done is not None and done[0] == entry.hash:
             return Signature(self.node.id, done[1])
         if stored is None:
-            head = self.head(entry.ledger)
-            try:
-                check_countersign(
-                    entry,
-                    me=self.node.id,
-                    head=(head.size, head.head_hash),
-                    already_countersigned=done[0] if done else None,
-                )
-            except EndorsementRefused as exc:
-                raise Conflict(f"countersignature refused: {exc}") from exc
-        own = self._sign(entry)
-        recorded_hash, recorded_sig = state.record_countersignature(self.node.engine, entry, own.sig)
+            self._require_countersignable(entry, "countersignature refused")
+        return self._countersign(entry)
+
+    def _require_countersignable(self, entry: Entry, refusal: str, *, size_in_problem: bool = False) -> None:
+        """Raise Conflict unless this member may countersign ``entry`` against its own copy."""
+        head = self.head(entry.ledger)
+        done = state.countersigned_hash(self.node.engine, entry.ledger, entry.seq)
+        try:
+            check_countersign(
+                entry,
+                me=self.node.id,
+                head=(head.size, head.head_hash),
+                already_countersigned=done[0] if done else None,
+            )
+        except EndorsementRefused as exc:
+            extensions = {"size": head.size} if size_in_problem else {}
+            raise Conflict(f"{refusal}: {exc}", **extensions) from exc
+
+    def _countersign(self, entry: Entry) -> Signature:
+        """Sign ``entry`` and record it first; never a second entry for one seq."""
+        recorded_hash, recorded_sig = state.record_countersignature(
+            self.node.engine, entry, self._sign(entry).sig
+        )
         if recorded_hash != entry.hash:
             raise Conflict(f"already countersigned a different entry for seq {entry.seq}")
         return Signature(self.node.id, recorded_sig)
@@ -348,20 +359,8 @@ class ChannelService:
             stored = state.sealed_at(self.node.engine, entry.ledger, entry.seq)
             if stored is not None and stored.entry.hash == entry.hash:
                 return stored
-            head = self.head(entry.ledger)
-            done = state.countersigned_hash(self.node.engine, entry.ledger, entry.seq)
-            try:
-                check_countersign(
-                    entry,
-                    me=self.node.id,
-                    head=(head.size, head.head_hash),
-                    already_countersigned=done[0] if done else None,
-                )
-            except EndorsementRefused as exc:
-                raise Conflict(f"proposal refused: {exc}", size=head.size) from exc
-            own = self._sign(entry)
-            state.record_countersignature(self.node.engine, entry, own.sig)
-            result = SealedEntry(entry, (*sealed.signatures, own))
+            self._require_countersignable(entry, "proposal refused", size_in_problem=True)
+            result = SealedEntry(entry, (*sealed.signatures, self._countersign(entry)))
             self._append(result)
             return result
 
@@ -387,28 +386,13 @@ class ChannelService:
         late: Signature | None = None
         tasks: list[tuple[str, str, dict[str, Any]]] = []
         if self.node.id not in sealed.signers():
-            head = self.head(entry.ledger)
-            done = state.countersigned_hash(self.node.engine, entry.ledger, entry.seq)
-            try:
-                check_countersign(
-                    entry,
-                    me=self.node.id,
-                    head=(head.size, head.head_hash),
-                    already_countersigned=done[0] if done else None,
-                )
-            except EndorsementRefused as exc:
-                raise Conflict(f"will not accept {entry.ledger} seq {entry.seq}: {exc}") from exc
-            recorded_hash, recorded_sig = state.record_countersignature(
-                self.node.engine, entry, self._sign(entry).sig
-            )
-            if recorded_hash != entry.hash:
-                raise Conflict(f"already countersigned a different entry for seq {entry.seq}")
-            late = Signature(self.node.id, recorded_sig)
+            self._require_countersignable(entry, f"will not accept {entry.ledger} seq {entry.seq}")
+            late = self._countersign(entry)
             tasks.append(
                 (
                     LATE_SIGNATURE_TASK,
                     f"{entry.ledger}:{entry.seq}",
-                    {"ledger": entry.ledger, "seq": entry.seq, "sig": recorded_sig},
+                    {"ledger": entry.ledger, "seq": entry.seq, "sig": late.sig},
                 )
             )
         self._append(sealed, late=late, tasks=tasks)
