@@ -38,7 +38,7 @@ from supplymesh.core.verify import Record, verify_ledger
 from supplymesh.parallel_verify import verify_ledger_parallel
 from supplymesh.storage.engine import close_engine, make_engine
 from supplymesh.storage.ledger_store import Head, LedgerStore
-from supplymesh.storage.schema import create_schema
+from supplymesh.storage.migrate import migrate
 
 RESULTS = Path(__file__).parent / "results" / "ledger.json"
 BODY = {
@@ -123,7 +123,7 @@ def _build(signer: Signer, ledger: str, head: Head) -> SealedEntry:
 
 def store_appends(n: int, url: str) -> float:
     engine = make_engine(url)
-    create_schema(engine)
+    migrate(engine)
     store = LedgerStore(engine)
     signer = Signer(Ed25519PrivateKey.generate())
     store.append("warmup", lambda head: _build(signer, "warmup", head))
@@ -137,7 +137,7 @@ def store_appends(n: int, url: str) -> float:
 def store_appends_batched(n: int, url: str, batch: int) -> float:
     """Group commit: ``batch`` signed appends per durable transaction."""
     engine = make_engine(url)
-    create_schema(engine)
+    migrate(engine)
     store = LedgerStore(engine)
     signer = Signer(Ed25519PrivateKey.generate())
 

@@ -19,7 +19,7 @@ from supplymesh.core.entry import GENESIS_PREV, SealedEntry, format_time, next_e
 from supplymesh.core.verify import verify_ledger
 from supplymesh.storage.engine import close_engine, is_sqlite, make_engine
 from supplymesh.storage.ledger_store import AppendConflictError, Head, LedgerStore
-from supplymesh.storage.schema import create_schema
+from supplymesh.storage.migrate import migrate
 
 pytestmark = pytest.mark.db
 SIGNER = Signer(Ed25519PrivateKey.generate())
@@ -40,7 +40,7 @@ def _sealed(ledger: str, head: Head, n: int = 0) -> SealedEntry:
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     eng = make_engine(database_url)
-    create_schema(eng)
+    migrate(eng)
     yield eng
     close_engine(eng)
 
@@ -184,5 +184,5 @@ def test_insider_delete_with_triggers_dropped_is_located_by_verifier(
 
 def test_schema_creation_is_idempotent(engine: Engine, store: LedgerStore) -> None:
     _fill(store, "network", 2)
-    create_schema(engine)
+    migrate(engine)
     assert store.count("network") == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
@@ -15,7 +16,8 @@ from supplymesh.web.app import build_app
 from supplymesh_auditor import audits
 from supplymesh_auditor.routes import audits as audit_routes
 from supplymesh_auditor.routes import explorer
-from supplymesh_auditor.tables import metadata
+
+MIGRATIONS = Path(__file__).with_name("migrations")
 
 DESCRIPTION = (
     "Auditor node: read-only. Pulls every ledger from every holder, verifies hash chains, "
@@ -33,7 +35,7 @@ def create_app(
         role=Role.AUDITOR,
         description=DESCRIPTION,
         routers=[audit_routes.router, explorer.router],
-        metadata=metadata,
+        migrations=MIGRATIONS,
         peer_mounts=peer_mounts,
     )
     interval = float(os.environ.get("SUPPLYMESH_AUDIT_INTERVAL_SECONDS", "300"))

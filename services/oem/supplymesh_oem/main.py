@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
@@ -15,7 +16,8 @@ from supplymesh.web.partner import attach_partner, partner_routers
 from supplymesh_oem import demands
 from supplymesh_oem.routes import demands as demand_routes
 from supplymesh_oem.routes import escrows as escrow_routes
-from supplymesh_oem.tables import metadata
+
+MIGRATIONS = Path(__file__).with_name("migrations")
 
 DESCRIPTION = (
     "OEM node: the buyer's demands, escrow deposits and re-offered lots, "
@@ -32,7 +34,7 @@ def create_app(
         role=Role.OEM,
         description=DESCRIPTION,
         routers=[demand_routes.router, escrow_routes.router, *partner_routers()],
-        metadata=metadata,
+        migrations=MIGRATIONS,
         peer_mounts=peer_mounts,
     )
     attach_partner(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
@@ -14,7 +15,8 @@ from supplymesh.web.partner import attach_partner, partner_routers
 from supplymesh_supplier.attest import Attestations
 from supplymesh_supplier.dms import Dms
 from supplymesh_supplier.routes import dms, orders, views
-from supplymesh_supplier.tables import metadata
+
+MIGRATIONS = Path(__file__).with_name("migrations")
 
 DESCRIPTION = (
     "Supplier node: the plant's data-management system (DMS, the paper's Algorithm 1), "
@@ -32,7 +34,7 @@ def create_app(
         role=Role.SUPPLIER,
         description=DESCRIPTION,
         routers=[dms.router, orders.router, views.router, *partner_routers()],
-        metadata=metadata,
+        migrations=MIGRATIONS,
         peer_mounts=peer_mounts,
     )
     parts = attach_partner(app)

@@ -1,4 +1,4 @@
-"""Create a node's schema, including the triggers that make entry tables append-only.
+"""The triggers that make entry tables append-only.
 
 The triggers refuse UPDATE and DELETE (and, on PostgreSQL, TRUNCATE) on every table in
 :data:`supplymesh.storage.tables.APPEND_ONLY_TABLES`, so an application bug or a casual
@@ -8,10 +8,7 @@ verification (hash chain, signatures, Merkle consistency), not by the database.
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, MetaData
-
-from supplymesh.storage.engine import is_sqlite
-from supplymesh.storage.tables import APPEND_ONLY_TABLES, metadata
+from supplymesh.storage.tables import APPEND_ONLY_TABLES
 
 _PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION supplymesh_refuse_change() RETURNS trigger AS $$
@@ -42,15 +39,18 @@ def _pg_triggers(table: str) -> list[str]:
     ]
 
 
-def create_schema(engine: Engine, extra: MetaData | None = None) -> None:
-    """Create all tables (common and ``extra``) and the append-only triggers."""
-    metadata.create_all(engine)
-    if extra is not None:
-        extra.create_all(engine)
-    with engine.begin() as conn:
-        if is_sqlite(engine):
-            statements = [s for t in APPEND_ONLY_TABLES for s in _sqlite_triggers(t)]
-        else:
-            statements = [_PG_FUNCTION] + [s for t in APPEND_ONLY_TABLES for s in _pg_triggers(t)]
-        for statement in statements:
-            conn.exec_driver_sql(statement)
+def trigger_statements(dialect: str, tables: tuple[str, ...] = APPEND_ONLY_TABLES) -> list[str]:
+    """DDL creating the append-only triggers on every table that must never change."""
+    if dialect == "sqlite":
+        return [s for t in tables for s in _sqlite_triggers(t)]
+    return [_PG_FUNCTION] + [s for t in tables for s in _pg_triggers(t)]
+
+
+def drop_trigger_statements(dialect: str, tables: tuple[str, ...] = APPEND_ONLY_TABLES) -> list[str]:
+    """DDL removing what :func:`trigger_statements` created."""
+    if dialect == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS {t}_no_{op}" for t in tables for op in ("update", "delete")]
+    drops = [
+        f"DROP TRIGGER IF EXISTS {t}_no_{what} ON {t}" for t in tables for what in ("change", "truncate")
+    ]
+    return [*drops, "DROP FUNCTION IF EXISTS supplymesh_refuse_change()"]

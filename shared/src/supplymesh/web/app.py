@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 
 import httpx
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
-from sqlalchemy import MetaData
 
 from supplymesh import __version__
 from supplymesh.config import Role
@@ -43,12 +43,12 @@ def build_app(
     role: Role,
     description: str,
     routers: Sequence[APIRouter] = (),
-    metadata: MetaData | None = None,
+    migrations: Path | None = None,
     on_start: StartHook | None = None,
     peer_mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None,
 ) -> FastAPI:
     """A node application for ``role`` with the shared routes and error handling."""
-    node = open_node(settings, role=role, metadata=metadata, peer_mounts=peer_mounts)
+    node = open_node(settings, role=role, migrations=migrations, peer_mounts=peer_mounts)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, MetaData
+from sqlalchemy import Engine
 
 from supplymesh.config import Member, NetworkConfig, Role
 from supplymesh.core.crypto import Signer
@@ -24,8 +25,8 @@ from supplymesh.peer_client import PeerClient
 from supplymesh.settings import NodeSettings
 from supplymesh.storage.engine import close_engine, make_engine
 from supplymesh.storage.ledger_store import LedgerStore
+from supplymesh.storage.migrate import MigrationError, migrate
 from supplymesh.storage.outbox import Handler, OutboxWorker
-from supplymesh.storage.schema import create_schema
 from supplymesh.web.nonces import NonceCache
 from supplymesh.web.tree_cache import TreeCache
 
@@ -93,10 +94,10 @@ def open_node(
     settings: NodeSettings,
     *,
     role: Role,
-    metadata: MetaData | None = None,
+    migrations: Path | None = None,
     peer_mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None,
 ) -> Node:
-    """Load identity and config, open the database, create the schema.
+    """Load identity and config, open the database, migrate its schema to this version.
 
     Raises:
         NodeStartupError: on a missing member, a role or key mismatch.
@@ -115,7 +116,11 @@ def open_node(
     if signer.public_key.text != member.public_key:
         raise NodeStartupError(f"the key in {settings.node_dir} is not {member.id}'s key in the config")
     engine = make_engine(settings.effective_database_url)
-    create_schema(engine, metadata)
+    try:
+        migrate(engine, [migrations] if migrations is not None else [])
+    except MigrationError as exc:
+        close_engine(engine)
+        raise NodeStartupError(str(exc)) from exc
     store = LedgerStore(engine)
     peers = PeerClient(
         member_id=member.id,

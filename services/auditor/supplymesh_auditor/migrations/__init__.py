@@ -1,0 +1,1 @@
+"""Alembic revisions of the auditor branch (see supplymesh.storage.migrate)."""

@@ -1,0 +1,1 @@
+"""Alembic revisions of the oem branch (see supplymesh.storage.migrate)."""

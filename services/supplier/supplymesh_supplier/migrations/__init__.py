@@ -1,0 +1,1 @@
+"""Alembic revisions of the supplier branch (see supplymesh.storage.migrate)."""

@@ -1,0 +1,1 @@
+"""Alembic revisions of the common branch (see supplymesh.storage.migrate)."""
