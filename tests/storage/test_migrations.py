@@ -146,7 +146,7 @@ def test_every_revision_file_is_reachable_from_a_head() -> None:
     revisions = {rev.revision for rev in script.walk_revisions()}
     files = {
         path.stem
-        for location in [script.dir, *locations]
+        for location in [Path(script.dir), *locations]
         for path in Path(location).glob("[0-9]*.py")
     }
     assert files == revisions

@@ -102,15 +102,20 @@ def build_network(
     *,
     base_port: int,
     host: str = "127.0.0.1",
+    url_template: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> NetworkConfig:
-    """Create node files for every seat and write the public config to ``state_dir``."""
+    """Create node files for every seat and write the public config to ``state_dir``.
+
+    Members' URLs are ``http://{host}:{base_port + n}``, or ``url_template`` formatted
+    with ``id`` and ``port`` (e.g. ``http://{id}:8000`` inside a container network).
+    """
     state_dir.mkdir(parents=True, exist_ok=True)
     members = [
         Member(
             id=seat.id,
             role=seat.role,
-            url=f"http://{host}:{base_port + index}",
+            url=member_url(url_template, seat.id, host, base_port + index),
             public_key=ensure_node_files(state_dir, seat),
         )
         for index, seat in enumerate(seats)
@@ -123,6 +128,23 @@ def build_network(
     write_private_file(state_dir / CONFIG_FILE, config.to_json())
     (state_dir / CONFIG_FILE).chmod(0o644)
     return config
+
+
+def member_url(template: str | None, member_id: str, host: str, port: int) -> str:
+    """A member's URL from ``template`` (``{id}``, ``{port}``) or host and port.
+
+    Raises:
+        ValueError: if the template names another field or gives no http(s) URL.
+    """
+    if template is None:
+        return f"http://{host}:{port}"
+    try:
+        url = template.format(id=member_id, port=port)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"bad URL template {template!r}: use {{id}} and {{port}} only") from exc
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"bad URL template {template!r}: it must give an http:// or https:// URL")
+    return url.rstrip("/")
 
 
 def read_token(state_dir: Path, node_id: str) -> str:

@@ -31,6 +31,7 @@ from supplymesh.netgen import (
     RUNTIME_FILE,
     build_network,
     default_seats,
+    ensure_node_files,
     read_token,
     seats_from_file,
 )
@@ -53,7 +54,12 @@ ConfigOpt = Annotated[
 
 
 def prepare(
-    state_dir: Path, config_file: Path | None, base_port: int, suppliers: int = 2, oems: int = 2
+    state_dir: Path,
+    config_file: Path | None,
+    base_port: int,
+    suppliers: int = 2,
+    oems: int = 2,
+    url_template: str | None = None,
 ) -> NetworkConfig:
     """Keys, tokens and the public config in ``state_dir`` (reused when present)."""
     existing = state_dir / CONFIG_FILE
@@ -63,7 +69,7 @@ def prepare(
         seats, extra = seats_from_file(existing)
     else:
         seats, extra = default_seats(suppliers=suppliers, oems=oems), {}
-    return build_network(state_dir, seats, base_port=base_port, extra=extra)
+    return build_network(state_dir, seats, base_port=base_port, url_template=url_template, extra=extra)
 
 
 def write_runtime_file(state_dir: Path, config: NetworkConfig) -> Path:
@@ -134,12 +140,41 @@ def init(
     suppliers: Annotated[int, typer.Option(min=1, help="Number of supplier nodes")] = 2,
     oems: Annotated[int, typer.Option(min=1, help="Number of OEM nodes")] = 2,
     base_port: BasePort = 8100,
+    url_template: Annotated[
+        str | None,
+        typer.Option(
+            "--url-template",
+            help="Members' URLs, e.g. 'http://{id}:8000' in a container network "
+            "(default: http://127.0.0.1:<base port + n>)",
+        ),
+    ] = None,
+    exist_ok: Annotated[
+        bool,
+        typer.Option("--exist-ok", help="If the network exists, check its files and keep them (exit 0)"),
+    ] = False,
 ) -> None:
     """Generate keys, ERP tokens and the network config for a new network."""
     if (state_dir / CONFIG_FILE).exists():
-        console.print(f"[red]{state_dir / CONFIG_FILE} exists[/red]; use `supplymesh up` to resume it")
-        raise typer.Exit(2)
-    config = prepare(state_dir, None, base_port, suppliers=suppliers, oems=oems)
+        if not exist_ok:
+            console.print(f"[red]{state_dir / CONFIG_FILE} exists[/red]; use `supplymesh up` to resume it")
+            raise typer.Exit(2)
+        try:
+            seats, _ = seats_from_file(state_dir / CONFIG_FILE)
+            config = NetworkConfig.load(state_dir / CONFIG_FILE)
+            for seat in seats:
+                ensure_node_files(state_dir, seat)
+        except (ValueError, KeyFileError) as exc:
+            console.print(f"[red]the existing network in {state_dir} is not usable:[/red] {exc}")
+            raise typer.Exit(2) from exc
+        console.print(f"kept {state_dir / CONFIG_FILE} with {len(config.members)} members")
+        return
+    try:
+        config = prepare(
+            state_dir, None, base_port, suppliers=suppliers, oems=oems, url_template=url_template
+        )
+    except ValueError as exc:
+        console.print(f"[red]cannot create the network:[/red] {exc}")
+        raise typer.Exit(2) from exc
     console.print(f"wrote {state_dir / CONFIG_FILE} with {len(config.members)} members")
 
 
@@ -197,6 +232,52 @@ def demo(
         raise typer.Exit(status)
     console.print(f"network is up (state in {state_dir}); press Ctrl-C to stop every node")
     raise typer.Exit(serve_until_stopped(network))
+
+
+@app.command()
+def scenarios(
+    nodes_file: Annotated[
+        Path,
+        typer.Option(
+            "--nodes",
+            exists=True,
+            dir_okay=False,
+            help='JSON file {"nodes": {id: {role, url, erp_token}}}, like DIR/network.json of `up`',
+        ),
+    ],
+    stop_after: Annotated[
+        int, typer.Option("--stop-after", min=1, max=2, help="Last scenario to run (2 builds on 1)")
+    ] = 2,
+    run_audit: Annotated[bool, typer.Option("--audit/--no-audit", help="Finish with a full audit")] = True,
+) -> None:
+    """Run the paper's scenarios against a network that is already running (e.g. docker compose).
+
+    The network must be fresh: scenario 1 sets the suppliers' plant profiles and checks
+    the split of the worked example. Exit status 1 if a step fails or the audit finds
+    anything.
+    """
+    try:
+        nodes = json.loads(nodes_file.read_text(encoding="utf-8"))["nodes"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        console.print(f"[red]{nodes_file} is not a nodes file:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    demo_run = Demo(nodes, console)
+    status = 0
+    try:
+        demand = demo_run.scenario_1()
+        if stop_after == 2:
+            demo_run.scenario_2(demand)
+        demo_run.ledger_heads()
+        console.print("[bold green]scenario(s) succeeded[/bold green]")
+        if run_audit:
+            console.rule("Audit — every ledger from every holder, re-verified and re-executed")
+            status = print_report(demo_run.audit())
+    except (ScenarioFailed, httpx.HTTPError) as exc:
+        console.print(f"[bold red]scenario failed:[/bold red] {exc}")
+        status = 1
+    finally:
+        demo_run.close()
+    raise typer.Exit(status)
 
 
 @app.command()
