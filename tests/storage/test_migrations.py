@@ -145,8 +145,6 @@ def test_every_revision_file_is_reachable_from_a_head() -> None:
     script = script_directory(locations)
     revisions = {rev.revision for rev in script.walk_revisions()}
     files = {
-        path.stem
-        for location in [Path(script.dir), *locations]
-        for path in Path(location).glob("[0-9]*.py")
+        path.stem for location in [Path(script.dir), *locations] for path in Path(location).glob("[0-9]*.py")
     }
     assert files == revisions
