@@ -11,10 +11,13 @@ from typing import Any
 
 import jsonschema
 import pytest
+from sqlalchemy import text
 
 from supplymesh.audit.epcis import MEDIA_TYPE, mismatched_event_ids
+from supplymesh.erp_clients import CLIENTS_FILE, add_client
 from tests.harness import Harness
 from tests.service import test_scenarios as scenarios
+from tests.service.test_audit import drop_triggers
 from tests.service.test_scenarios import setup_split
 
 pytestmark = [pytest.mark.anyio, pytest.mark.db]
@@ -110,8 +113,29 @@ async def test_a_tampered_event_no_longer_matches_its_event_id(harness: Harness)
     assert mismatched_event_ids(document) == [allocation["eventID"]]
 
 
-async def test_export_needs_an_auditor_token(harness: Harness) -> None:
+async def test_export_needs_an_auditor_token_with_the_read_scope(harness: Harness) -> None:
+    # a client of the auditor without `read` (added before the auditor node starts)
+    audit_only = add_client(harness.state_dir / "auditor" / CLIENTS_FILE, "audit-only", ("audit",))
+    assert (await harness.erp("auditor", token=audit_only).get("/v1/epcis")).status_code == 403
     assert (await harness.anonymous("auditor").get("/v1/epcis")).status_code == 401
     foreign = harness.erp("auditor", token=harness.token("oem-a"))
     assert (await foreign.get("/v1/epcis")).status_code == 401
     assert (await harness.erp("auditor").get("/v1/epcis", params={"holder": "nobody"})).status_code == 404
+
+
+async def test_a_copy_that_does_not_verify_is_not_exported(harness: Harness) -> None:
+    await setup_split(harness)
+    engine = harness.node("pdu").engine
+    drop_triggers(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            text(  # seq 2: the demand (seq 1 is the network's genesis)
+                "UPDATE ledger_entries SET entry = replace(entry, :old, :new) "
+                "WHERE ledger = 'network' AND seq = 2"
+            ),
+            {"old": '"quantity":1000', "new": '"quantity":9000'},
+        )
+    refused = await harness.erp("auditor").get("/v1/epcis")
+    assert refused.status_code == 502 and "does not verify" in refused.json()["detail"]
+    replica = await export(harness, holder="oem-b")
+    assert replica["epcisBody"]["eventList"][0]["quantityList"][0]["quantity"] == 1000
