@@ -15,6 +15,7 @@ from supplymesh.settings import NodeSettings
 from supplymesh.web.app import build_app
 from supplymesh_auditor import audits
 from supplymesh_auditor.routes import audits as audit_routes
+from supplymesh_auditor.routes import epcis as epcis_routes
 from supplymesh_auditor.routes import explorer
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -22,7 +23,8 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 DESCRIPTION = (
     "Auditor node: read-only. Pulls every ledger from every holder, verifies hash chains, "
     "signatures, countersignatures, quorum certificates, replica agreement and history, "
-    "re-executes every decision, and checks overbooking, money and private fields."
+    "re-executes every decision, and checks overbooking, money and private fields. "
+    "Exports the traceability events as a GS1 EPCIS 2.0 document."
 )
 
 
@@ -34,7 +36,7 @@ def create_app(
         settings,
         role=Role.AUDITOR,
         description=DESCRIPTION,
-        routers=[audit_routes.router, explorer.router],
+        routers=[audit_routes.router, epcis_routes.router, explorer.router],
         migrations=MIGRATIONS,
         peer_mounts=peer_mounts,
     )

@@ -91,7 +91,8 @@ def _f(ledger: str, seq: int | None, rule: str, detail: str, holder: str = "") -
     return Finding(ledger, seq, rule, where + detail)
 
 
-def _record(item: Mapping[str, Any]) -> Record:
+def record_of(item: Mapping[str, Any]) -> Record:
+    """A served ``{entry, hash, signatures}`` item as the verifier's record."""
     entry = item.get("entry")
     try:
         data = Entry.from_json(entry).canonical
@@ -110,7 +111,7 @@ def check_hash_chain_and_signatures(pull: Pull) -> list[Finding]:
     findings: list[Finding] = []
     keys = pull.config.keys()
     for copy in pull.copies:
-        report = verify_ledger(copy.ledger, [_record(i) for i in copy.items], keys)
+        report = verify_ledger(copy.ledger, [record_of(i) for i in copy.items], keys)
         findings += [_f(f.ledger, f.seq, f.rule, f.detail, copy.holder) for f in report.findings]
     return findings
 
