@@ -221,7 +221,10 @@ def demo(
         auditor = next(
             info for info in json.loads(runtime.read_text())["nodes"].values() if info["role"] == "auditor"
         )
-        console.print(f"explorer: [bold]{auditor['url']}/explorer/login?token={auditor['erp_token']}[/bold]")
+        console.print(
+            f"explorer: [bold]{auditor['url']}/explorer/login?token={auditor['erp_token']}[/bold]",
+            soft_wrap=True,
+        )
     except (ScenarioFailed, httpx.HTTPError) as exc:
         console.print(f"[bold red]scenario failed:[/bold red] {exc}")
         status = 1
