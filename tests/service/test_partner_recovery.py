@@ -7,6 +7,8 @@ entry for that seq.
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from sqlalchemy import select
@@ -68,7 +70,8 @@ async def test_partner_killed_between_signing_and_commit_catches_up_with_what_it
     committed = [e for e in harness.node("pdu").store.iter_entries("network") if e.hash == decision_hash]
     assert len(committed) == 1
     assert (committed[0].seq, decision_hash) in {(seq, h) for seq, h in recorded}
-    assert victim in {sig["signer"] for sig in committed[0].record().signatures}
+    signers = {sig["signer"] for sig in json.loads(committed[0].signatures)}
+    assert victim in signers
 
     # Restart (a new process on the same database and key) and let it catch up.
     harness.mounts[url] = dying.inner
