@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from nacl.bindings import crypto_sign_open
 from sqlalchemy import create_engine, text
 
 from supplymesh.core.crypto import Signer
@@ -99,14 +100,17 @@ def raw_pg_commits(n: int, url: str) -> float:
     return rate(n, seconds)
 
 
-def raw_sign_verify(n: int) -> tuple[float, float]:
+def raw_sign_verify(n: int) -> tuple[float, float, float]:
+    """Ed25519 sign/s (OpenSSL), verify/s with OpenSSL and with libsodium (what we use)."""
     key = Ed25519PrivateKey.generate()
     public = key.public_key()
+    raw_public = public.public_bytes_raw()
     message = os.urandom(32)
     sig = key.sign(message)
     sign_s = timed(lambda: [key.sign(message) for _ in range(n)] and None)
     verify_s = timed(lambda: [public.verify(sig, message) for _ in range(n)] and None)
-    return rate(n, sign_s), rate(n, verify_s)
+    sodium_s = timed(lambda: [crypto_sign_open(sig + message, raw_public) for _ in range(n)] and None)
+    return rate(n, sign_s), rate(n, verify_s), rate(n, sodium_s)
 
 
 def _build(signer: Signer, ledger: str, head: Head) -> SealedEntry:
@@ -208,13 +212,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         raw_sqlite = raw_sqlite_commits(args.appends, directory)
-        sign, verify = raw_sign_verify(20000)
+        sign, verify_openssl, verify = raw_sign_verify(20000)
         sqlite_appends = store_appends(args.appends, f"sqlite:///{directory / 'store.db'}")
         sqlite_batched = store_appends_batched(args.appends * 4, f"sqlite:///{directory / 'batch.db'}", 16)
     one, many, workers = verification(args.verify)
     results["raw"] = {
         "sqlite_commits_per_s": raw_sqlite,
         "ed25519_sign_per_s": sign,
+        "ed25519_verify_per_s_openssl": verify_openssl,
         "ed25519_verify_per_s": verify,
     }
     results["sqlite"] = {
@@ -228,6 +233,7 @@ def main() -> None:
         "workers": workers,
         "all_cores_per_s": many,
         "ratio_to_raw_verify": many / verify,
+        "ratio_to_raw_verify_all_cores": many / (verify * workers),
     }
     if args.pg:
         url, drop = pg_schema_url(args.pg)

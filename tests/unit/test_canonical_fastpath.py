@@ -55,3 +55,30 @@ def test_non_bmp_key_order_follows_utf16_not_code_points() -> None:
     value = {"\U0001f600": 1, "\ufb33": 2}
     # UTF-16: U+D83D (high surrogate) sorts before U+FB33; code-point order is the reverse.
     assert canonicalize(value) == '{"\U0001f600":1,"\ufb33":2}'.encode()
+
+
+def test_subclasses_of_json_types_canonicalise_as_their_values() -> None:
+    import enum
+
+    class Role(enum.StrEnum):
+        OEM = "oem"
+
+    class Count(int):
+        pass
+
+    value = {Role.OEM: [Count(3), Role.OEM], "b": {"c": Count(-1)}}
+    assert canonicalize(value) == b'{"b":{"c":-1},"oem":[3,"oem"]}'
+    assert canonicalize({"k": Role.OEM}) == b'{"k":"oem"}'
+
+
+def test_errors_name_the_path_of_the_offending_value() -> None:
+    import pytest
+
+    with pytest.raises(CanonicalizationError, match=r"\$\.body\.lots\[1\]\.qty: integer"):
+        canonicalize({"body": {"lots": [{"qty": 1}, {"qty": 2**60}]}})
+    with pytest.raises(CanonicalizationError, match=r"\$\.a\[0\]: binary floats"):
+        canonicalize({"a": [0.5]})
+    with pytest.raises(CanonicalizationError, match=r"\$\.a: object key 1"):
+        canonicalize({"a": {1: "x"}})
+    with pytest.raises(CanonicalizationError, match=r"\$\.s: set is not a JSON value"):
+        canonicalize({"s": {1}})

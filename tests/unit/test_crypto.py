@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 from supplymesh.core.crypto import PublicKey, SignatureError, Signer
 from supplymesh.core.encoding import b64url_encode
@@ -227,3 +227,28 @@ def test_signer_repr_shows_no_private_key_material(vector: Vector) -> None:
 def test_signer_has_no_instance_dict_exposing_the_key() -> None:
     signer = signer_of(TEST1)
     assert not hasattr(signer, "__dict__")
+
+
+# Group order of edwards25519 (RFC 8032 §5.1).
+ED25519_L = 2**252 + 27742317777372353535851937790883648493
+
+
+def test_verify_refuses_a_malleated_signature_with_s_plus_group_order() -> None:
+    key = Ed25519PrivateKey.generate()
+    message = hashlib.sha256(b"entry").digest()
+    signature = key.sign(message)
+    s = int.from_bytes(signature[32:], "little") + ED25519_L
+    assert s < 2**256
+    malleated = signature[:32] + s.to_bytes(32, "little")
+    public = PublicKey(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+    public.verify(signature, message)
+    with pytest.raises(SignatureError):
+        public.verify(malleated, message)
+
+
+def test_verify_refuses_a_small_order_key_whatever_the_signature() -> None:
+    identity = (1).to_bytes(32, "little")  # the neutral point: every "signature" would fit it
+    public = PublicKey(identity)
+    forged = identity + bytes(32)  # R = identity, S = 0
+    with pytest.raises(SignatureError):
+        public.verify(forged, b"anything")

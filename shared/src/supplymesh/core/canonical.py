@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, cast
 
+import orjson
 import rfc8785
 
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -26,32 +27,97 @@ class CanonicalizationError(ValueError):
     """The value cannot be canonicalised under SupplyMesh's rules."""
 
 
-def _check(value: object, path: str) -> bool:
-    """Validate the domain; return True if the stdlib fast path applies.
+def _check(value: object) -> bool:
+    """Validate the domain; return True if the fast path applies.
 
-    That is: every mapping is a plain ``dict`` and every object key is ASCII.
+    That is: every mapping is a plain ``dict`` and every object key is ASCII. On a value
+    outside the domain it raises with no location; :func:`_locate` then finds it (paths
+    are not built on the hot path, where every value is valid). Exact built-in types are
+    dispatched first; subclasses (enums, other mappings) take :func:`_check_general`.
     """
-    if value is None or isinstance(value, (bool, str)):
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:  # type: ignore[operator]
+            return True
+        raise CanonicalizationError
+    if kind is dict:
+        fast = True
+        for key, item in value.items():  # type: ignore[attr-defined]
+            if type(key) is not str:
+                if not isinstance(key, str):
+                    raise CanonicalizationError
+                fast = False  # e.g. an enum member as key: rfc8785 takes it, orjson does not
+            elif not key.isascii():
+                fast = False
+            item_kind = type(item)
+            if item_kind is str or item_kind is bool or item is None:
+                continue
+            if not _check(item):
+                fast = False
+        return fast
+    if kind is list or kind is tuple:
+        fast = True
+        for item in value:  # type: ignore[attr-defined]
+            item_kind = type(item)
+            if item_kind is str or item_kind is bool or item is None:
+                continue
+            if not _check(item):
+                fast = False
+        return fast
+    return _check_general(value)
+
+
+def _check_general(value: object) -> bool:
+    """:func:`_check` for subclasses of the JSON types and other mappings."""
+    if isinstance(value, (bool, str)):
         return True
     if isinstance(value, int):
         if abs(value) > MAX_SAFE_INTEGER:
-            raise CanonicalizationError(f"{path}: integer {value} is outside ±(2**53-1)")
+            raise CanonicalizationError
         return True
-    if isinstance(value, float):
-        raise CanonicalizationError(f"{path}: binary floats are refused; use a decimal string or an integer")
     if isinstance(value, Mapping):
-        ascii_keys = True
         for key, item in value.items():
             if not isinstance(key, str):
-                raise CanonicalizationError(f"{path}: object key {key!r} is not a string")
-            ascii_keys = _check(item, f"{path}.{key}") and key.isascii() and ascii_keys
-        return ascii_keys and type(value) is dict
+                raise CanonicalizationError
+            _check(item)
+        return False  # not a plain dict: the rfc8785 path
     if isinstance(value, (list, tuple)):
-        ascii_keys = True
+        fast = True
+        for item in value:
+            fast = _check(item) and fast
+        return fast
+    raise CanonicalizationError
+
+
+def _locate(value: object, path: str) -> CanonicalizationError:
+    """The error, with its path, for a value :func:`_check` refused."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return CanonicalizationError(f"{path}: no error found")
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            return CanonicalizationError(f"{path}: integer {value} is outside ±(2**53-1)")
+        return CanonicalizationError(f"{path}: no error found")
+    if isinstance(value, float):
+        return CanonicalizationError(f"{path}: binary floats are refused; use a decimal string or an integer")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return CanonicalizationError(f"{path}: object key {key!r} is not a string")
+            try:
+                _check(item)
+            except CanonicalizationError:
+                return _locate(item, f"{path}.{key}")
+        return CanonicalizationError(f"{path}: no error found")
+    if isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            ascii_keys = _check(item, f"{path}[{index}]") and ascii_keys
-        return ascii_keys
-    raise CanonicalizationError(f"{path}: {type(value).__name__} is not a JSON value")
+            try:
+                _check(item)
+            except CanonicalizationError:
+                return _locate(item, f"{path}[{index}]")
+        return CanonicalizationError(f"{path}: no error found")
+    return CanonicalizationError(f"{path}: {type(value).__name__} is not a JSON value")
 
 
 def canonicalize(value: object) -> bytes:
@@ -61,27 +127,30 @@ def canonicalize(value: object) -> bytes:
         CanonicalizationError: on floats, unsafe integers, non-string keys or any
             value that is not plain JSON.
     """
-    ascii_keys = _check(value, "$")
+    try:
+        ascii_keys = _check(value)
+    except CanonicalizationError:
+        raise _locate(value, "$") from None
     try:
         if ascii_keys:
             return _fast_dumps(value)
         return rfc8785.dumps(cast(Any, value))  # the domain was checked above
-    except (rfc8785.CanonicalizationError, UnicodeEncodeError) as exc:  # e.g. lone surrogates
+    except (rfc8785.CanonicalizationError, orjson.JSONEncodeError) as exc:  # e.g. lone surrogates
         raise CanonicalizationError(str(exc)) from exc
 
 
 def _fast_dumps(value: object) -> bytes:
     r"""RFC 8785 bytes for the checked domain when every object key is ASCII.
 
-    Within that domain (no floats, safe integers, ASCII keys) the standard library's
-    sorted, compact, non-ASCII-preserving JSON is byte-identical to RFC 8785: key order
-    by code point equals order by UTF-16 code unit for ASCII keys, integers print alike,
-    and string escaping matches (two-character escapes for backspace, form feed, newline,
-    carriage return and tab, lowercase ``\u00xx`` for other controls, everything else
-    literal). Property tests compare the two on generated values; anything outside the
-    domain goes through ``rfc8785``.
+    Within that domain (no floats, safe integers, ASCII keys, plain dicts) orjson's
+    sorted, compact UTF-8 output is byte-identical to RFC 8785: key order by code point
+    equals order by UTF-16 code unit for ASCII keys, integers print alike, and string
+    escaping matches (two-character escapes for backspace, form feed, newline, carriage
+    return and tab, lowercase ``\u00xx`` for other controls, everything else literal;
+    lone surrogates are refused). Property tests compare the two on generated values;
+    anything outside the domain goes through ``rfc8785``.
     """
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 def sha256(data: bytes) -> bytes:

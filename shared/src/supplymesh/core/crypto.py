@@ -15,12 +15,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
-    Ed25519PublicKey,
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import BadSignatureError
 
 from supplymesh.core.encoding import b64url_decode, b64url_encode
 
@@ -69,9 +69,12 @@ class PublicKey:
         """
         if len(signature) != 64:
             raise SignatureError("an Ed25519 signature has 64 bytes")
+        # libsodium's verify (via PyNaCl) is about twice as fast here as OpenSSL's, and
+        # stricter (it also refuses small-order keys and R points); every node and the
+        # auditor verify with this one function, so they always agree.
         try:
-            Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, message)
-        except InvalidSignature as exc:
+            crypto_sign_open(signature + message, self.raw)
+        except (BadSignatureError, ValueError) as exc:
             raise SignatureError("signature does not verify") from exc
 
     def verify_text(self, signature: str, message: bytes) -> None:
