@@ -297,6 +297,26 @@ async def test_incremental_audit_reports_a_history_rewrite_by_the_consistency_pr
     assert rules_at(await audit(harness, "full")) == found
 
 
+async def test_incremental_audit_rechecks_only_entries_missing_a_countersignature(harness: Harness) -> None:
+    supplier = harness.erp("supplier-a")
+    assert (await supplier.put("/v1/dms/profile", json=PROFILE_A)).status_code == 200
+    await harness.drain()
+    assert (await audit(harness, "incremental"))["ok"]
+    harness.down("oem-a")  # the supplier appends its next attestation single-signed
+    profile = {**PROFILE_A, "queued_machine_hours": "90"}
+    assert (await supplier.put("/v1/dms/profile", json=profile)).status_code == 200
+    missing = await audit(harness, "incremental")
+    assert (CHANNEL, 2, "missing_countersignature") in rules_at(missing)
+    harness.up("oem-a")
+    await harness.drain()  # the OEM countersigns late
+    report = await audit(harness, "incremental")
+    assert report["ok"], report["findings"]
+    row = next(r for r in report["ledgers"] if (r["holder"], r["ledger"]) == ("supplier-a", CHANNEL))
+    assert (row["verified_before"], row["fetched"]) == (2, 1)  # seq 2 again, for its late signature
+    quiet = await audit(harness, "incremental")
+    assert quiet["ok"] and quiet["fetched_entries"] == 0
+
+
 async def test_a_tampered_auditor_copy_is_not_built_on(harness: Harness) -> None:
     await setup_split(harness)
     first = await audit(harness, "incremental")
