@@ -54,6 +54,6 @@ async def test_tampered_entry_shows_as_a_finding_linked_to_the_entry(harness: Ha
     assert ran.status_code == 303
     overview = await client.get("/explorer")
     assert "bad_signature" in overview.text
-    assert f'href="/explorer/ledgers/{CHANNEL}#seq-1"' in overview.text
+    assert f'href="/explorer/ledgers/{CHANNEL}?holder=supplier-a#seq-1"' in overview.text
     ledger = await client.get(f"/explorer/ledgers/{CHANNEL}", params={"holder": "supplier-a"})
     assert 'id="seq-1" class="finding"' in ledger.text

@@ -41,6 +41,9 @@ def create_app(
         peer_mounts=peer_mounts,
     )
     interval = float(os.environ.get("SUPPLYMESH_AUDIT_INTERVAL_SECONDS", "300"))
+    full_every = int(os.environ.get("SUPPLYMESH_AUDIT_FULL_EVERY", "12"))
     if interval > 0:
-        app.state.node.background.append(functools.partial(audits.run_forever, app.state.node, interval))
+        app.state.node.background.append(
+            functools.partial(audits.run_forever, app.state.node, interval, full_every)
+        )
     return app

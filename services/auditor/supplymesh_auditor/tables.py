@@ -1,4 +1,4 @@
-"""The auditor's tables: reports, and every signed tree head it has seen."""
+"""The auditor's tables: reports, every signed tree head it has seen, verified copies."""
 
 from __future__ import annotations
 
@@ -28,4 +28,42 @@ seen_heads = Table(
     Column("root_hash", String(64), nullable=False),
     Column("tree_head", Text, nullable=False),
     Column("seen", String(32), nullable=False),
+)
+
+# What incremental audits build on. Each (holder, ledger) copy that verified is kept:
+# its entries as canonical Merkle leaves, and the holder's signed tree head they give,
+# so a stored copy proves itself against the holder's signature and the auditor's own
+# database is never trusted blindly. Rows not covered by a holder's signature carry the
+# auditor's signature (``signature``), checked before use.
+audit_copies = Table(
+    "audit_copies",
+    metadata,
+    Column("holder", String(128), primary_key=True),
+    Column("ledger", String(128), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("root_hash", String(64), nullable=False),
+    Column("tree_head", Text, nullable=False),
+    Column("missing_countersignatures", Text, nullable=False),
+    Column("verified", String(32), nullable=False),
+    Column("signature", Text, nullable=False),
+)
+
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("holder", String(128), primary_key=True),
+    Column("ledger", String(128), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("leaf", Text, nullable=False),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("ledger", String(128), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("root_hash", String(64), nullable=False),
+    Column("config_hash", String(64), nullable=False),
+    Column("findings", Text, nullable=False),
+    Column("signature", Text, nullable=False),
 )

@@ -27,7 +27,12 @@ class AuditRequest(BaseModel):
     "",
     summary="Run an audit now",
     description="Pulls every ledger from every holder and runs the verification pipeline. "
-    "`ok` is true exactly when `findings` is empty; each finding names ledger, seq, rule and detail.",
+    "`ok` is true exactly when `findings` is empty; each finding names ledger, seq, rule and detail. "
+    "`full` (the default) fetches and verifies every entry; `incremental` proves each holder's "
+    "current tree head consistent with the copy verified before and fetches and verifies only "
+    "the entries after it (a copy without a verified predecessor is fetched in full). "
+    "`fetched_entries` counts the entries fetched; `ledgers` gives per copy its `size`, "
+    "`verified_before` and `fetched`.",
 )
 async def run(node: NodeDep, _client: ErpAuditor, body: AuditRequest | None = None) -> dict[str, Any]:
     return await audits.run_audit(node, (body or AuditRequest()).mode)

@@ -86,9 +86,20 @@ async def overview(request: Request, node: NodeDep, session: Session = None) -> 
         except Exception as exc:  # a holder that is down is not listed; the audit reports it
             log.info("explorer: %s not reachable: %s", member.id, exc)
     rows.sort(key=lambda r: (r["ledger"], r["holder"]))
+    report = audits.latest(node)
+    members = {m.id for m in node.config.members}
+    findings = [
+        {**f, "holder": _holder_named(f["detail"], members)} for f in (report or {}).get("findings", [])
+    ]
     return templates.TemplateResponse(
-        request, "overview.html", {"report": audits.latest(node), "ledgers": rows}
+        request, "overview.html", {"report": report, "findings": findings, "ledgers": rows}
     )
+
+
+def _holder_named(detail: str, members: set[str]) -> str | None:
+    """The holder a finding's detail starts with ("supplier-a: …"), so its link opens that copy."""
+    name = detail.split(": ", 1)[0]
+    return name if name in members and name != detail else None
 
 
 @router.post("/audit")

@@ -315,7 +315,10 @@ def audit(
 def print_report(report: dict[str, Any]) -> int:
     """Print an audit report; 0 if ok, 1 if there are findings."""
     ledgers = {(item["ledger"]) for item in report["ledgers"]}
-    console.print(f"audited {len(report['ledgers'])} copies of {len(ledgers)} ledgers")
+    fetched = report.get("fetched_entries")
+    mode = report.get("mode", "full")
+    suffix = f" ({mode} audit, {fetched} entries fetched)" if fetched is not None else ""
+    console.print(f"audited {len(report['ledgers'])} copies of {len(ledgers)} ledgers{suffix}")
     if report["ok"]:
         console.print("[bold green]audit ok: no findings[/bold green]")
         return 0

@@ -106,11 +106,17 @@ def check_record(
     return RecordCheck(record.seq, sealed, tuple(findings))
 
 
-def link_chain(ledger: str, checks: Sequence[RecordCheck]) -> list[Finding]:
-    """Check seq continuity from 1 and that each ``prev`` is the previous hash."""
+def link_chain(
+    ledger: str, checks: Sequence[RecordCheck], *, start: int = 1, prev: str = GENESIS_PREV
+) -> list[Finding]:
+    """Check seq continuity from ``start`` and that each ``prev`` is the previous hash.
+
+    A whole ledger starts at seq 1 after the genesis ``prev``; the part of a ledger after
+    an already verified prefix starts at the prefix's size + 1 after its last hash.
+    """
     findings: list[Finding] = []
-    expected_prev = GENESIS_PREV
-    for position, check in enumerate(checks, start=1):
+    expected_prev = prev
+    for position, check in enumerate(checks, start=start):
         if check.seq != position:
             findings.append(
                 Finding(ledger, check.seq, "sequence", f"expected seq {position}, found {check.seq}")
@@ -149,10 +155,15 @@ class LedgerReport:
         return not self.findings
 
 
-def summarise(ledger: str, checks: Sequence[RecordCheck]) -> LedgerReport:
-    """Link already-checked records and compute the head and Merkle root."""
+def summarise(
+    ledger: str, checks: Sequence[RecordCheck], *, start: int = 1, prev: str = GENESIS_PREV
+) -> LedgerReport:
+    """Link already-checked records and compute the head and Merkle root.
+
+    With ``start``/``prev`` (a part after a verified prefix) the root covers the part only.
+    """
     findings = [f for check in checks for f in check.findings]
-    findings.extend(link_chain(ledger, checks))
+    findings.extend(link_chain(ledger, checks, start=start, prev=prev))
     findings.sort(key=lambda f: (f.seq or 0, f.rule))
     leaves = [c.sealed.leaf_hash for c in checks if c.sealed is not None]
     last = checks[-1].sealed if checks else None
@@ -170,7 +181,10 @@ def verify_ledger(
     records: Iterable[Record],
     keys: Mapping[str, PublicKey],
     required: RequiredSigners = author_only,
+    *,
+    start: int = 1,
+    prev: str = GENESIS_PREV,
 ) -> LedgerReport:
-    """Verify a whole ledger in one process."""
+    """Verify a whole ledger in one process (or the part from seq ``start`` after ``prev``)."""
     checks = [check_record(ledger, r, keys, required) for r in records]
-    return summarise(ledger, checks)
+    return summarise(ledger, checks, start=start, prev=prev)
