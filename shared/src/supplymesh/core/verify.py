@@ -61,12 +61,30 @@ class Record:
 
 
 @dataclass(frozen=True, slots=True)
+class Link:
+    """What chaining and the Merkle tree need of a well-formed entry."""
+
+    hash: str
+    prev: str
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class RecordCheck:
-    """Result of checking one record on its own."""
+    """Result of checking one record on its own.
+
+    ``link`` is None exactly when the record is malformed. ``sealed`` may be dropped
+    (None) by callers that only link and summarise, e.g. to send less between processes.
+    """
 
     seq: int
     sealed: SealedEntry | None
     findings: tuple[Finding, ...]
+    link: Link | None = None
+
+    def without_entry(self) -> RecordCheck:
+        """The same result without the parsed entry (findings and link only)."""
+        return RecordCheck(self.seq, None, self.findings, self.link)
 
 
 def check_record(
@@ -103,7 +121,8 @@ def check_record(
     missing = sorted(set(required(entry)) - sealed.signers())
     if missing:
         add("missing_signature", f"not signed by {', '.join(missing)}")
-    return RecordCheck(record.seq, sealed, tuple(findings))
+    link = Link(entry.hash, entry.prev, sealed.leaf_hash)
+    return RecordCheck(record.seq, sealed, tuple(findings), link)
 
 
 def link_chain(
@@ -121,21 +140,21 @@ def link_chain(
             findings.append(
                 Finding(ledger, check.seq, "sequence", f"expected seq {position}, found {check.seq}")
             )
-        if check.sealed is None:
+        link = check.link
+        if link is None:
             expected_prev = ""  # unknown: the next link cannot be judged
             continue
-        entry = check.sealed.entry
-        if expected_prev and entry.prev != expected_prev:
+        if expected_prev and link.prev != expected_prev:
             findings.append(
                 Finding(
                     ledger,
                     check.seq,
                     "hash_chain",
-                    f"prev {entry.prev[:16]}… is not the hash of entry {position - 1} "
+                    f"prev {link.prev[:16]}… is not the hash of entry {position - 1} "
                     f"({expected_prev[:16]}…)",
                 )
             )
-        expected_prev = entry.hash
+        expected_prev = link.hash
     return findings
 
 
@@ -165,12 +184,12 @@ def summarise(
     findings = [f for check in checks for f in check.findings]
     findings.extend(link_chain(ledger, checks, start=start, prev=prev))
     findings.sort(key=lambda f: (f.seq or 0, f.rule))
-    leaves = [c.sealed.leaf_hash for c in checks if c.sealed is not None]
-    last = checks[-1].sealed if checks else None
+    leaves = [c.link.leaf_hash for c in checks if c.link is not None]
+    last = checks[-1].link if checks else None
     return LedgerReport(
         ledger=ledger,
         size=len(checks),
-        head_hash=last.entry.hash if last is not None else GENESIS_PREV,
+        head_hash=last.hash if last is not None else GENESIS_PREV,
         root_hash=root_from_leaf_hashes(leaves).hex(),
         findings=tuple(findings),
     )
