@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 from supplymesh.core.canonical import CanonicalizationError, canonicalize, sha256
 from supplymesh.core.encoding import b64url_decode, b64url_encode
@@ -126,6 +126,17 @@ class Recipient:
             return AESGCM(key).decrypt(nonce, ct, aad)
         except InvalidTag as exc:
             raise SealingError("does not open with this key (wrong recipient or associated data)") from exc
+
+    def derive_secret(self, info: bytes, length: int = SALT_BYTES) -> bytes:
+        """A secret derived from the private key for ``info`` (HKDF-SHA256).
+
+        E.g. a salt that is the same on every retry yet unpredictable to anyone without
+        the key.
+        """
+        raw = self._key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+        return HKDF(
+            algorithm=hashes.SHA256(), length=length, salt=None, info=b"supplymesh.derive.v1:" + info
+        ).derive(raw)
 
     def __repr__(self) -> str:
         return f"Recipient(public_key={self.public_key.text[:12]}…)"
