@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from supplymesh.audit.checks import Copy, Pull, SeenHead, findings_json, run_pipeline
+from supplymesh.audit.checks import Copy, Pull, Reader, SeenHead, findings_json, run_pipeline
 from supplymesh.core.crypto import SignatureError
 from supplymesh.core.treehead import SignedTreeHead, verify_tree_head
 from supplymesh.core.verify import Finding
@@ -100,7 +100,7 @@ async def run_audit(node: Node, mode: str = "full") -> dict[str, Any]:
     copies = [c for part in pulled for c in part[0]]
     findings = [f for part in pulled for f in part[2]]
     seen_before = _seen(node)
-    pull = Pull(config=node.config, copies=copies, seen=seen_before)
+    pull = Pull(config=node.config, copies=copies, seen=seen_before, reader=Reader(node.id, node.recipient))
     findings += await asyncio.to_thread(run_pipeline, pull)
     for holder, (_, heads, _) in zip(holders, pulled, strict=True):
         for ledger, sth in heads:
