@@ -236,6 +236,7 @@ async def run_both_scenarios(harness: Harness) -> dict[str, Any]:
 
 
 async def test_no_private_value_outside_its_channel_after_both_scenarios(harness: Harness) -> None:
+    harness.start_all()  # every node up before the first signed request (no lazy start)
     await run_both_scenarios(harness)
     report = await audit(harness)
     assert report["ok"], report["findings"]
@@ -276,6 +277,7 @@ async def test_no_private_value_outside_its_channel_after_both_scenarios(harness
 
 
 async def test_stolen_channel_database_reveals_no_payload(harness: Harness) -> None:
+    harness.start_all()  # every node up before the first signed request (no lazy start)
     await run_both_scenarios(harness)
     for node_id in ("supplier-a", "oem-a", "supplier-b"):
         engine = harness.node(node_id).engine
@@ -315,6 +317,7 @@ async def test_stolen_channel_database_reveals_no_payload(harness: Harness) -> N
 
 
 async def test_key_rotation_keeps_old_entries_readable(harness: Harness) -> None:
+    harness.start_all()  # every node up before the first signed request (no lazy start)
     first = await harness.channels("oem-a").append(CHANNEL_AA, "terms", {"v": "before rotation"})
     rotated = await harness.erp("supplier-a").post(f"/v1/channels/{CHANNEL_AA}/keys")
     assert rotated.status_code == 201, rotated.text
@@ -343,6 +346,7 @@ async def test_key_rotation_keeps_old_entries_readable(harness: Harness) -> None
 
 
 async def test_queued_proposal_is_sealed_at_rest(harness: Harness) -> None:
+    harness.start_all()  # every node up before the first signed request (no lazy start)
     harness.node("supplier-a")
     harness.down("supplier-a")
     assert await harness.channels("oem-a").append(CHANNEL_AA, "terms", TERMS) is None
@@ -371,6 +375,7 @@ def _proposal(harness: Harness, kind: str, body: dict[str, Any]) -> SealedEntry:
 
 
 async def test_countersigner_refuses_plaintext_and_foreign_keys(harness: Harness) -> None:
+    harness.start_all()  # every node up before the first signed request (no lazy start)
     await harness.channels("oem-a").append(CHANNEL_AA, "terms", {"v": 1})  # creates the channel key
     await harness.drain()
     supplier = harness.channels("supplier-a")
@@ -389,6 +394,7 @@ async def test_countersigner_refuses_plaintext_and_foreign_keys(harness: Harness
 
 
 async def test_auditor_reports_a_private_payload_stored_in_clear(harness: Harness) -> None:
+    harness.start_all()  # every node up before the first signed request (no lazy start)
     await harness.channels("oem-a").append(CHANNEL_AA, "terms", {"v": 1})
     await harness.drain()
     for holder in ("supplier-a", "oem-a"):  # both copies, so whichever the audit reads is in clear
