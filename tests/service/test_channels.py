@@ -9,7 +9,7 @@ import pytest
 
 from supplymesh.channels import state
 from supplymesh.config import channel_ledger
-from supplymesh.core.contracts.channel import CAPACITY_KIND
+from supplymesh.core.contracts.channel import CAPACITY_KIND, KEY_KIND
 from supplymesh.core.entry import SealedEntry, next_entry, sign_entry
 from supplymesh.core.verify import Record, verify_ledger
 from supplymesh.errors import Conflict, Forbidden
@@ -71,9 +71,17 @@ async def test_supplier_entry_is_countersigned_and_replicated(harness: Harness) 
 async def test_oem_entry_is_sequenced_by_the_supplier(harness: Harness) -> None:
     await harness.channels("supplier-a").append(LEDGER, CAPACITY_KIND, attestation())
     sealed = await harness.channels("oem-a").append(LEDGER, "terms", {"payment_days": 30})
-    assert sealed is not None and sealed.entry.seq == 2 and sealed.signers() == {"supplier-a", "oem-a"}
+    # The channel's first private entry is preceded by its key entry (wrapped keys only).
+    assert sealed is not None and sealed.entry.seq == 3 and sealed.signers() == {"supplier-a", "oem-a"}
     entries = await assert_identical(harness)
-    assert [e["entry"]["author"] for e in entries] == ["supplier-a", "oem-a"]
+    assert [(e["entry"]["kind"], e["entry"]["author"]) for e in entries] == [
+        (CAPACITY_KIND, "supplier-a"),
+        (KEY_KIND, "oem-a"),
+        ("terms", "oem-a"),
+    ]
+    assert set(entries[2]["entry"]["body"]) == {"enc"}
+    for member in ("supplier-a", "oem-a"):
+        assert harness.channels(member).open_body(sealed.entry) == {"payment_days": 30}
 
 
 async def test_interleaved_entries_from_both_sides_never_diverge(harness: Harness) -> None:
@@ -85,7 +93,8 @@ async def test_interleaved_entries_from_both_sides_never_diverge(harness: Harnes
     results = await asyncio.gather(*jobs)
     assert all(r is not None for r in results)
     entries = await assert_identical(harness)
-    assert [e["entry"]["seq"] for e in entries] == list(range(1, 13))
+    assert [e["entry"]["seq"] for e in entries] == list(range(1, 14))  # 12 and one key entry
+    assert [e["entry"]["kind"] for e in entries].count(KEY_KIND) == 1
     assert all(signers(e) == {"supplier-a", "oem-a"} for e in entries)
 
 
@@ -117,7 +126,10 @@ async def test_supplier_down_queues_the_oem_proposal_until_it_returns(harness: H
     harness.up("supplier-a")
     await harness.drain()
     entries = await assert_identical(harness)
-    assert [(e["entry"]["kind"], e["entry"]["author"]) for e in entries] == [("terms", "oem-a")]
+    assert [(e["entry"]["kind"], e["entry"]["author"]) for e in entries] == [
+        (KEY_KIND, "oem-a"),
+        ("terms", "oem-a"),
+    ]
 
 
 async def test_restarted_oem_catches_up_from_the_supplier(harness: Harness) -> None:

@@ -83,3 +83,21 @@ def test_scenarios_fails_when_the_network_does_not_answer(tmp_path: Path) -> Non
     result = _cli("scenarios", "--nodes", str(nodes), "--stop-after", "1")
     assert result.returncode == 1
     assert "scenario failed" in result.stdout
+
+
+def test_init_exist_ok_adds_encryption_keys_to_an_older_config_keeping_urls(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    assert _cli("init", "--state-dir", str(state), "--url-template", "http://{id}:8000").returncode == 0
+    path = state / "network-config.json"
+    config = json.loads(path.read_text())
+    for member in config["members"]:
+        del member["encryption_key"]  # as written before channel encryption
+        (state / member["id"] / "node.enc.key").unlink()
+    path.write_text(json.dumps(config))
+    again = _cli("init", "--state-dir", str(state), "--exist-ok")
+    assert again.returncode == 0, again.stdout + again.stderr
+    upgraded = json.loads(path.read_text())
+    assert [m["url"] for m in upgraded["members"]] == [m["url"] for m in config["members"]]
+    assert [m["public_key"] for m in upgraded["members"]] == [m["public_key"] for m in config["members"]]
+    assert all(m["encryption_key"] for m in upgraded["members"])
+    assert all((state / m["id"] / "node.enc.key").exists() for m in upgraded["members"])

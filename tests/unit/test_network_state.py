@@ -128,7 +128,7 @@ def test_random_interleavings_never_overbook_and_conserve_money(
                         "escrow": escrow.id,
                         "amount": escrow.amount,
                         "currency": escrow.currency,
-                        "payment_reference": "r",
+                        "payment_reference_commitment": "c" * 64,
                     },
                 )
                 ledger.deposited += paid

@@ -36,7 +36,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
-from supplymesh.audit.checks import Checkpoint, Copy, Pull, SeenHead, findings_json, run_checks
+from supplymesh.audit.checks import Checkpoint, Copy, Pull, Reader, SeenHead, findings_json, run_checks
 from supplymesh.config import NETWORK_LEDGER
 from supplymesh.core import merkle
 from supplymesh.core.canonical import canonicalize, sha256
@@ -442,6 +442,7 @@ async def _run_audit(node: Node, mode: str) -> dict[str, Any]:
         copies=copies,
         seen=_seen(node),
         checkpoint=stored.checkpoint if incremental else None,
+        reader=Reader(node.id, node.recipient),
     )
     found, checkpoint = await asyncio.to_thread(run_checks, pull)
     findings += found

@@ -3,19 +3,33 @@
 Deposits and offer acceptances are party actions: signed here, sequenced by the PDU,
 and visible in the replica before the call returns (so an id it returns is readable at
 once).
+
+A deposit's payment reference stays off the network ledger: the action carries a
+salted commitment to it, and the reference with its salt is recorded (encrypted) on
+the channel with the escrow's supplier, where the supplier and the auditor can open
+the commitment. The salt is derived from this node's private key and the escrow id, so
+a retried deposit commits to the same hash.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import uuid
 from typing import Any
 
+from supplymesh.channels.service import ChannelService
+from supplymesh.config import channel_ledger
 from supplymesh.core.actions import ESCROW_DEPOSITED, OFFER_ACCEPTED, Action, sign_action
 from supplymesh.core.contracts.network import EscrowRecord, OfferRecord, acceptance_escrow_id
+from supplymesh.core.encoding import b64url_encode
+from supplymesh.core.sealing import commitment
 from supplymesh.errors import Conflict, NotFound, PeerError, Unprocessable
 from supplymesh.network.replica import NetworkReplica
 from supplymesh_oem.models import DepositIn, EscrowOut, Money, OfferOut
+
+log = logging.getLogger("supplymesh.oem")
+ESCROW_EVENT = "escrow.event"
 
 
 def _escrow(replica: NetworkReplica, escrow_id: str) -> EscrowRecord:
@@ -62,10 +76,15 @@ def check_deposit(replica: NetworkReplica, escrow_id: str, deposit: DepositIn) -
     return escrow
 
 
-async def deposit(replica: NetworkReplica, escrow_id: str, body: DepositIn) -> EscrowOut:
+async def deposit(
+    replica: NetworkReplica, escrow_id: str, body: DepositIn, channels: ChannelService
+) -> EscrowOut:
     """Deposit the full amount: sequenced on the network ledger, then the escrow is funded."""
     await _refresh(replica)
-    check_deposit(replica, escrow_id, body)
+    escrow = check_deposit(replica, escrow_id, body)
+    salt = replica.node.recipient.derive_secret(f"payment-reference:{escrow_id}".encode())
+    committed = commitment(body.payment_reference, salt)
+    await record_opening(channels, escrow, body, salt, committed)
     await submit(
         replica,
         ESCROW_DEPOSITED,
@@ -74,10 +93,35 @@ async def deposit(replica: NetworkReplica, escrow_id: str, body: DepositIn) -> E
             "escrow": escrow_id,
             "amount": body.amount,
             "currency": body.currency,
-            "payment_reference": body.payment_reference,
+            "payment_reference_commitment": committed,
         },
     )
     return escrow_out(_escrow(replica, escrow_id))
+
+
+async def record_opening(
+    channels: ChannelService, escrow: EscrowRecord, body: DepositIn, salt: bytes, committed: str
+) -> None:
+    """Record the payment reference and its salt on the channel with the supplier (sealed).
+
+    The deposit does not wait on the supplier: if it is down the entry is queued.
+    """
+    ledger = channel_ledger(escrow.buyer, escrow.supplier)
+    if ledger not in channels.ledgers():
+        return
+    opening = {
+        "event": "deposit",
+        "escrow": escrow.id,
+        "amount": body.amount,
+        "currency": body.currency,
+        "payment_reference": body.payment_reference,
+        "salt": b64url_encode(salt),
+        "commitment": committed,
+    }
+    try:
+        await channels.append(ledger, ESCROW_EVENT, opening)
+    except (Conflict, PeerError) as exc:  # the network deposit must not depend on the channel
+        log.warning("deposit %s: could not record the payment reference on %s: %s", escrow.id, ledger, exc)
 
 
 def offers(replica: NetworkReplica, *, after: str, limit: int) -> list[OfferOut]:

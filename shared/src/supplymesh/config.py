@@ -1,6 +1,6 @@
 """The network configuration: one public file that every member holds.
 
-It lists the members (id, role, URL, Ed25519 public key), the channels (one per OEM ×
+It lists the members (id, role, URL, Ed25519 public key, X25519 encryption key), the channels (one per OEM ×
 supplier pair unless listed explicitly) and the quorum policies per decision kind.
 It holds no secrets. Private keys never appear here (see :mod:`supplymesh.keys`).
 """
@@ -16,6 +16,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from supplymesh.core.crypto import PublicKey, SignatureError
+from supplymesh.core.sealing import EncryptionPublicKey, SealingError
 
 MEMBER_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _FRACTION = re.compile(r"^([1-9][0-9]*)/([1-9][0-9]*)$")
@@ -39,12 +40,19 @@ class _Strict(BaseModel):
 
 
 class Member(_Strict):
-    """A network member and the key it signs with."""
+    """A network member, the key it signs with and the key channel keys are wrapped to.
+
+    ``encryption_key`` (X25519, unpadded base64url) is optional in the file so that a
+    config written before channel encryption still reads; a node refuses to start
+    without its own, and ``supplymesh up`` on an existing state directory adds the
+    missing ones (see docs/operations.md).
+    """
 
     id: Annotated[str, Field(pattern=MEMBER_ID)]
     role: Annotated[Role, Field(strict=False)]
     url: Annotated[str, Field(pattern=r"^https?://[^\s/]+$")]
     public_key: str
+    encryption_key: str | None = None
 
     @field_validator("public_key")
     @classmethod
@@ -55,10 +63,38 @@ class Member(_Strict):
             raise ValueError(str(exc)) from exc
         return value
 
+    @field_validator("encryption_key")
+    @classmethod
+    def _enc_key(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                EncryptionPublicKey.from_text(value)
+            except SealingError as exc:
+                raise ValueError(str(exc)) from exc
+        return value
+
     @property
     def key(self) -> PublicKey:
         """The member's public key."""
         return PublicKey.from_text(self.public_key)
+
+    @property
+    def enc_key(self) -> EncryptionPublicKey:
+        """The member's X25519 encryption key.
+
+        Raises:
+            MissingEncryptionKey: if the config names none for this member.
+        """
+        if self.encryption_key is None:
+            raise MissingEncryptionKey(
+                f"the network config has no encryption_key for {self.id}; run `supplymesh up` "
+                "on the state directory (it adds the missing keys) or add it by hand"
+            )
+        return EncryptionPublicKey.from_text(self.encryption_key)
+
+
+class MissingEncryptionKey(ValueError):
+    """A member has no encryption key in the network config (a config from before encryption)."""
 
 
 class Channel(_Strict):
@@ -133,6 +169,9 @@ class NetworkConfig(_Strict):
         keys = [m.public_key for m in self.members]
         if len(set(keys)) != len(keys):
             raise ValueError("each member needs its own key")
+        enc_keys = [m.encryption_key for m in self.members if m.encryption_key is not None]
+        if len(set(enc_keys)) != len(enc_keys):
+            raise ValueError("each member needs its own encryption key")
         for role in (Role.PDU, Role.AUDITOR):
             if sum(m.role == role for m in self.members) != 1:
                 raise ValueError(f"a network has exactly one {role} member")
@@ -188,6 +227,13 @@ class NetworkConfig(_Strict):
     def channels_of(self, member_id: str) -> list[Channel]:
         """Channels ``member_id`` belongs to."""
         return [c for c in self.all_channels() if member_id in (c.oem, c.supplier)]
+
+    def channel_readers(self, ledger: str) -> list[str]:
+        """Who may read a channel's payloads: its two members and the auditor (SPEC §2)."""
+        channel = self.channel(ledger)
+        if channel is None:
+            raise KeyError(ledger)
+        return sorted({channel.oem, channel.supplier, self.auditor.id})
 
     def keys(self) -> dict[str, PublicKey]:
         """Public keys by member id."""

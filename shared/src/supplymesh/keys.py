@@ -1,8 +1,9 @@
-"""Key files: generate Ed25519 keys and keep private keys readable only by their owner.
+"""Key files: generate keys and keep private keys readable only by their owner.
 
-A node's private key is a PKCS#8 PEM file created with mode 0600 (never widened
-afterwards); loading refuses a key file that group or others can read, as OpenSSH does,
-because a key others could read must be treated as leaked.
+A node has two private keys, each a PKCS#8 PEM file created with mode 0600 (never
+widened afterwards): ``node.key`` (Ed25519, signs) and ``node.enc.key`` (X25519, opens
+channel keys wrapped for the node). Loading refuses a key file that group or others can
+read, as OpenSSH does, because a key others could read must be treated as leaked.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
@@ -21,12 +23,24 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from supplymesh.core.crypto import Signer
+from supplymesh.core.sealing import Recipient
 
 KEY_FILE = "node.key"
+ENC_KEY_FILE = "node.enc.key"
 
 
 class KeyFileError(Exception):
     """A key file is missing, unreadable, too widely readable or not an Ed25519 key."""
+
+
+def _write_new_private(path: Path, pem: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        raise KeyFileError(f"{path} exists; refusing to overwrite a private key") from exc
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
 
 
 def generate_key_file(path: Path) -> Signer:
@@ -36,14 +50,7 @@ def generate_key_file(path: Path) -> Signer:
         KeyFileError: if a file already exists there.
     """
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError as exc:
-        raise KeyFileError(f"{path} exists; refusing to overwrite a private key") from exc
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
+    _write_new_private(path, key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
     return Signer(key)
 
 
@@ -53,6 +60,43 @@ def load_key_file(path: Path) -> Signer:
     Raises:
         KeyFileError: if missing, readable by group/others, or not Ed25519.
     """
+    key = _load_private(path)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyFileError(f"{path} is not an Ed25519 private key")
+    return Signer(key)
+
+
+def generate_enc_key_file(path: Path) -> Recipient:
+    """Create a new X25519 private key at ``path`` (mode 0600); refuse to overwrite one.
+
+    Raises:
+        KeyFileError: if a file already exists there.
+    """
+    key = X25519PrivateKey.generate()
+    _write_new_private(path, key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    return Recipient(key)
+
+
+def load_enc_key_file(path: Path) -> Recipient:
+    """Load an encryption key written by :func:`generate_enc_key_file`.
+
+    Raises:
+        KeyFileError: if missing, readable by group/others, or not X25519.
+    """
+    key = _load_private(path)
+    if not isinstance(key, X25519PrivateKey):
+        raise KeyFileError(f"{path} is not an X25519 private key")
+    return Recipient(key)
+
+
+def load_or_generate_enc(path: Path) -> Recipient:
+    """Load the encryption key at ``path``, creating it first if there is none."""
+    if path.exists():
+        return load_enc_key_file(path)
+    return generate_enc_key_file(path)
+
+
+def _load_private(path: Path) -> object:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError as exc:
@@ -65,9 +109,7 @@ def load_key_file(path: Path) -> Signer:
         key = load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise KeyFileError(f"{path} is not an unencrypted PEM private key: {exc}") from exc
-    if not isinstance(key, Ed25519PrivateKey):
-        raise KeyFileError(f"{path} is not an Ed25519 private key")
-    return Signer(key)
+    return key
 
 
 def load_or_generate(path: Path) -> Signer:

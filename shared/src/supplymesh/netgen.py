@@ -4,12 +4,15 @@ Layout of a state directory::
 
     DIR/network-config.json     public config every member holds (members, keys, URLs)
     DIR/<node-id>/node.key      the node's Ed25519 private key (0600), only there
+    DIR/<node-id>/node.enc.key  the node's X25519 private key (0600), opens channel keys
     DIR/<node-id>/erp-clients.json  hashed ERP tokens of the node
     DIR/<node-id>/erp-token     the plaintext token of the node's default ERP client (0600)
     DIR/<node-id>/node.db       the node's SQLite database (default storage)
     DIR/network.json            written by ``supplymesh up`` once every node is healthy
 
-Running it again on an existing directory reuses every key and token (resume).
+Running it again on an existing directory reuses every key and token (resume). A config
+written before channel encryption (members without ``encryption_key``) is migrated on
+resume: each node gets a new ``node.enc.key`` and the config its public half.
 """
 
 from __future__ import annotations
@@ -22,7 +25,15 @@ from typing import Any
 
 from supplymesh.config import Member, NetworkConfig, Role
 from supplymesh.erp_clients import CLIENTS_FILE, Scope, add_client, write_private_file
-from supplymesh.keys import KEY_FILE, KeyFileError, load_key_file, load_or_generate
+from supplymesh.keys import (
+    ENC_KEY_FILE,
+    KEY_FILE,
+    KeyFileError,
+    load_enc_key_file,
+    load_key_file,
+    load_or_generate,
+    load_or_generate_enc,
+)
 
 CONFIG_FILE = "network-config.json"
 TOKEN_FILE = "erp-token"  # noqa: S105 - a file name, not a secret
@@ -32,11 +43,12 @@ ERP_CLIENT_NAME = "erp"
 
 @dataclass(frozen=True, slots=True)
 class Seat:
-    """A member to be: id and role, and its public key if already known."""
+    """A member to be: id and role, and its public keys if already known."""
 
     id: str
     role: Role
     public_key: str | None = None
+    encryption_key: str | None = None
 
 
 def _suffixes(count: int) -> list[str]:
@@ -65,7 +77,9 @@ def seats_from_file(path: Path) -> tuple[list[Seat], dict[str, Any]]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         members = raw.pop("members")
-        seats = [Seat(m["id"], Role(m["role"]), m.get("public_key")) for m in members]
+        seats = [
+            Seat(m["id"], Role(m["role"]), m.get("public_key"), m.get("encryption_key")) for m in members
+        ]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: not a network config: {exc}") from exc
     return seats, raw
@@ -76,8 +90,11 @@ def scopes_for(role: Role) -> tuple[Scope, ...]:
     return ("read", "audit") if role == Role.AUDITOR else ("read", "write")
 
 
-def ensure_node_files(state_dir: Path, seat: Seat) -> str:
-    """Create (or reuse) the node's key and ERP token; return its public key text.
+def ensure_node_files(state_dir: Path, seat: Seat) -> tuple[str, str]:
+    """Create (or reuse) the node's keys and ERP token; return its public key texts.
+
+    Returns (signing key, encryption key). An encryption key missing from both the
+    config and the node directory is generated (migration of an older config).
 
     Raises:
         KeyFileError: if the config names a key whose private half is not here.
@@ -89,11 +106,17 @@ def ensure_node_files(state_dir: Path, seat: Seat) -> str:
     signer = load_key_file(key_path) if key_path.exists() else load_or_generate(key_path)
     if seat.public_key is not None and seat.public_key != signer.public_key.text:
         raise KeyFileError(f"{key_path} does not match {seat.id}'s public key in the config")
+    enc_path = node_dir / ENC_KEY_FILE
+    if seat.encryption_key is not None and not enc_path.exists():
+        raise KeyFileError(f"the config gives {seat.id} an encryption key, but {enc_path} does not exist")
+    recipient = load_enc_key_file(enc_path) if enc_path.exists() else load_or_generate_enc(enc_path)
+    if seat.encryption_key is not None and seat.encryption_key != recipient.public_key.text:
+        raise KeyFileError(f"{enc_path} does not match {seat.id}'s encryption key in the config")
     token_path = node_dir / TOKEN_FILE
     if not token_path.exists():
         token = add_client(node_dir / CLIENTS_FILE, ERP_CLIENT_NAME, scopes_for(seat.role))
         write_private_file(token_path, token + "\n")
-    return signer.public_key.text
+    return signer.public_key.text, recipient.public_key.text
 
 
 def build_network(
@@ -111,15 +134,18 @@ def build_network(
     with ``id`` and ``port`` (e.g. ``http://{id}:8000`` inside a container network).
     """
     state_dir.mkdir(parents=True, exist_ok=True)
-    members = [
-        Member(
-            id=seat.id,
-            role=seat.role,
-            url=member_url(url_template, seat.id, host, base_port + index),
-            public_key=ensure_node_files(state_dir, seat),
+    members = []
+    for index, seat in enumerate(seats):
+        public_key, encryption_key = ensure_node_files(state_dir, seat)
+        members.append(
+            Member(
+                id=seat.id,
+                role=seat.role,
+                url=member_url(url_template, seat.id, host, base_port + index),
+                public_key=public_key,
+                encryption_key=encryption_key,
+            )
         )
-        for index, seat in enumerate(seats)
-    ]
     settings = dict(extra or {})
     settings.pop("version", None)
     config = NetworkConfig.model_validate(

@@ -2,7 +2,9 @@
 
 It shows every channel, so it takes the auditor's ERP credentials: a bearer token, or a
 session cookie set by ``/explorer/login?token=…`` (the link the demo prints). Pages read
-live from the holders through the auditor's read-only peer access.
+live from the holders through the auditor's read-only peer access. Channel pages show
+private bodies decrypted with the auditor's channel keys (it is a reader of every
+channel key), marked as such; the stored form is ciphertext.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from fastapi import APIRouter, Cookie, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from supplymesh.audit.payloads import open_channel
 from supplymesh.config import NETWORK_LEDGER
 from supplymesh.core.contracts.network import DECISION_KINDS, NetworkState, apply
-from supplymesh.core.entry import Entry
+from supplymesh.core.entry import Entry, EntryFormatError, SealedEntry, parse_signatures
 from supplymesh.network.rules import policy_for
 from supplymesh.web.deps import NodeDep
 from supplymesh.web.node import Node
@@ -126,6 +129,7 @@ async def ledger_page(
     items = await _holder_ledger(node, holder, ledger)
     report = audits.latest(node) or {"findings": []}
     flagged = {f["seq"] for f in report["findings"] if f["ledger"] == ledger and f["seq"]}
+    plain = _decrypted(node, ledger, items)
     entries = [
         {
             "seq": item["entry"]["seq"],
@@ -135,13 +139,36 @@ async def ledger_page(
             "hash": item["hash"],
             "signers": [s["signer"] for s in item["signatures"]],
             "late": [s["signer"] for s in item.get("late_signatures", [])],
-            "body": json.dumps(item["entry"]["body"], separators=(",", ":"))[:400],
+            "body": json.dumps(plain.get(item["entry"]["seq"], item["entry"]["body"]), separators=(",", ":"))[
+                :400
+            ],
+            "decrypted": item["entry"]["seq"] in plain,
         }
         for item in items
     ]
     return templates.TemplateResponse(
         request, "ledger.html", {"ledger": ledger, "holder": holder, "entries": entries, "flagged": flagged}
     )
+
+
+def _decrypted(node: Node, ledger: str, items: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Plaintext of the private entries of a channel copy, opened with the auditor's keys."""
+    if node.config.channel(ledger) is None:
+        return {}
+    sealed: list[SealedEntry | None] = []
+    for item in items:
+        try:
+            sealed.append(SealedEntry(Entry.from_json(item["entry"]), parse_signatures(item["signatures"])))
+        except (EntryFormatError, KeyError, TypeError):
+            sealed.append(None)
+    opened = open_channel(
+        ledger,
+        sealed,
+        recipient=node.recipient,
+        reader=node.id,
+        expected_readers=frozenset(node.config.channel_readers(ledger)),
+    )
+    return opened.bodies
 
 
 @router.get("/decisions", response_class=HTMLResponse)

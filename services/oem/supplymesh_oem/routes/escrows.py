@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
+from supplymesh.channels.routes import Channels
 from supplymesh.network.routes import Replica
 from supplymesh.web.deps import ErpReader
 from supplymesh.web.idempotency import IdempotencyDep
@@ -30,9 +31,11 @@ async def get_escrow(escrow_id: Id, replica: Replica, _client: ErpReader) -> Esc
     description="Signed by this buyer and sequenced on the network ledger; "
     "the escrow is `funded` in the answer.",
 )
-async def deposit(escrow_id: Id, body: DepositIn, replica: Replica, idem: IdempotencyDep) -> JSONResponse:
+async def deposit(
+    escrow_id: Id, body: DepositIn, replica: Replica, channels: Channels, idem: IdempotencyDep
+) -> JSONResponse:
     async def run() -> EscrowOut:
-        return await escrows.deposit(replica, escrow_id, body)
+        return await escrows.deposit(replica, escrow_id, body, channels)
 
     return await idem.run(200, run)
 

@@ -16,7 +16,11 @@ Pipeline: check_tree_heads, check_hash_chain_and_signatures, check_countersignat
 check_party_actions, check_quorum_certs, check_replicas_agree (with consistency against
 every tree head seen before), check_reexecution (every decision re-executed from its
 recorded inputs against the state at its base), check_no_overbooking,
-check_money_conserved, check_no_private_fields.
+check_money_conserved, check_channel_payloads, check_commitments,
+check_no_private_fields.
+
+The last three read channel payloads: the auditor is a reader of every channel key
+(:mod:`supplymesh.audit.payloads`), given to the pipeline as :class:`Reader`.
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from supplymesh.audit.payloads import OpenedChannel, open_channel, private_strings
 from supplymesh.config import NETWORK_LEDGER, NetworkConfig
 from supplymesh.core import merkle
-from supplymesh.core.actions import ACTION_FIELDS
+from supplymesh.core.actions import ACTION_FIELDS, ESCROW_DEPOSITED
 from supplymesh.core.canonical import sha256
 from supplymesh.core.contracts.channel import VIEW_KINDS, ChannelMembers
 from supplymesh.core.contracts.network import (
@@ -42,6 +47,7 @@ from supplymesh.core.contracts.network import (
 )
 from supplymesh.core.contracts.split import limit
 from supplymesh.core.entry import GENESIS_PREV, Entry, EntryFormatError, SealedEntry, parse_signatures
+from supplymesh.core.sealing import Recipient, opens
 from supplymesh.core.verify import Finding, Record, verify_ledger
 from supplymesh.network.rules import RuleViolation, check_action_entry, quorum_of, recompute
 
@@ -152,6 +158,14 @@ class Checkpoint:
     findings: tuple[Finding, ...] = ()
 
 
+@dataclass(frozen=True)
+class Reader:
+    """Who reads channel payloads for the audit: a member id and its encryption key."""
+
+    id: str
+    recipient: Recipient
+
+
 @dataclass
 class Pull:
     """Everything one audit looks at."""
@@ -160,6 +174,27 @@ class Pull:
     copies: list[Copy]
     seen: list[SeenHead] = field(default_factory=list)
     checkpoint: Checkpoint | None = None
+    reader: Reader | None = None
+    _opened: dict[str, OpenedChannel] = field(default_factory=dict, repr=False)
+
+    def channels(self) -> list[str]:
+        """Channel ledgers among the copies."""
+        return sorted({c.ledger for c in self.copies if c.ledger != NETWORK_LEDGER})
+
+    def opened(self, ledger: str) -> OpenedChannel | None:
+        """The reader's opening of the longest copy of channel ``ledger`` (None: no reader)."""
+        if self.reader is None:
+            return None
+        if ledger not in self._opened:
+            copy = self.longest(ledger)
+            self._opened[ledger] = open_channel(
+                ledger,
+                copy.every_sealed() if copy else [],
+                recipient=self.reader.recipient,
+                reader=self.reader.id,
+                expected_readers=frozenset(self.config.channel_readers(ledger)),
+            )
+        return self._opened[ledger]
 
     def of(self, ledger: str) -> list[Copy]:
         """Every holder's copy of ``ledger``."""
@@ -513,13 +548,102 @@ def check_money_conserved(pull: Pull) -> list[Finding]:
     return findings
 
 
+def check_channel_payloads(pull: Pull) -> list[Finding]:
+    """Private channel bodies are sealed under the current key, and the auditor can open them."""
+    findings = []
+    for ledger in pull.channels():
+        if pull.config.channel(ledger) is None:
+            continue
+        opened = pull.opened(ledger)
+        if opened is None:
+            continue
+        findings += [_f(ledger, seq, rule, detail) for seq, rule, detail in opened.problems]
+    return findings
+
+
+def check_commitments(pull: Pull) -> list[Finding]:
+    """Every payment-reference opening on a channel opens the commitment on the network ledger."""
+    committed: dict[str, tuple[int, str]] = {}
+    for sealed in _network(pull):
+        action = sealed.entry.body.get("action", {})
+        if sealed.entry.kind == ESCROW_DEPOSITED and isinstance(action, Mapping):
+            body = action.get("body", {})
+            committed[str(body.get("escrow"))] = (
+                sealed.entry.seq,
+                str(body.get("payment_reference_commitment")),
+            )
+    findings = []
+    for ledger in pull.channels():
+        opened = pull.opened(ledger) if pull.config.channel(ledger) is not None else None
+        for seq, body in sorted(opened.bodies.items()) if opened else []:
+            if body.get("event") != "deposit" or "commitment" not in body:
+                continue
+            network = committed.get(str(body.get("escrow")))
+            if network is None:
+                continue  # the deposit never reached the network ledger
+            value, salt = body.get("payment_reference"), body.get("salt")
+            if not (
+                isinstance(value, str)
+                and isinstance(salt, str)
+                and opens(network[1], value=value, salt_text=salt)
+            ):
+                findings.append(
+                    _f(
+                        ledger,
+                        seq,
+                        "commitment",
+                        f"this payment reference does not open the commitment at network seq {network[0]}",
+                    )
+                )
+    return findings
+
+
 ALLOWED_DECISION_BODY = frozenset({"decision", "base", "inputs", "result"})
 
 
+def _visible_names(pull: Pull, network: list[SealedEntry]) -> frozenset[str]:
+    """Names the network ledger shows by design: member ids, products, channel ledger names."""
+    names = {m.id for m in pull.config.members} | set(pull.channels())
+    for sealed in network:
+        action = sealed.entry.body.get("action", {})
+        if isinstance(action, Mapping) and isinstance(action.get("body"), Mapping):
+            product = action["body"].get("product")
+            if isinstance(product, str):
+                names.add(product)
+    return frozenset(names)
+
+
 def check_no_private_fields(pull: Pull) -> list[Finding]:
-    """Only network-visible data on the network ledger (SPEC §2)."""
+    """Only network-visible data on the network ledger (SPEC §2).
+
+    Structurally (known kinds, only the visible fields of actions and decisions, only
+    attestation kinds copied from channels) and, with a reader, by value: no distinctive
+    string of any private channel body appears anywhere in a network entry.
+    """
     findings = []
-    for sealed in _judged(pull):
+    network = _network(pull)
+    judged = _judged(pull)
+    if pull.reader is not None:
+        exclude = _visible_names(pull, network)
+        secrets: set[str] = set()
+        for ledger in pull.channels():
+            opened = pull.opened(ledger) if pull.config.channel(ledger) is not None else None
+            if opened is not None:
+                secrets |= private_strings(opened.bodies.values(), exclude=exclude)
+        quoted = {value: json.dumps(value, ensure_ascii=False).encode() for value in secrets}
+        for sealed in judged:
+            text = sealed.leaf
+            leaked = sorted(v for v, q in quoted.items() if q in text)
+            if leaked:
+                findings.append(
+                    _f(
+                        NETWORK_LEDGER,
+                        sealed.entry.seq,
+                        "private_value",
+                        f"{len(leaked)} value(s) of private channel entries appear in this entry",
+                    )
+                )
+    for sealed in judged:
         entry = sealed.entry
         body = entry.body
         if entry.kind in DECISION_KINDS:
@@ -565,6 +689,8 @@ PIPELINE = (
     check_reexecution,
     check_no_overbooking,
     check_money_conserved,
+    check_channel_payloads,
+    check_commitments,
     check_no_private_fields,
 )
 

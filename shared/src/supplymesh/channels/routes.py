@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from supplymesh.channels.service import ChannelService, parse_sealed, sealed_json
 from supplymesh.core.canonical import CanonicalizationError, canonicalize
+from supplymesh.core.contracts.channel import is_private
+from supplymesh.core.entry import Entry
+from supplymesh.core.sealing import SealingError, sealed_key_id
 from supplymesh.errors import BadRequest, Unprocessable
-from supplymesh.web.deps import ErpReader, PeerSender
+from supplymesh.storage.ledger_store import StoredEntry
+from supplymesh.web.deps import ErpReader, ErpWriter, PeerSender
 from supplymesh.web.idempotency import IdempotencyDep, Reply
 from supplymesh.web.ledger_api import LedgerName
+from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, page_response
 
 
 def get_channels(request: Request) -> ChannelService:
@@ -53,6 +58,23 @@ class ChannelEntryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["terms", "message"]
     body: dict[str, Any] = Field(description="Any JSON object without binary floats (use decimal strings)")
+
+
+class PlainEntryOut(BaseModel):
+    """A channel entry as its reader sees it: the body opened with the channel key.
+
+    ``hash`` is the hash of the entry as stored (with its sealed body), so it can be
+    matched with ``GET /v1/ledgers/{ledger}/entries`` and verified there.
+    """
+
+    seq: int
+    time: str
+    kind: str
+    author: str
+    hash: str
+    sealed: bool = Field(description="True if the stored body is encrypted under the channel key")
+    key_id: str | None = Field(description="Key the body is sealed under (for sealed bodies)")
+    body: dict[str, Any] | None = Field(description="The plaintext body; null if it cannot be opened here")
 
 
 class ChannelInfo(BaseModel):
@@ -107,7 +129,72 @@ def channel_erp_router() -> APIRouter:
 
         return await idem.run(201, run)
 
+    @router.get(
+        "/{ledger}/entries",
+        summary="Entries of a channel with their bodies decrypted (members only)",
+        response_model=list[PlainEntryOut],
+    )
+    def plain_entries(
+        request: Request,
+        ledger: LedgerName,
+        channels: Channels,
+        _client: ErpReader,
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> JSONResponse:
+        channels.members(ledger)
+        rows = channels.node.store.entries(ledger, after=after, limit=limit + 1)
+
+        def render(row: StoredEntry) -> dict[str, Any]:
+            return plain_entry(channels, row)
+
+        return page_response(request, rows, limit=limit, cursor=lambda r: r.seq, render=render)
+
+    @router.post(
+        "/{ledger}/keys",
+        status_code=201,
+        summary="Rotate the channel key: later private entries are sealed under a new key",
+        description="Appends a channel.key entry wrapping a fresh key for both members and the auditor. "
+        "Earlier entries stay readable under their own keys. 202 if queued (supplier unreachable).",
+        responses={202: {"description": "Queued"}},
+    )
+    async def rotate(ledger: LedgerName, channels: Channels, _client: ErpWriter) -> JSONResponse:
+        channels.members(ledger)
+        sealed = await channels.rotate_key(ledger)
+        if sealed is None:
+            return JSONResponse({"queued": True}, status_code=202)
+        return JSONResponse(
+            {"key_id": sealed.entry.body["key_id"], "seq": sealed.entry.seq, "hash": sealed.entry.hash},
+            status_code=201,
+        )
+
     return router
+
+
+def plain_entry(channels: ChannelService, row: StoredEntry) -> dict[str, Any]:
+    """A stored channel entry with its body opened by this member's keys."""
+    entry = Entry.from_canonical(row.entry)
+    sealed = is_private(entry.kind)
+    try:
+        body: dict[str, Any] | None = channels.open_body(entry)
+    except SealingError:
+        body = None
+    key_id = None
+    if sealed:
+        try:
+            key_id = sealed_key_id(entry.body)
+        except SealingError:
+            key_id = None
+    return {
+        "seq": entry.seq,
+        "time": entry.time,
+        "kind": entry.kind,
+        "author": entry.author,
+        "hash": entry.hash,
+        "sealed": sealed,
+        "key_id": key_id,
+        "body": body,
+    }
 
 
 def channel_peer_router() -> APIRouter:

@@ -13,6 +13,12 @@ both copies are byte-identical; a member never countersigns two different entrie
 one seq (enforced by a primary key). No lock is held across a call to the counterpart
 except the supplier's sequencing lock, whose counterpart handlers take no lock that the
 supplier could be waiting on, so two nodes cannot deadlock.
+
+Payloads: bodies of private kinds are sealed under the channel's current key as the
+entry is built (the seal names ledger, seq, kind and author), so hashes and signatures
+cover the ciphertext as stored. If a channel has no key yet, the author first appends a
+``channel.key`` entry. A countersigner opens the payload before it signs
+(:mod:`supplymesh.channels.keyring`).
 """
 
 from __future__ import annotations
@@ -23,10 +29,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from supplymesh.channels import state
+from supplymesh.channels.keyring import ChannelKeyring
 from supplymesh.core.contracts.channel import (
+    KEY_KIND,
     ChannelMembers,
     EndorsementRefused,
     check_countersign,
+    is_private,
     may_author,
 )
 from supplymesh.core.crypto import SignatureError
@@ -80,6 +89,7 @@ class ChannelService:
         self._sequence_locks: dict[str, asyncio.Lock] = {}
         self._accept_locks: dict[str, asyncio.Lock] = {}
         self._propose_locks: dict[str, asyncio.Lock] = {}
+        self.keyring = ChannelKeyring(node)
 
     # -- shared helpers ---------------------------------------------------------------
 
@@ -120,8 +130,12 @@ class ChannelService:
                 raise Unprocessable(f"signature of {signature.signer} does not verify") from exc
 
     def _next(self, ledger: str, kind: str, body: Mapping[str, object]) -> Entry:
-        """This node's entry continuing its own copy of ``ledger``."""
+        """This node's entry continuing its own copy of ``ledger`` (private bodies sealed)."""
         head = self.head(ledger)
+        if is_private(kind):
+            body = self.keyring.seal(
+                ledger=ledger, seq=head.size + 1, kind=kind, author=self.node.id, body=body
+            )
         return next_entry(
             ledger=ledger,
             head=(head.size, head.head_hash),
@@ -183,24 +197,49 @@ class ChannelService:
             return await self.propose(ledger, kind, body)
         except PeerUnavailable:
             key = f"{ledger}:{self.node.now_text()}:{kind}"
+            # Queued until the supplier returns: sealed to this node's own key, so the
+            # outbox row holds no readable payload either.
+            sealed = self.keyring.seal_local(dict(body), _queued_purpose(ledger, kind))
             with write_transaction(self.node.engine) as conn:
                 outbox.enqueue(
                     conn,
                     task=PROPOSE_TASK,
                     key=key,
-                    payload={"ledger": ledger, "kind": kind, "body": dict(body)},
+                    payload={"ledger": ledger, "kind": kind, "sealed": sealed},
                     now_text=self.node.now_text(),
                 )
             self._wake()
             return None
 
+    async def rotate_key(self, ledger: str) -> SealedEntry | None:
+        """Append a new ``channel.key`` entry: later private entries are sealed under it.
+
+        Earlier entries stay readable: their key entries stay on the ledger. None if the
+        entry was queued because the supplier is down.
+        """
+        return await self.append(ledger, KEY_KIND, self.keyring.new_key_body(ledger))
+
+    def open_body(self, entry: Entry) -> dict[str, Any]:
+        """The plaintext body of an entry of a channel this node is a member of.
+
+        Raises:
+            Forbidden: if this node is not a member.
+        """
+        self.members(entry.ledger)
+        return self.keyring.open(entry)
+
     async def _append_as_sequencer(self, ledger: str, kind: str, body: Mapping[str, object]) -> SealedEntry:
         async with self._lock(self._sequence_locks, ledger):
             await self._finish_pending_locked(ledger)
-            entry = self._next(ledger, kind, body)
-            own = self._sign(entry)
-            state.save_pending(self.node.engine, entry, own.sig)
-            return await self._complete_locked(entry, own)
+            if is_private(kind) and self.keyring.current_key_id(ledger) is None:
+                await self._sequence_locked(ledger, KEY_KIND, self.keyring.new_key_body(ledger))
+            return await self._sequence_locked(ledger, kind, body)
+
+    async def _sequence_locked(self, ledger: str, kind: str, body: Mapping[str, object]) -> SealedEntry:
+        entry = self._next(ledger, kind, body)
+        own = self._sign(entry)
+        state.save_pending(self.node.engine, entry, own.sig)
+        return await self._complete_locked(entry, own)
 
     async def finish_pending(self) -> None:
         """Complete own entries left pending by a crash (run at start-up)."""
@@ -280,25 +319,34 @@ class ChannelService:
         """
         members = self.members(ledger)
         async with self._lock(self._propose_locks, ledger):
-            for _ in range(MAX_PROPOSAL_ROUNDS):
+            if is_private(kind):
                 await self.sync(ledger)
-                entry = self._next(ledger, kind, body)
-                own = self._sign(entry)
-                response = await self.node.peers.request(
-                    members.supplier,
-                    "POST",
-                    f"/peer/v1/channels/{ledger}/proposals",
-                    json={"entry": entry.as_json(), "signatures": [own.as_json()]},
-                )
-                if response.status_code == 409:
-                    continue
-                if response.status_code != 200:
-                    raise Conflict(f"{members.supplier} refused the proposal: {response.text[:300]}")
-                sealed = parse_sealed(response.json())
-                if sealed.entry.hash != entry.hash:
-                    raise PeerError(f"{members.supplier} sealed a different entry than proposed")
-                await self.accept(sealed)
-                return sealed
+                if self.keyring.current_key_id(ledger) is None:
+                    await self._propose_locked(ledger, members, KEY_KIND, self.keyring.new_key_body(ledger))
+            return await self._propose_locked(ledger, members, kind, body)
+
+    async def _propose_locked(
+        self, ledger: str, members: ChannelMembers, kind: str, body: Mapping[str, object]
+    ) -> SealedEntry:
+        for _ in range(MAX_PROPOSAL_ROUNDS):
+            await self.sync(ledger)
+            entry = self._next(ledger, kind, body)
+            own = self._sign(entry)
+            response = await self.node.peers.request(
+                members.supplier,
+                "POST",
+                f"/peer/v1/channels/{ledger}/proposals",
+                json={"entry": entry.as_json(), "signatures": [own.as_json()]},
+            )
+            if response.status_code == 409:
+                continue
+            if response.status_code != 200:
+                raise Conflict(f"{members.supplier} refused the proposal: {response.text[:300]}")
+            sealed = parse_sealed(response.json())
+            if sealed.entry.hash != entry.hash:
+                raise PeerError(f"{members.supplier} sealed a different entry than proposed")
+            await self.accept(sealed)
+            return sealed
         raise Conflict(f"could not place an entry on {ledger} after {MAX_PROPOSAL_ROUNDS} rounds")
 
     # -- counterpart handlers ----------------------------------------------------------------
@@ -334,6 +382,7 @@ class ChannelService:
                 head=(head.size, head.head_hash),
                 already_countersigned=done[0] if done else None,
             )
+            self.keyring.check_entry(entry)
         except EndorsementRefused as exc:
             extensions = {"size": head.size} if size_in_problem else {}
             raise Conflict(f"{refusal}: {exc}", **extensions) from exc
@@ -486,7 +535,12 @@ class ChannelService:
 
     async def deliver_proposal(self, payload: dict[str, Any]) -> None:
         """Outbox: propose an OEM entry that was queued while the supplier was down."""
-        await self.propose(payload["ledger"], payload["kind"], payload["body"])
+        ledger, kind = payload["ledger"], payload["kind"]
+        if "sealed" in payload:
+            body = self.keyring.open_local(payload["sealed"], _queued_purpose(ledger, kind))
+        else:  # queued before payloads were sealed at rest
+            body = payload["body"]
+        await self.propose(ledger, kind, body)
 
     def outbox_handlers(self) -> dict[str, Any]:
         """Handlers to register with the node's outbox worker."""
@@ -495,3 +549,7 @@ class ChannelService:
             LATE_SIGNATURE_TASK: self.deliver_late_signature,
             PROPOSE_TASK: self.deliver_proposal,
         }
+
+
+def _queued_purpose(ledger: str, kind: str) -> str:
+    return f"queued-proposal:{ledger}:{kind}"

@@ -161,11 +161,23 @@ def init(
         try:
             seats, _ = seats_from_file(state_dir / CONFIG_FILE)
             config = NetworkConfig.load(state_dir / CONFIG_FILE)
-            for seat in seats:
-                ensure_node_files(state_dir, seat)
+            keys = {seat.id: ensure_node_files(state_dir, seat) for seat in seats}
         except (ValueError, KeyFileError) as exc:
             console.print(f"[red]the existing network in {state_dir} is not usable:[/red] {exc}")
             raise typer.Exit(2) from exc
+        if any(m.encryption_key is None for m in config.members):
+            # a config from before channel encryption: add the keys, keep everything else
+            config = NetworkConfig.model_validate(
+                {
+                    **config.model_dump(mode="json"),
+                    "members": [
+                        {**m.model_dump(mode="json"), "encryption_key": keys[m.id][1]} for m in config.members
+                    ],
+                }
+            )
+            write_private_file(state_dir / CONFIG_FILE, config.to_json())
+            (state_dir / CONFIG_FILE).chmod(0o644)
+            console.print(f"added encryption keys to {state_dir / CONFIG_FILE}")
         console.print(f"kept {state_dir / CONFIG_FILE} with {len(config.members)} members")
         return
     try:

@@ -8,7 +8,10 @@ holding the network ledger can check the party's signature, and the ``(party, id
 pair makes a retried submission idempotent.
 
 Only network-visible fields may appear in an action body (SPEC §2): demand terms,
-deposits, production complete with lot quality, offer acceptance.
+deposits, production complete with lot quality, offer acceptance. A deposit's payment
+reference is not network-visible: the action carries a salted commitment to it
+(:func:`supplymesh.core.sealing.commitment`), opened on the buyer's channel with the
+supplier (encrypted).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ ACTION_FIELDS: Mapping[str, frozenset[str]] = {
             "unit_price",
         }
     ),
-    ESCROW_DEPOSITED: frozenset({"escrow", "amount", "currency", "payment_reference"}),
+    ESCROW_DEPOSITED: frozenset({"escrow", "amount", "currency", "payment_reference_commitment"}),
     OFFER_ACCEPTED: frozenset({"offer", "escrow", "unit_price"}),
     PRODUCTION_COMPLETED: frozenset({"order", "escrow", "produced_quantity", "defects", "source", "sample"}),
 }
@@ -104,6 +107,10 @@ class Action:
         return action
 
 
+def _is_hash(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
 def sign_action(action: Action, signer: Signer) -> str:
     """The party's signature over ``action``."""
     return signer.sign_text(action.digest)
@@ -125,6 +132,8 @@ def check_action(action: Action, signature: str, *, role: str, key: PublicKey) -
         raise ActionError(f"fields not visible on the network ledger: {sorted(extra)}")
     if not action.id or len(action.id) > 64:
         raise ActionError("action id must be 1–64 characters")
+    if action.kind == ESCROW_DEPOSITED and not _is_hash(action.body.get("payment_reference_commitment")):
+        raise ActionError("payment_reference_commitment must be a salted hash (64 lowercase hex)")
     try:
         key.verify_text(signature, action.digest)
     except (SignatureError, CanonicalizationError) as exc:

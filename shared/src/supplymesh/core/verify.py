@@ -150,8 +150,7 @@ def link_chain(
                     ledger,
                     check.seq,
                     "hash_chain",
-                    f"prev {link.prev[:16]}… is not the hash of entry {position - 1} "
-                    f"({expected_prev[:16]}…)",
+                    f"prev {link.prev[:16]}… is not the hash of entry {position - 1} ({expected_prev[:16]}…)",
                 )
             )
         expected_prev = link.hash

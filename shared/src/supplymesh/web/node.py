@@ -1,8 +1,8 @@
 """A running node's context: identity, config, database, peers; built once per process.
 
-:func:`open_node` checks that the node's private key matches its entry in the network
-config (a node with the wrong key refuses to start), opens the database and creates
-the schema.
+:func:`open_node` checks that the node's private keys (signing and encryption) match its
+entry in the network config (a node with a wrong or missing key refuses to start), opens
+the database and creates the schema.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from sqlalchemy import Engine
 from supplymesh.config import Member, NetworkConfig, Role
 from supplymesh.core.crypto import Signer
 from supplymesh.core.entry import format_time
+from supplymesh.core.sealing import Recipient
 from supplymesh.erp_clients import CLIENTS_FILE, ErpClients
-from supplymesh.keys import KEY_FILE, load_key_file
+from supplymesh.keys import ENC_KEY_FILE, KEY_FILE, KeyFileError, load_enc_key_file, load_key_file
 from supplymesh.peer_client import PeerClient
 from supplymesh.settings import NodeSettings
 from supplymesh.storage.engine import close_engine, make_engine
@@ -48,6 +49,7 @@ class Node:
     config: NetworkConfig
     member: Member
     signer: Signer
+    recipient: Recipient
     engine: Engine
     store: LedgerStore
     erp: ErpClients
@@ -115,6 +117,19 @@ def open_node(
     signer = load_key_file(settings.node_dir / KEY_FILE)
     if signer.public_key.text != member.public_key:
         raise NodeStartupError(f"the key in {settings.node_dir} is not {member.id}'s key in the config")
+    if member.encryption_key is None:
+        raise NodeStartupError(
+            f"the network config has no encryption_key for {member.id} (a config from before channel "
+            "encryption): run `supplymesh up` on the state directory once to add the missing keys"
+        )
+    try:
+        recipient = load_enc_key_file(settings.node_dir / ENC_KEY_FILE)
+    except KeyFileError as exc:
+        raise NodeStartupError(str(exc)) from exc
+    if recipient.public_key.text != member.encryption_key:
+        raise NodeStartupError(
+            f"the encryption key in {settings.node_dir} is not {member.id}'s encryption_key in the config"
+        )
     engine = make_engine(settings.effective_database_url)
     try:
         migrate(engine, [migrations] if migrations is not None else [])
@@ -134,6 +149,7 @@ def open_node(
         config=config,
         member=member,
         signer=signer,
+        recipient=recipient,
         engine=engine,
         store=store,
         erp=ErpClients.load(settings.node_dir / CLIENTS_FILE),

@@ -8,8 +8,12 @@ A member countersigns an entry that is well formed, correctly sequenced (it cont
 the member's own copy) and authored by the member allowed to author its kind, and it
 never countersigns two different entries for the same seq.
 
-Capacity attestations and lot quality are network-visible by design (the PDU's views);
-every other kind is private to the channel.
+Capacity attestations and lot quality are network-visible by design (the PDU's views)
+and stay plaintext. Every other kind is private to the channel: its body is sealed
+(:mod:`supplymesh.core.sealing`) under the channel's current data key, which a
+``channel.key`` entry wraps for the two members and the auditor. A countersigner checks
+the shape here; it also opens the body (see :mod:`supplymesh.channels.keyring`) before it
+signs.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from enum import StrEnum
 from supplymesh.core.contracts.dms import DEFECT_CLASSES
 from supplymesh.core.entry import Entry
 from supplymesh.core.numbers import NumberError, check_safe_int, normalise
+from supplymesh.core.sealing import SealingError, check_key_entry_body, sealed_key_id
 
 
 class Side(StrEnum):
@@ -33,6 +38,7 @@ class Side(StrEnum):
 
 CAPACITY_KIND = "capacity.attestation"
 QUALITY_KIND = "lot.quality"
+KEY_KIND = "channel.key"
 
 AUTHORS: Mapping[str, Side] = {
     CAPACITY_KIND: Side.SUPPLIER,
@@ -42,8 +48,16 @@ AUTHORS: Mapping[str, Side] = {
     "escrow.event": Side.OEM,
     "terms": Side.EITHER,
     "message": Side.EITHER,
+    KEY_KIND: Side.EITHER,
 }
 VIEW_KINDS = frozenset({CAPACITY_KIND, QUALITY_KIND})
+PRIVATE_KINDS = frozenset(AUTHORS) - VIEW_KINDS - {KEY_KIND}
+"""Kinds whose bodies are sealed under the channel key."""
+
+
+def is_private(kind: str) -> bool:
+    """True if entries of ``kind`` carry a sealed body."""
+    return kind in PRIVATE_KINDS
 
 
 class EndorsementRefused(ValueError):
@@ -85,13 +99,20 @@ def may_author(members: ChannelMembers, author: str, kind: str) -> bool:
 
 
 def check_body(kind: str, body: Mapping[str, object]) -> None:
-    """Shape checks for the network-visible kinds (exact numbers, known fields).
+    """Shape checks of an entry body by kind.
+
+    Exact numbers and known fields for the network-visible kinds; a sealed body for the
+    private kinds; wrapped keys for a key entry.
 
     Raises:
         EndorsementRefused: if the body is not well formed.
     """
     try:
-        if kind == CAPACITY_KIND:
+        if kind in PRIVATE_KINDS:
+            sealed_key_id(body)
+        elif kind == KEY_KIND:
+            check_key_entry_body(body, expected_readers=None)
+        elif kind == CAPACITY_KIND:
             _exact_fields(
                 body,
                 {"efficiency", "mhc_per_day", "queued_machine_hours", "products", "computed_at"},
@@ -113,7 +134,7 @@ def check_body(kind: str, body: Mapping[str, object]) -> None:
                 check_safe_int(count, what=f"defects.{name}")
             if body["source"] not in ("dms", "declared"):
                 raise EndorsementRefused("source is 'dms' or 'declared'")
-    except NumberError as exc:
+    except (NumberError, SealingError) as exc:
         raise EndorsementRefused(str(exc)) from exc
 
 

@@ -84,7 +84,7 @@ class EscrowRecord:
     state: str = "awaiting_deposit"
     completed: bool = False
     lot: dict[str, Any] | None = None
-    payment_reference: str | None = None
+    payment_reference_commitment: str | None = None
 
     @property
     def holds_hours(self) -> bool:
@@ -187,7 +187,7 @@ def _deposit(state: NetworkState, entry: Entry, party: str, _id: str, body: Mapp
         and body.get("currency") == escrow.currency
     ):
         escrow.state = "funded"
-        escrow.payment_reference = str(body.get("payment_reference"))
+        escrow.payment_reference_commitment = str(body.get("payment_reference_commitment"))
 
 
 def _production(state: NetworkState, entry: Entry, party: str, _id: str, body: Mapping[str, Any]) -> None:
