@@ -305,3 +305,16 @@ def test_parallel_verify_with_two_workers_matches_serial_report_on_tampered_ledg
     parallel = verify_ledger_parallel(LEDGER, tampered, keys, workers=2)
     assert located(serial) == {(seq, "bad_signature"), (seq, "stored_hash"), (seq + 1, "hash_chain")}
     assert parallel == serial
+
+
+def test_parallel_verify_through_a_given_pool_matches_serial_report(big_records: list[Record]) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    keys = build_ledger(BIG_SIZE, countersign_every=50).keys
+    tampered = replace_at(
+        big_records, 10, with_entry_bytes(big_records[9], flip_value_byte(big_records[9].entry))
+    )
+    with ProcessPoolExecutor(max_workers=2) as pool:  # records are pickled to it, not inherited
+        parallel = verify_ledger_parallel(LEDGER, tampered, keys, workers=2, pool=pool)
+    assert parallel == verify_ledger(LEDGER, tampered, keys)
+    assert (10, "bad_signature") in located(parallel)
