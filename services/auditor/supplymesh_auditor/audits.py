@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select
 
 from supplymesh.audit.checks import Checkpoint, Copy, Pull, Reader, SeenHead, findings_json, run_checks
+from supplymesh.audit.waits import demand_waits
 from supplymesh.config import NETWORK_LEDGER
 from supplymesh.core import merkle
 from supplymesh.core.canonical import canonicalize, sha256
@@ -462,6 +463,7 @@ async def _run_audit(node: Node, mode: str) -> dict[str, Any]:
         "finished": node.now_text(),
         "findings": findings_json(findings),
         "fetched_entries": sum(part.fetched for part in pulled),
+        "demand_waits": [w.as_json() for w in demand_waits(pull.network())],
         "ledgers": [
             {
                 "holder": c.holder,

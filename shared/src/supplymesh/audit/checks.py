@@ -196,6 +196,10 @@ class Pull:
             )
         return self._opened[ledger]
 
+    def network(self) -> list[SealedEntry]:
+        """The longest copy of the network ledger, whole, well-formed entries only."""
+        return _network(self)
+
     def of(self, ledger: str) -> list[Copy]:
         """Every holder's copy of ``ledger``."""
         return [c for c in self.copies if c.ledger == ledger]

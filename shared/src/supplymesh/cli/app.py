@@ -331,6 +331,18 @@ def print_report(report: dict[str, Any]) -> int:
     mode = report.get("mode", "full")
     suffix = f" ({mode} audit, {fetched} entries fetched)" if fetched is not None else ""
     console.print(f"audited {len(report['ledgers'])} copies of {len(ledgers)} ledgers{suffix}")
+    waits = report.get("demand_waits") or []
+    decided = [w for w in waits if w.get("seconds") is not None]
+    if waits:
+        longest = max(decided, key=lambda w: w["seconds"], default=None)
+        detail = (
+            f", longest wait {longest['seconds']} s (network seq {longest['submitted_seq']})"
+            if longest
+            else ""
+        )
+        console.print(
+            f"demands: {len(decided)} decided, {len(waits) - len(decided)} waiting for a decision{detail}"
+        )
     if report["ok"]:
         console.print("[bold green]audit ok: no findings[/bold green]")
         return 0

@@ -1,0 +1,97 @@
+"""How long each demand waited for its decision, from the network ledger alone.
+
+The PDU, as sequencer, chooses when to propose, so it can delay a demand (SPEC §2,
+known limit). The auditor cannot prove a delay was unjustified, but it reports, for
+every demand, the time from the entry that submitted it to the entry that decided it
+(a split, or ``demand.failed``), using the entries' own times. An ERP or a regulator
+can then see which demands waited and for how long.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from supplymesh.core.actions import DEMAND_SUBMITTED
+from supplymesh.core.contracts.network import DEMAND_FAILED, SPLIT
+from supplymesh.core.entry import SealedEntry
+
+
+@dataclass(frozen=True, slots=True)
+class DemandWait:
+    """One demand: when it was submitted and decided (None while pending)."""
+
+    demand: str
+    buyer: str
+    demand_id: str
+    submitted_seq: int
+    submitted: str
+    decided_seq: int | None = None
+    decided: str | None = None
+    outcome: str | None = None
+
+    @property
+    def seconds(self) -> int | None:
+        """Whole seconds from submission to decision (None while pending)."""
+        if self.decided is None:
+            return None
+        return int((_instant(self.decided) - _instant(self.submitted)).total_seconds())
+
+    def as_json(self) -> dict[str, object]:
+        """Wire form."""
+        return {
+            "demand": self.demand,
+            "buyer": self.buyer,
+            "demand_id": self.demand_id,
+            "submitted_seq": self.submitted_seq,
+            "submitted": self.submitted,
+            "decided_seq": self.decided_seq,
+            "decided": self.decided,
+            "outcome": self.outcome,
+            "seconds": self.seconds,
+        }
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def demand_waits(network: Iterable[SealedEntry]) -> list[DemandWait]:
+    """Every demand on the network ledger with its wait, in submission order."""
+    waits: dict[str, DemandWait] = {}
+    for sealed in network:
+        entry = sealed.entry
+        body = entry.body
+        if entry.kind == DEMAND_SUBMITTED and isinstance(body.get("action"), dict):
+            action = body["action"]
+            waits[entry.hash] = DemandWait(
+                demand=entry.hash,
+                buyer=str(action.get("party")),
+                demand_id=str(action.get("id")),
+                submitted_seq=entry.seq,
+                submitted=entry.time,
+            )
+            continue
+        if entry.kind == SPLIT:
+            result = body.get("result")
+            key = str(result.get("demand")) if isinstance(result, dict) else ""
+            outcome = "split"
+        elif entry.kind == DEMAND_FAILED:
+            key = str(body.get("demand"))
+            outcome = "failed"
+        else:
+            continue
+        wait = waits.get(key)
+        if wait is not None and wait.decided is None:
+            waits[key] = DemandWait(
+                demand=wait.demand,
+                buyer=wait.buyer,
+                demand_id=wait.demand_id,
+                submitted_seq=wait.submitted_seq,
+                submitted=wait.submitted,
+                decided_seq=entry.seq,
+                decided=entry.time,
+                outcome=outcome,
+            )
+    return sorted(waits.values(), key=lambda w: w.submitted_seq)
