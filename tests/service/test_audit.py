@@ -353,13 +353,15 @@ async def test_scheduled_audits_are_incremental_with_a_periodic_full_one(harness
 
     await setup_split(harness)
     node = harness.node("auditor")
-    task = asyncio.create_task(audits.run_forever(node, 0.01, full_every=3))
+    stop = asyncio.Event()
+    task = asyncio.create_task(audits.run_forever(node, 0.01, full_every=3, stop=stop))
     try:
         for _ in range(500):
             if len(audits.history(node, after=0, limit=10)) >= 3:
                 break
             await asyncio.sleep(0.02)
     finally:
-        task.cancel()
+        stop.set()
+        await task  # the audit in progress finishes before the harness closes the database
     modes = [r["mode"] for r in audits.history(node, after=0, limit=3)]
     assert modes == ["incremental", "incremental", "full"]

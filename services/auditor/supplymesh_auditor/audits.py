@@ -28,6 +28,7 @@ ok exactly when there are none.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -515,11 +516,21 @@ def history(node: Node, *, after: int, limit: int) -> list[dict[str, Any]]:
     ]
 
 
-async def run_forever(node: Node, interval: float, full_every: int = 0) -> None:
-    """Background: audit on a schedule, incrementally; every ``full_every``-th audit is full."""
+async def run_forever(
+    node: Node, interval: float, full_every: int = 0, stop: asyncio.Event | None = None
+) -> None:
+    """Background: audit on a schedule, incrementally; every ``full_every``-th audit is full.
+
+    With ``stop``, it returns once the event is set and no audit is running (an audit in
+    progress finishes first, so none is cut off with a database connection in use).
+    """
     count = 0
-    while True:
-        await asyncio.sleep(interval)
+    stopping = stop or asyncio.Event()
+    while not stopping.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=interval)
+        if stopping.is_set():
+            return
         count += 1
         mode = "full" if full_every > 0 and count % full_every == 0 else "incremental"
         try:
