@@ -10,7 +10,7 @@ can then see which demands waited and for how long.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from supplymesh.core.actions import DEMAND_SUBMITTED
@@ -84,14 +84,5 @@ def demand_waits(network: Iterable[SealedEntry]) -> list[DemandWait]:
             continue
         wait = waits.get(key)
         if wait is not None and wait.decided is None:
-            waits[key] = DemandWait(
-                demand=wait.demand,
-                buyer=wait.buyer,
-                demand_id=wait.demand_id,
-                submitted_seq=wait.submitted_seq,
-                submitted=wait.submitted,
-                decided_seq=entry.seq,
-                decided=entry.time,
-                outcome=outcome,
-            )
+            waits[key] = replace(wait, decided_seq=entry.seq, decided=entry.time, outcome=outcome)
     return sorted(waits.values(), key=lambda w: w.submitted_seq)
