@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from supplymesh.cli.scenarios import PROFILE_A
+from supplymesh.core.crypto import Signer
 from supplymesh.core.entry import Entry, SealedEntry, sign_entry
 from supplymesh.keys import KEY_FILE, load_key_file
 from supplymesh.storage.engine import is_sqlite
@@ -39,6 +40,41 @@ def drop_triggers(engine: Engine) -> None:
             conn.execute(text("DROP TRIGGER IF EXISTS ledger_entries_no_delete"))
         else:
             conn.execute(text("DROP TRIGGER IF EXISTS ledger_entries_no_change ON ledger_entries"))
+
+
+def rewrite_last_channel_entry(engine: Engine, keys: dict[str, Signer]) -> None:
+    """An insider with every member's key re-signs a changed last entry of the channel.
+
+    Rewriting the last entry keeps the hash chain valid; only tree heads seen before
+    can tell.
+    """
+    drop_triggers(engine)
+    with engine.begin() as conn:
+        size = conn.execute(
+            text("SELECT count(*) FROM ledger_entries WHERE ledger = :l"), {"l": CHANNEL}
+        ).scalar()
+        row = conn.execute(
+            text("SELECT entry FROM ledger_entries WHERE ledger = :l AND seq = :q"),
+            {"l": CHANNEL, "q": size},
+        ).one()
+        value = json.loads(row.entry)
+        value["body"]["queued_machine_hours"] = "1"
+        entry = Entry.from_json(value)
+        sealed = SealedEntry(entry, tuple(sign_entry(entry, signer_id=m, signer=k) for m, k in keys.items()))
+        conn.execute(
+            text(
+                "UPDATE ledger_entries SET entry = :e, hash = :h, signatures = :s, leaf_hash = :lh "
+                "WHERE ledger = :l AND seq = :q"
+            ),
+            {
+                "e": entry.canonical.decode(),
+                "h": entry.hash,
+                "s": json.dumps(sealed.signatures_json()),
+                "lh": sealed.leaf_hash.hex(),
+                "l": CHANNEL,
+                "q": size,
+            },
+        )
 
 
 async def test_audit_after_the_split_is_clean_and_covers_every_holder(harness: Harness) -> None:
@@ -92,35 +128,7 @@ async def test_history_rewritten_on_every_replica_is_caught_by_the_heads_seen_be
     keys = {m: load_key_file(harness.state_dir / m / KEY_FILE) for m in ("supplier-a", "oem-a")}
     for holder in ("supplier-a", "oem-a"):
         engine = harness.node(holder).engine
-        drop_triggers(engine)
-        with engine.begin() as conn:
-            size = conn.execute(
-                text("SELECT count(*) FROM ledger_entries WHERE ledger = :l"), {"l": CHANNEL}
-            ).scalar()
-            row = conn.execute(  # the last entry: rewriting it keeps the chain valid
-                text("SELECT entry FROM ledger_entries WHERE ledger = :l AND seq = :q"),
-                {"l": CHANNEL, "q": size},
-            ).one()
-            value = json.loads(row.entry)
-            value["body"]["queued_machine_hours"] = "1"
-            entry = Entry.from_json(value)
-            sealed = SealedEntry(
-                entry, tuple(sign_entry(entry, signer_id=m, signer=k) for m, k in keys.items())
-            )
-            conn.execute(
-                text(
-                    "UPDATE ledger_entries SET entry = :e, hash = :h, signatures = :s, leaf_hash = :lh "
-                    "WHERE ledger = :l AND seq = :q"
-                ),
-                {
-                    "e": entry.canonical.decode(),
-                    "h": entry.hash,
-                    "s": json.dumps(sealed.signatures_json()),
-                    "lh": sealed.leaf_hash.hex(),
-                    "l": CHANNEL,
-                    "q": size,
-                },
-            )
+        rewrite_last_channel_entry(engine, keys)
     report = await audit(harness)
     found = rules_at(report)
     assert (CHANNEL, None, "history_rewritten") in found
@@ -254,35 +262,7 @@ async def test_incremental_audit_reports_a_history_rewrite_by_the_consistency_pr
     keys = {m: load_key_file(harness.state_dir / m / KEY_FILE) for m in ("supplier-a", "oem-a")}
     for holder in ("supplier-a", "oem-a"):
         engine = harness.node(holder).engine
-        drop_triggers(engine)
-        with engine.begin() as conn:
-            size = conn.execute(
-                text("SELECT count(*) FROM ledger_entries WHERE ledger = :l"), {"l": CHANNEL}
-            ).scalar()
-            row = conn.execute(
-                text("SELECT entry FROM ledger_entries WHERE ledger = :l AND seq = :q"),
-                {"l": CHANNEL, "q": size},
-            ).one()
-            value = json.loads(row.entry)
-            value["body"]["queued_machine_hours"] = "1"
-            entry = Entry.from_json(value)
-            sealed = SealedEntry(
-                entry, tuple(sign_entry(entry, signer_id=m, signer=k) for m, k in keys.items())
-            )
-            conn.execute(
-                text(
-                    "UPDATE ledger_entries SET entry = :e, hash = :h, signatures = :s, leaf_hash = :lh "
-                    "WHERE ledger = :l AND seq = :q"
-                ),
-                {
-                    "e": entry.canonical.decode(),
-                    "h": entry.hash,
-                    "s": json.dumps(sealed.signatures_json()),
-                    "lh": sealed.leaf_hash.hex(),
-                    "l": CHANNEL,
-                    "q": size,
-                },
-            )
+        rewrite_last_channel_entry(engine, keys)
         await harness.restart(holder)
     # The ledger then grows, so the holders' new heads come with real consistency proofs.
     profile = {**PROFILE_A, "queued_machine_hours": "90"}
