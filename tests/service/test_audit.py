@@ -107,6 +107,43 @@ async def test_edited_channel_entry_is_found_at_that_entry(harness: Harness) -> 
     assert (CHANNEL, 1, "replicas_diverge") in found
 
 
+async def test_entry_re_signed_by_its_author_after_an_edit_is_found(harness: Harness) -> None:
+    """An insider at supplier-a edits its own attestation and signs it again with its
+    own key: the author's signature is valid, the OEM's countersignature is not."""
+    await setup_split(harness)
+    engine = harness.node("supplier-a").engine
+    signer = load_key_file(harness.state_dir / "supplier-a" / KEY_FILE)
+    drop_triggers(engine)
+    with engine.begin() as conn:
+        row = conn.execute(
+            text("SELECT entry, signatures FROM ledger_entries WHERE ledger = :l AND seq = 1"), {"l": CHANNEL}
+        ).one()
+        value = json.loads(row.entry)
+        assert value["author"] == "supplier-a"
+        value["body"]["queued_machine_hours"] = "1"
+        entry = Entry.from_json(value)
+        signatures = [
+            sign_entry(entry, signer_id="supplier-a", signer=signer).as_json()
+            if sig["signer"] == "supplier-a"
+            else sig
+            for sig in json.loads(row.signatures)
+        ]
+        conn.execute(
+            text(
+                "UPDATE ledger_entries SET entry = :e, hash = :h, signatures = :s "
+                "WHERE ledger = :l AND seq = 1"
+            ),
+            {"e": entry.canonical.decode(), "h": entry.hash, "s": json.dumps(signatures), "l": CHANNEL},
+        )
+    report = await audit(harness)
+    at_seq_1 = {(f["rule"], f["detail"].split(":")[0]) for f in report["findings"] if f["seq"] == 1}
+    assert ("bad_signature", "supplier-a") in at_seq_1  # the copy held by supplier-a
+    assert any(rule == "replicas_diverge" for rule, _ in at_seq_1)
+    bad = [f["detail"] for f in report["findings"] if f["rule"] == "bad_signature"]
+    assert bad == ["supplier-a: signature of oem-a: signature does not verify"]  # the author's is valid
+    assert (CHANNEL, 2, "hash_chain") in rules_at(report)
+
+
 async def test_deleted_network_entry_is_found(harness: Harness) -> None:
     await setup_split(harness)
     engine = harness.node("oem-b").engine
