@@ -238,6 +238,28 @@ def required_sample_size(lot_size: int, aql: Mapping[str, str | Decimal], level:
     return next(iter(class_plans(lot_size, aql, level).values())).n
 
 
+def check_sample_size(lot_size: object, sample_size: object, aql: Mapping[str, str | Decimal]) -> int:
+    """The reported sample size, if it is the one the buyer's AQLs require for the lot.
+
+    Raises:
+        SamplingError: not a positive integer, or not the required sample size.
+    """
+    for name, value in (("lot size", lot_size), ("sample_size", sample_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SamplingError(f"{name} must be a positive integer, not {value!r}")
+    assert isinstance(lot_size, int) and isinstance(sample_size, int)
+    required = required_sample_size(lot_size, aql)
+    if sample_size != required:
+        raise SamplingError(
+            f"a lot of {lot_size} at AQL {_aql_text(aql)} needs a sample of {required}, not {sample_size}"
+        )
+    return sample_size
+
+
+def _aql_text(aql: Mapping[str, str | Decimal]) -> str:
+    return ", ".join(f"{c} {aql[str(c)]}" for c in DEFECT_CLASSES)
+
+
 def sample_accepts(
     lot_size: int,
     sample_size: int,
@@ -257,7 +279,7 @@ def sample_accepts(
     required = next(iter(plans.values())).n
     if sample_size != required:
         raise SamplingError(
-            f"a lot of {lot_size} at AQL {dict(aql)} needs a sample of {required}, not {sample_size}"
+            f"a lot of {lot_size} at AQL {_aql_text(aql)} needs a sample of {required}, not {sample_size}"
         )
     if required >= lot_size:
         return lot_passes(lot_size, defects, {k: Decimal(v) for k, v in aql.items()})
