@@ -10,8 +10,11 @@ from typing import Any
 
 import pytest
 
+from supplymesh.core.actions import PRODUCTION_COMPLETED, Action, sign_action
+from supplymesh.core.contracts.network import REFUND, RELEASE
 from tests.flows import demand, order_for
 from tests.harness import Harness
+from tests.service.test_lying_pdu import refuse_quality
 
 pytestmark = [pytest.mark.anyio, pytest.mark.db]
 
@@ -118,3 +121,67 @@ async def test_without_sample_size_the_full_count_rule_still_decides(harness: Ha
     assert (await harness.erp("oem-a").get(f"/v1/escrows/{escrow_id}")).json()["state"] == "refunded"
     [refund] = await decisions(harness, "decision.refund")
     assert "sample_size" not in refund["result"]
+
+
+async def test_the_pdu_refuses_a_signed_report_with_another_sample_size(harness: Harness) -> None:
+    escrow_id = await order_for(harness, state="funded")
+    node = harness.node("supplier-a")
+    action = Action(
+        kind=PRODUCTION_COMPLETED,
+        party="supplier-a",
+        id=f"production-{escrow_id}",
+        time=node.now_text(),
+        body={
+            "escrow": escrow_id,
+            "order": escrow_id,
+            "produced_quantity": LOT,
+            "defects": {"critical": 0, "major": 0, "minor": 0},
+            "source": "declared",
+            "sample_size": 32,
+        },
+    )
+
+    response = await node.peers.request(
+        "pdu",
+        "POST",
+        "/peer/v1/actions",
+        json={"action": action.statement(), "signature": sign_action(action, node.signer)},
+    )
+
+    assert response.status_code == 422, response.text
+    assert "needs a sample of 50" in response.text
+
+
+async def test_partners_refuse_decisions_that_misjudge_a_sampled_lot(harness: Harness) -> None:
+    escrow_id = await order_for(harness, state="funded")
+    done = await report(
+        harness,
+        escrow_id,
+        produced_quantity=LOT,
+        sample_size=SAMPLE,
+        defects={"critical": 0, "major": 4, "minor": 0},
+    )
+    assert done.status_code == 200, done.text
+    await harness.drain()  # every replica holds the lot; no decision yet
+    release = {"escrow": escrow_id, "amount": 487500, "to": "supplier-a", "reason": "quality passed"}
+    refund = {
+        "escrow": escrow_id,
+        "amount": 487500,
+        "to": "oem-a",
+        "reason": "quality below the buyer's AQL",
+        "offers": [],
+    }
+    cases = {
+        "release at Re": (RELEASE, {**release, "sample_size": SAMPLE}, "the rule gives decision.refund"),
+        "refund naming another sample": (
+            REFUND,
+            {**refund, "sample_size": 80},
+            "re-execution gives a different result",
+        ),
+        "refund without the sample": (REFUND, refund, "re-execution gives a different result"),
+    }
+    for case, (kind, result, reason) in cases.items():
+        await refuse_quality(harness, kind, result, reason, case=case)
+    await harness.settle()
+    assert (await harness.erp("oem-a").get(f"/v1/escrows/{escrow_id}")).json()["state"] == "refunded"
+    await clean_audit(harness)
