@@ -15,7 +15,7 @@ from supplymesh.core.actions import (
     PRODUCTION_COMPLETED,
     Action,
 )
-from supplymesh.core.contracts.network import NetworkState
+from supplymesh.core.contracts.network import NetworkState, sample_size_error
 from supplymesh.errors import Conflict, NotFound, Unprocessable
 
 
@@ -57,3 +57,6 @@ def admit(config: NetworkConfig, state: NetworkState, action: Action) -> None:
             raise Conflict(
                 f"order {escrow.id} is {escrow.state}; production can be reported only once funded"
             )
+        refused = sample_size_error(state, escrow, body)
+        if refused is not None:
+            raise Unprocessable(refused)

@@ -214,3 +214,14 @@ class ProductionCompleteIn(_Frozen):
 
     produced_quantity: int = Field(ge=0, le=2**53 - 1, strict=True)
     defects: dict[DefectClassName, Annotated[int, Field(ge=0, le=2**53 - 1, strict=True)]] | None = None
+    sample_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**53 - 1,
+        strict=True,
+        description=(
+            "A sample inspection (ISO 2859-1 single sampling, normal inspection, level II): "
+            "the number of units inspected; `defects` then count defects in that sample. It "
+            "must be the sample the buyer's AQLs require for the produced lot (else 422)."
+        ),
+    )

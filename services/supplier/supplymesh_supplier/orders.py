@@ -19,9 +19,9 @@ from supplymesh.config import channel_ledger
 from supplymesh.core.actions import PRODUCTION_COMPLETED, Action, sign_action
 from supplymesh.core.contracts.channel import QUALITY_KIND
 from supplymesh.core.contracts.dms import DEFECT_CLASSES
-from supplymesh.core.contracts.network import EscrowRecord
+from supplymesh.core.contracts.network import EscrowRecord, sample_size_error
 from supplymesh.core.numbers import format_decimal
-from supplymesh.errors import Conflict, NotFound, PeerError
+from supplymesh.errors import Conflict, NotFound, PeerError, Unprocessable
 from supplymesh.network.replica import NetworkReplica
 from supplymesh_supplier.dms import Dms
 from supplymesh_supplier.models import OrderOut, ProductionCompleteIn
@@ -84,12 +84,21 @@ async def production_complete(
     Raises:
         NotFound: unknown order.
         Conflict: the order is not funded (or already reported).
+        Unprocessable: a ``sample_size`` that is not the one the buyer's plans require.
     """
     await refresh(replica)
     order = get_order(replica, order_id)
     state = order_state(order)
     if state != "funded":
         raise Conflict(f"order {order_id} is {state}; production can be reported only when funded")
+    if body.sample_size is not None:
+        refused = sample_size_error(
+            replica.state,
+            order,
+            {"produced_quantity": body.produced_quantity, "sample_size": body.sample_size},
+        )
+        if refused is not None:
+            raise Unprocessable(refused)
     if body.defects is None:
         _, defects = dms.lot_quality(order_id)
         source = "dms"
@@ -102,6 +111,8 @@ async def production_complete(
         "defects": defects,
         "source": source,
     }
+    if body.sample_size is not None:
+        quality["sample_size"] = body.sample_size
     await channels.append(channel_ledger(order.buyer, replica.node.id), QUALITY_KIND, quality)
     node = replica.node
     action = Action(
@@ -109,13 +120,7 @@ async def production_complete(
         party=node.id,
         id=f"production-{order_id}",
         time=node.now_text(),
-        body={
-            "escrow": order_id,
-            "order": order_id,
-            "produced_quantity": body.produced_quantity,
-            "defects": defects,
-            "source": source,
-        },
+        body={"escrow": order_id, **quality},
     )
     response = await node.peers.request(
         node.config.pdu.id,

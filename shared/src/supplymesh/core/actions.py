@@ -8,7 +8,8 @@ holding the network ledger can check the party's signature, and the ``(party, id
 pair makes a retried submission idempotent.
 
 Only network-visible fields may appear in an action body (SPEC §2): demand terms,
-deposits, production complete with lot quality, offer acceptance. A deposit's payment
+deposits, production complete with lot quality (and, for a sample inspection, its
+``sample_size``), offer acceptance. A deposit's payment
 reference is not network-visible: the action carries a salted commitment to it
 (:func:`supplymesh.core.sealing.commitment`), opened on the buyer's channel with the
 supplier (encrypted).
@@ -50,7 +51,9 @@ ACTION_FIELDS: Mapping[str, frozenset[str]] = {
     ),
     ESCROW_DEPOSITED: frozenset({"escrow", "amount", "currency", "payment_reference_commitment"}),
     OFFER_ACCEPTED: frozenset({"offer", "escrow", "unit_price"}),
-    PRODUCTION_COMPLETED: frozenset({"order", "escrow", "produced_quantity", "defects", "source", "sample"}),
+    PRODUCTION_COMPLETED: frozenset(
+        {"order", "escrow", "produced_quantity", "defects", "source", "sample", "sample_size"}
+    ),
 }
 
 

@@ -30,6 +30,7 @@ from supplymesh.core.contracts.network import (
     decide_split,
     deposit_overdue,
 )
+from supplymesh.core.contracts.sampling import SamplingError
 from supplymesh.core.crypto import SignatureError
 from supplymesh.core.entry import Entry, EntryFormatError, SealedEntry, parse_signatures
 from supplymesh.core.quorum import Policy, QuorumResult, check, policy_of
@@ -169,7 +170,10 @@ def recompute(
         return decide_cancel(state, escrow_id)
     if escrow is None or escrow.state != "funded" or escrow.lot is None:
         raise RuleViolation("no funded escrow with a reported lot at the base")
-    kind, result = decide_quality(state, escrow_id)
+    try:
+        kind, result = decide_quality(state, escrow_id)
+    except SamplingError as exc:
+        raise RuleViolation(f"the lot's sample inspection does not fit the buyer's plans: {exc}") from exc
     if kind != entry.kind:
         raise RuleViolation(f"the rule gives {kind}, not {entry.kind}")
     return result

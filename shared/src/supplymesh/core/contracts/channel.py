@@ -125,8 +125,12 @@ def check_body(kind: str, body: Mapping[str, object]) -> None:
             if not isinstance(products, list) or not all(isinstance(p, str) for p in products):
                 raise EndorsementRefused("products must be a list of strings")
         elif kind == QUALITY_KIND:
-            _exact_fields(body, {"order", "produced_quantity", "defects", "source"}, optional={"sample"})
+            _exact_fields(
+                body, {"order", "produced_quantity", "defects", "source"}, optional={"sample", "sample_size"}
+            )
             check_safe_int(body["produced_quantity"], what="produced_quantity")
+            if "sample_size" in body:
+                check_safe_int(body["sample_size"], what="sample_size", minimum=1)
             defects = body["defects"]
             if not isinstance(defects, Mapping) or set(defects) != {str(c) for c in DEFECT_CLASSES}:
                 raise EndorsementRefused("defects must count every class: critical, major, minor")

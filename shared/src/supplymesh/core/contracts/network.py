@@ -20,6 +20,7 @@ from typing import Any
 
 from supplymesh.core.contracts.dms import DEFECT_CLASSES
 from supplymesh.core.contracts.quality import lot_passes, release_allowed
+from supplymesh.core.contracts.sampling import SamplingError, check_sample_size, sample_accepts
 from supplymesh.core.contracts.split import AttestedCapacity, DemandTerms, split
 from supplymesh.core.entry import Entry
 from supplymesh.core.numbers import format_decimal
@@ -190,15 +191,41 @@ def _deposit(state: NetworkState, entry: Entry, party: str, _id: str, body: Mapp
         escrow.payment_reference_commitment = str(body.get("payment_reference_commitment"))
 
 
+def sample_size_error(state: NetworkState, escrow: EscrowRecord, body: Mapping[str, Any]) -> str | None:
+    """Why a reported ``sample_size`` does not fit the lot and the buyer's AQLs (None: it fits or is absent).
+
+    The sample must be the one the buyer's ISO 2859-1 plans require for the produced lot
+    (:func:`supplymesh.core.contracts.sampling.required_sample_size`).
+    """
+    if "sample_size" not in body:
+        return None
+    demand = state.demands.get(str(escrow.demand))
+    if demand is None:
+        return "only an allocation's lot may be reported as a sample inspection"
+    try:
+        check_sample_size(body.get("produced_quantity"), body["sample_size"], demand.terms["aql"])
+    except SamplingError as exc:
+        return str(exc)
+    return None
+
+
 def _production(state: NetworkState, entry: Entry, party: str, _id: str, body: Mapping[str, Any]) -> None:
     escrow = state.escrows.get(str(body.get("escrow")))
-    if escrow is not None and escrow.supplier == party and escrow.state == "funded" and escrow.lot is None:
+    if (
+        escrow is not None
+        and escrow.supplier == party
+        and escrow.state == "funded"
+        and escrow.lot is None
+        and sample_size_error(state, escrow, body) is None
+    ):
         escrow.completed = True
         escrow.lot = {
             "produced_quantity": body["produced_quantity"],
             "defects": dict(body["defects"]),
             "source": body["source"],
         }
+        if "sample_size" in body:
+            escrow.lot["sample_size"] = body["sample_size"]
 
 
 def _accept(state: NetworkState, entry: Entry, party: str, _id: str, body: Mapping[str, Any]) -> None:
@@ -365,13 +392,23 @@ def decide_quality(state: NetworkState, escrow_id: str) -> tuple[str, dict[str, 
             "reason": "offer accepted",
         }
     demand = state.demands[str(escrow.demand)]
-    if release_allowed(escrow.quantity, produced, defects, demand.aql()):
-        return RELEASE, {
+    sample_size = escrow.lot.get("sample_size")
+    if sample_size is None:
+        passed = release_allowed(escrow.quantity, produced, defects, demand.aql())
+    else:
+        passed = produced >= escrow.quantity and sample_accepts(
+            produced, int(sample_size), defects, demand.terms["aql"]
+        )
+    if passed:
+        result: dict[str, Any] = {
             "escrow": escrow_id,
             "amount": escrow.amount,
             "to": escrow.supplier,
             "reason": "quality passed",
         }
+        if sample_size is not None:
+            result["sample_size"] = int(sample_size)
+        return RELEASE, result
     offers: list[dict[str, Any]] = []
     for other in sorted(state.demands.values(), key=lambda d: d.seq):
         if other.buyer == escrow.buyer or other.product != escrow.product:
@@ -379,7 +416,7 @@ def decide_quality(state: NetworkState, escrow_id: str) -> tuple[str, dict[str, 
         if (
             other.status == "pending"
             or other.unallocated <= 0
-            or not lot_passes(produced, defects, other.aql())
+            or not _accepts_lot(other, produced, defects, sample_size)
         ):
             continue
         if any(o["buyer"] == other.buyer for o in offers):
@@ -397,13 +434,32 @@ def decide_quality(state: NetworkState, escrow_id: str) -> tuple[str, dict[str, 
             }
         )
     reason = "quantity short" if produced < escrow.quantity else "quality below the buyer's AQL"
-    return REFUND, {
+    refund: dict[str, Any] = {
         "escrow": escrow_id,
         "amount": escrow.amount,
         "to": escrow.buyer,
         "reason": reason,
         "offers": offers,
     }
+    if sample_size is not None:
+        refund["sample_size"] = int(sample_size)
+    return REFUND, refund
+
+
+def _accepts_lot(demand: DemandRecord, produced: int, defects: Mapping[str, int], sample_size: Any) -> bool:
+    """Does another buyer's AQL accept a re-offered lot?
+
+    A fully counted lot: the exact full-count test. A sampled lot: only if the buyer's own
+    ISO 2859-1 plans for that lot require the same sample size and accept the reported
+    counts (a buyer whose AQLs are off the table, or need another sample, is not offered it).
+    """
+    if sample_size is None:
+        return lot_passes(produced, defects, demand.aql())
+    try:
+        check_sample_size(produced, sample_size, demand.terms["aql"])
+        return sample_accepts(produced, int(sample_size), defects, demand.terms["aql"])
+    except SamplingError:
+        return False
 
 
 def deposit_overdue(escrow: EscrowRecord, now: str, window_seconds: int) -> bool:
