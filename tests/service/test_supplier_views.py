@@ -58,6 +58,10 @@ def problem(response: httpx.Response, status: int) -> dict[str, Any]:
 
 
 async def put_profile(harness: Harness, profile: dict[str, Any] = PROFILE) -> None:
+    # Both OEMs run before the supplier asks them to countersign: a node the harness
+    # starts lazily inside that request can miss the countersignature deadline on a
+    # loaded machine, and the entry is then completed by a late countersignature.
+    harness.start_all()
     response = await harness.erp("supplier-a").put("/v1/dms/profile", json=profile)
     assert response.status_code == 200, response.text
     await harness.drain()
