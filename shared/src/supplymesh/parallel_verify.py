@@ -54,17 +54,18 @@ def verify_ledger_parallel(
     count = workers or os.cpu_count() or 1
     raw_keys = {member: key.raw for member, key in keys.items()}
     job = partial(_check_chunk, ledger, raw_keys, required)
-    chunks = [records[i : i + CHUNK] for i in range(0, len(records), CHUNK)]
-    if count == 1 or len(chunks) <= 1:
-        checks = [c for chunk in chunks for c in job(chunk)]
-        return summarise(ledger, checks)
-    if pool is not None:
-        results = list(pool.map(job, chunks))
-    elif "fork" in multiprocessing.get_all_start_methods():
-        results = _forked(records, partial(_check_shared, ledger, raw_keys, required), count)
+    bounds = [(i, min(i + CHUNK, len(records))) for i in range(0, len(records), CHUNK)]
+    if count == 1 or len(bounds) <= 1:
+        return summarise(ledger, job(records))
+    if pool is None and "fork" in multiprocessing.get_all_start_methods():
+        results = _forked(records, bounds, partial(_check_shared, ledger, raw_keys, required), count)
     else:
-        with ProcessPoolExecutor(max_workers=count) as own_pool:
-            results = list(own_pool.map(job, chunks))
+        chunks = (records[start:stop] for start, stop in bounds)
+        if pool is not None:
+            results = list(pool.map(job, chunks))
+        else:
+            with ProcessPoolExecutor(max_workers=count) as own_pool:
+                results = list(own_pool.map(job, chunks))
     return summarise(ledger, [c for part in results for c in part])
 
 
@@ -82,11 +83,11 @@ def _check_shared(
 
 def _forked(
     records: Sequence[Record],
+    bounds: Sequence[tuple[int, int]],
     job: Callable[[tuple[int, int]], list[RecordCheck]],
     count: int,
 ) -> list[list[RecordCheck]]:
     global _shared
-    bounds = [(i, min(i + CHUNK, len(records))) for i in range(0, len(records), CHUNK)]
     with _shared_lock:
         _shared = records
         try:
