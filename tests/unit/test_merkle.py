@@ -600,3 +600,74 @@ def test_proofs_over_empty_hash_list_are_rejected() -> None:
 def test_proof_generation_ignores_leaves_beyond_requested_size() -> None:
     assert inclusion_proof(CT_HASHES, 2, 3) == inclusion_proof(CT_HASHES[:3], 2, 3)
     assert consistency_proof(CT_HASHES, 2, 5) == consistency_proof(CT_HASHES[:5], 2, 5)
+
+
+# ---------------------------------------------------------------------------
+# Values from the wire: every hash is 32 bytes, every size and index a uint64
+# ---------------------------------------------------------------------------
+
+
+def test_inclusion_of_an_empty_leaf_hash_under_an_empty_root_with_an_empty_proof_fails() -> None:
+    with pytest.raises(ProofError, match="leaf hash is 0 bytes"):
+        verify_inclusion(leaf_hash=b"", index=0, size=1, proof=[], root=b"")
+
+
+def test_inclusion_with_a_short_leaf_hash_fails_even_when_the_root_is_computed_from_it() -> None:
+    short, sibling = b"\x07" * 5, leaf_hash(b"b")
+    with pytest.raises(ProofError, match="leaf hash is 5 bytes"):
+        verify_inclusion(leaf_hash=short, index=0, size=2, proof=[sibling], root=node_hash(short, sibling))
+
+
+def test_inclusion_with_a_short_proof_node_fails_even_when_the_root_is_computed_from_it() -> None:
+    leaf, short = leaf_hash(b"a"), b"\x07" * 31
+    with pytest.raises(ProofError, match="proof node 0 is 31 bytes"):
+        verify_inclusion(leaf_hash=leaf, index=0, size=2, proof=[short], root=node_hash(leaf, short))
+
+
+def test_inclusion_with_a_long_root_fails() -> None:
+    leaf = leaf_hash(b"a")
+    with pytest.raises(ProofError, match="root is 33 bytes"):
+        verify_inclusion(leaf_hash=leaf, index=0, size=1, proof=[], root=leaf + b"\x00")
+
+
+def test_inclusion_with_sizes_past_uint64_fails() -> None:
+    leaf = leaf_hash(b"a")
+    with pytest.raises(ProofError, match="outside 0"):
+        verify_inclusion(leaf_hash=leaf, index=2**64, size=2**64 + 1, proof=[leaf] * 65, root=leaf)
+
+
+def test_consistency_of_equal_sizes_with_empty_roots_fails() -> None:
+    with pytest.raises(ProofError, match="first root is 0 bytes"):
+        verify_consistency(first=1, second=1, first_root=b"", second_root=b"", proof=[])
+
+
+def test_consistency_with_a_short_proof_node_fails_even_when_the_root_is_computed_from_it() -> None:
+    first_root, short = leaf_hash(b"a"), b"\x07" * 16
+    with pytest.raises(ProofError, match="proof node 0 is 16 bytes"):
+        verify_consistency(
+            first=1, second=2, first_root=first_root, second_root=node_hash(first_root, short), proof=[short]
+        )
+
+
+def test_consistency_with_sizes_past_uint64_fails() -> None:
+    root = bytes.fromhex(CT_ROOTS[5])
+    with pytest.raises(ProofError, match="outside 0"):
+        verify_consistency(first=2**64, second=2**64, first_root=root, second_root=root, proof=[])
+
+
+def test_a_genuine_proof_of_32_byte_hashes_still_verifies() -> None:
+    leaves = [leaf_hash(bytes([i])) for i in range(5)]
+    verify_inclusion(
+        leaf_hash=leaves[3],
+        index=3,
+        size=5,
+        proof=inclusion_proof(leaves, 3, 5),
+        root=root_from_leaf_hashes(leaves),
+    )
+    verify_consistency(
+        first=2,
+        second=5,
+        first_root=root_from_leaf_hashes(leaves[:2]),
+        second_root=root_from_leaf_hashes(leaves),
+        proof=consistency_proof(leaves, 2, 5),
+    )

@@ -5,7 +5,9 @@ Implements §2.1.1 MTH (leaf hash ``SHA-256(0x00 || leaf)``, node hash
 power of two below n), §2.1.3 inclusion proofs (PATH, and the bit-shifting verifier of
 §2.1.3.2) and §2.1.4 consistency proofs (PROOF/SUBPROOF, and the verifier of §2.1.4.2).
 Generation takes leaf hashes and works over index ranges, never copying sublists
-recursively; a root over n leaf hashes costs n - 1 node hashes.
+recursively; a root over n leaf hashes costs n - 1 node hashes. The verifiers take
+values straight from the wire: every hash they are given (leaf hash, roots, proof
+nodes) must be exactly 32 bytes and every size and index a uint64, or the proof fails.
 
 Deliberately not here: storage of leaves or nodes, signed tree heads or any signing.
 The module is pure: no I/O, no clock, no randomness.
@@ -16,9 +18,28 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+HASH_SIZE = 32
+"""Bytes in every hash of a tree: SHA-256."""
+MAX_TREE_SIZE = 2**64 - 1
+"""Largest tree size a proof may name (RFC 9162 sizes and indexes are uint64)."""
+
 
 class ProofError(ValueError):
     """An inclusion or consistency proof failed verification."""
+
+
+def _check_proof_values(
+    what: str, sizes: Sequence[int], hashes: dict[str, bytes], proof: Sequence[bytes]
+) -> None:
+    """Refuse sizes past uint64 and any hash, in the proof or not, that is not 32 bytes."""
+    if any(not 0 <= size <= MAX_TREE_SIZE for size in sizes):
+        raise ProofError(f"{what}: a size or index is outside 0..2^64-1")
+    for name, value in hashes.items():
+        if len(value) != HASH_SIZE:
+            raise ProofError(f"{what}: {name} is {len(value)} bytes, not {HASH_SIZE}")
+    for i, node in enumerate(proof):
+        if len(node) != HASH_SIZE:
+            raise ProofError(f"{what}: proof node {i} is {len(node)} bytes, not {HASH_SIZE}")
 
 
 def leaf_hash(leaf: bytes) -> bytes:
@@ -143,12 +164,14 @@ def verify_inclusion(*, leaf_hash: bytes, index: int, size: int, proof: Sequence
         root: Trusted root of the tree of ``size`` leaves.
 
     Raises:
-        ProofError: If the index is out of range, the proof length does not fit the
-            index and size, or the recomputed root differs from ``root``.
+        ProofError: If the index is out of range, a hash (leaf, root or proof node) is
+            not 32 bytes, the proof length does not fit the index and size, or the
+            recomputed root differs from ``root``.
     """
     what = f"inclusion proof for leaf {index} of tree size {size}"
     if not 0 <= index < size:
         raise ProofError(f"{what}: index out of range")
+    _check_proof_values(what, (index, size), {"leaf hash": leaf_hash, "root": root}, proof)
     fn, sn, r = index, size - 1, leaf_hash
     for used, p in enumerate(proof):
         if sn == 0:
@@ -186,12 +209,14 @@ def verify_consistency(
         proof: The consistency proof nodes.
 
     Raises:
-        ProofError: If not ``0 < first <= second``, the proof length does not fit the
-            sizes, or a recomputed root differs from the supplied one.
+        ProofError: If not ``0 < first <= second < 2^64``, a hash (either root or a
+            proof node) is not 32 bytes, the proof length does not fit the sizes, or a
+            recomputed root differs from the supplied one.
     """
     what = f"consistency proof {first} -> {second}"
     if not 0 < first <= second:
         raise ProofError(f"{what}: sizes violate 0 < first <= second")
+    _check_proof_values(what, (first, second), {"first root": first_root, "second root": second_root}, proof)
     if first == second:
         if proof:
             raise ProofError(f"{what}: must be empty for equal sizes, has {len(proof)}")
