@@ -314,6 +314,46 @@ def test_quorum_policy_refuses_invalid_threshold_or_set(policy: dict[str, Any]) 
         build(network(*standard_members(), quorum={"kinds": {"split": policy}}))
 
 
+@pytest.mark.parametrize(
+    ("of", "message"),
+    [
+        (["oem-1", "pdu"], "names 'pdu', the pdu: a policy may name only partners"),
+        (["auditor", "supplier-1"], "names 'auditor', the auditor: a policy may name only partners"),
+        (["oem-1", "mallory"], "names 'mallory', not a member"),
+    ],
+    ids=["lists-the-pdu", "lists-the-auditor", "lists-an-unknown-member"],
+)
+@pytest.mark.parametrize("where", ["default", "kind"])
+def test_config_refuses_a_quorum_policy_naming_a_non_partner(of: list[str], message: str, where: str) -> None:
+    policy = {"of": of, "more_than": "1/2"}
+    quorum = {"default": policy} if where == "default" else {"kinds": {"decision.split": policy}}
+    with pytest.raises(ValidationError, match=message):
+        build(network(*standard_members(), quorum=quorum))
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        ({"of": [], "more_than": "1/2"}, "a quorum of nobody"),
+        ({"of": ["oem-1", "oem-1"], "more_than": "1/2"}, "lists a member twice"),
+        ({"of": ["oem-1", "supplier-1"], "at_least": 3}, "at_least 3 signatures of 2 members"),
+        ({"at_least": 5}, "at_least 5 signatures of 4 members"),
+    ],
+    ids=["empty-list", "duplicate-member", "at-least-over-the-list", "at-least-over-the-partners"],
+)
+def test_config_refuses_a_quorum_policy_that_can_never_be_met_honestly(
+    policy: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        build(network(*standard_members(), quorum={"kinds": {"decision.split": policy}}))
+
+
+def test_config_accepts_a_quorum_policy_of_partners_only_reaching_every_one() -> None:
+    policy = {"of": ["oem-1", "oem-2", "supplier-1", "supplier-2"], "at_least": 4}
+    config = build(network(*standard_members(), quorum={"default": policy}))
+    assert config.quorum.default.of == ["oem-1", "oem-2", "supplier-1", "supplier-2"]
+
+
 # --- files ----------------------------------------------------------------------
 
 

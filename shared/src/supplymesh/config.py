@@ -112,8 +112,11 @@ class Channel(_Strict):
 class QuorumPolicy(_Strict):
     """Who must sign a decision: more than a fraction, or at least a count, of a set.
 
-    ``of`` is ``"partners"`` (every supplier and OEM) or an explicit list of member ids.
-    Exactly one of ``more_than`` (a fraction such as ``"2/3"``) and ``at_least`` is set.
+    ``of`` is ``"partners"`` (every supplier and OEM) or an explicit, non-empty list of
+    distinct member ids, each a partner: the PDU and the auditor never count towards a
+    quorum (checked by :class:`NetworkConfig`, which knows the members). Exactly one of
+    ``more_than`` (a fraction such as ``"2/3"``) and ``at_least`` is set; ``at_least``
+    may not exceed the number of members it counts.
     """
 
     of: str | list[str] = "partners"
@@ -140,6 +143,11 @@ class QuorumPolicy(_Strict):
             raise ValueError("at_least must be ≥ 1")
         if isinstance(self.of, str) and self.of != "partners":
             raise ValueError("of is 'partners' or a list of member ids")
+        if isinstance(self.of, list):
+            if not self.of:
+                raise ValueError("of lists no member: a quorum of nobody")
+            if len(set(self.of)) != len(self.of):
+                raise ValueError("of lists a member twice")
         return self
 
 
@@ -179,7 +187,32 @@ class NetworkConfig(_Strict):
         for channel in self.channels or []:
             if roles.get(channel.oem) != Role.OEM or roles.get(channel.supplier) != Role.SUPPLIER:
                 raise ValueError(f"channel {channel.id} must join an oem and a supplier")
+        self._check_quorum(roles)
         return self
+
+    def _check_quorum(self, roles: dict[str, Role]) -> None:
+        """Every policy counts only partners, and enough of them to be reachable."""
+        partners = sum(role in PARTNER_ROLES for role in roles.values())
+        policies = [("default", self.quorum.default)]
+        policies += [(f"kinds.{kind}", policy) for kind, policy in self.quorum.kinds.items()]
+        for where, policy in policies:
+            size = partners
+            if isinstance(policy.of, list):
+                for member_id in policy.of:
+                    role = roles.get(member_id)
+                    if role is None:
+                        raise ValueError(f"quorum policy {where} names {member_id!r}, not a member")
+                    if role not in PARTNER_ROLES:
+                        raise ValueError(
+                            f"quorum policy {where} names {member_id!r}, the {role}: "
+                            "a policy may name only partners (suppliers and OEMs)"
+                        )
+                size = len(policy.of)
+            if policy.at_least is not None and policy.at_least > size:
+                raise ValueError(
+                    f"quorum policy {where} needs at_least {policy.at_least} signatures "
+                    f"of {size} members: never reachable"
+                )
 
     def member(self, member_id: str) -> Member:
         """The member with ``member_id``.
