@@ -4,6 +4,12 @@ An attestation is appended to a channel when the figures it would attest differ 
 the channel's latest one (after a profile change, or when new runs move the
 efficiency), and on request for a demand (``demand`` = hash of the demand's network
 ledger entry: the challenge that proves freshness without comparing clocks).
+
+A request for a demand is bounded: the supplier attests only for a demand that its
+replica (synced from the PDU once if needed) holds as pending, from that buyer, with
+this supplier on its priority list; and it answers with the attestation it already made
+for that demand while its figures are unchanged, so a PDU that asks again and again adds
+one entry to the channel, not one per request.
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ from supplymesh.channels.service import ChannelService
 from supplymesh.channels.state import latest_of_kind
 from supplymesh.config import channel_ledger
 from supplymesh.core.contracts.channel import CAPACITY_KIND
+from supplymesh.core.contracts.network import NetworkState, demand_terms
 from supplymesh.core.entry import SealedEntry
-from supplymesh.errors import Conflict
+from supplymesh.errors import Conflict, NotFound, PeerError, Unprocessable
+from supplymesh.network.copies import attestation_made_for
 from supplymesh.web.node import Node
 from supplymesh_supplier.dms import Dms
 
@@ -67,12 +75,36 @@ class Attestations:
         return count
 
     async def for_demand(self, buyer: str, demand: str) -> SealedEntry:
-        """A fresh attestation for ``demand`` on the channel with ``buyer``."""
-        sealed = await self.channels.append(
-            channel_ledger(buyer, self.node.id), CAPACITY_KIND, self.body(demand)
-        )
+        """The attestation for ``demand`` on the channel with ``buyer``.
+
+        The one made for it before if the figures did not change since, else a fresh one.
+
+        Raises:
+            NotFound: if the demand is not on this supplier's replica.
+            Conflict: if it is not a pending demand of ``buyer`` listing this supplier,
+                or no plant profile is set.
+        """
+        await self._require_pending(buyer, demand)
+        ledger = channel_ledger(buyer, self.node.id)
+        async with self._refreshing:
+            made = attestation_made_for(self.node.engine, ledger, demand)
+            body = self.body(demand)
+            if made is not None and _figures(made.entry.body) == _figures(body):
+                return made
+            sealed = await self.channels.append(ledger, CAPACITY_KIND, body)
         assert sealed is not None  # the supplier sequences its channels; it never queues
         return sealed
+
+    async def _require_pending(self, buyer: str, demand: str) -> None:
+        replica = self.dms.replica
+        if demand not in replica.state.demands:
+            try:  # the PDU may ask right after sequencing it, before its push arrived
+                await replica.sync()
+            except (PeerError, Unprocessable) as exc:
+                log.info("replica sync before attesting failed: %s", exc)
+        problem = _not_attestable(replica.state, buyer, demand, self.node.id)
+        if problem is not None:
+            raise problem
 
     async def run_forever(self) -> None:
         """Background: refresh attestations when the DMS changed."""
@@ -86,6 +118,20 @@ class Attestations:
             except Exception:  # keep attesting on later changes; the reason is logged
                 log.exception("capacity attestation failed")
                 self.dms.dirty.set()
+
+
+def _not_attestable(state: NetworkState, buyer: str, demand: str, me: str) -> NotFound | Conflict | None:
+    """Why ``me`` may not attest for ``demand`` of ``buyer`` (None if it may)."""
+    record = state.demands.get(demand)
+    if record is None:
+        return NotFound(f"demand {demand} is not on {me}'s network replica")
+    if record.buyer != buyer:
+        return Conflict(f"demand {demand} is a demand of {record.buyer}, not of {buyer}")
+    if record.status != "pending":
+        return Conflict(f"demand {demand} is already {record.status}")
+    if me not in demand_terms(record).priority:
+        return Conflict(f"demand {demand} does not list {me} among its priority suppliers")
+    return None
 
 
 def _figures(body: Any) -> tuple[Any, ...]:

@@ -1,18 +1,40 @@
 """Partner side of decisions: validate a proposal, sign it, never sign two for one seq.
 
 A partner signs the hash of a proposed decision entry only after its replica reached
-the proposal's base and re-executing the rule gives the identical result. What it
-signed is recorded (``countersigned`` table, ledger ``network``) before it answers, so a
-PDU can never collect a certificate for two different decisions at the same seq.
+the proposal's base, re-executing the rule gives the identical result, and the checks
+only it can make as a witness hold (:mod:`supplymesh.network.witness`): the time is
+within the skew of its own clock and not before its base, a cancellation is due by its
+own clock, and a split uses, from its channels, exactly the attestations standing there.
+What it signed is recorded (``countersigned`` table, ledger ``network``) before it
+answers, so a PDU can never collect a certificate for two different decisions at the
+same seq.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Collection
+
 from supplymesh.channels import state as signed_records
-from supplymesh.core.entry import SealedEntry, Signature
+from supplymesh.core.entry import Entry, SealedEntry, Signature
 from supplymesh.errors import Conflict, Forbidden
+from supplymesh.network.copies import StoredChannels, head_time
 from supplymesh.network.replica import NetworkReplica
 from supplymesh.network.rules import RuleViolation, validate_proposal
+from supplymesh.network.witness import (
+    check_after_base,
+    check_as_buyer,
+    check_as_supplier,
+    check_cancel_due,
+    check_clock,
+    unheld,
+)
+
+log = logging.getLogger("supplymesh.network")
+# How long a buyer waits for a supplier to serve its channel before signing a split
+# whose attestation it does not hold (well within the PDU's wait for an answer).
+CATCH_UP_SECONDS = 1.0
 
 
 async def sign_proposal(replica: NetworkReplica, sender: str, sealed: SealedEntry) -> Signature:
@@ -34,7 +56,7 @@ async def sign_proposal(replica: NetworkReplica, sender: str, sealed: SealedEntr
             raise Conflict("proposal refused: not signed by the PDU")
         try:
             node.config.member(sender).key.verify_text(pdu_sig.sig, entry.digest)
-            validate_proposal(node.config, replica.state, entry, node.clock())
+            await _validate(replica, entry)
         except (RuleViolation, ValueError) as exc:
             raise Conflict(f"proposal refused by {node.id}: {exc}") from exc
         own = node.signer.sign_text(entry.digest)
@@ -44,3 +66,36 @@ async def sign_proposal(replica: NetworkReplica, sender: str, sealed: SealedEntr
                 f"proposal refused by {node.id}: already signed another decision for seq {entry.seq}"
             )
         return Signature(node.id, recorded_sig)
+
+
+async def _validate(replica: NetworkReplica, entry: Entry) -> None:
+    """Every check a partner makes before signing (lock held).
+
+    Raises:
+        RuleViolation: naming the first rule that fails.
+    """
+    node, state = replica.node, replica.state
+    now = node.clock()
+    check_clock(entry, now, me=node.id)
+    validate_proposal(node.config, state, entry, now)
+    check_after_base(entry, head_time(node.engine, state))
+    check_cancel_due(node.config, state, entry, now)
+    records = StoredChannels(node.engine)
+    check_as_supplier(node.config, state, entry, node.id, records)
+    served = await _catch_up(replica, unheld(state, entry, node.id, records))
+    check_as_buyer(state, entry, node.id, records, served=served)
+
+
+async def _catch_up(replica: NetworkReplica, ledgers: Collection[str]) -> set[str]:
+    """Pull each channel from its supplier; return those it served in time."""
+    served: set[str] = set()
+    if replica.channels is None:
+        return served
+    for ledger in sorted(ledgers):
+        try:
+            await asyncio.wait_for(replica.channels.sync(ledger), timeout=CATCH_UP_SECONDS)
+        except Exception as exc:  # unreachable or refused: the attestation cannot be checked now
+            log.info("%s: catch-up before signing failed (%s); the audit checks it", ledger, exc)
+            continue
+        served.add(ledger)
+    return served

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
@@ -26,6 +26,13 @@ from supplymesh.web.node import Node
 
 log = logging.getLogger("supplymesh.network")
 Hook = Callable[[Connection, SealedEntry, NetworkState], None]
+
+
+class ChannelCatchUp(Protocol):
+    """Pulls what a channel's supplier holds and this node's copy lacks."""
+
+    async def sync(self, ledger: str) -> int:
+        """Catch ``ledger`` up; return how many entries were appended."""
 
 
 def parse(item: Any) -> SealedEntry:
@@ -49,6 +56,9 @@ class NetworkReplica:
         self.hooks: list[Hook] = []
         self.lock = asyncio.Lock()
         self.appended = asyncio.Event()
+        # The node's channels, if wired: a partner about to sign a split catches up the
+        # channel of an attestation it does not hold yet (supplymesh.network.partner).
+        self.channels: ChannelCatchUp | None = None
         self._load()
 
     def _load(self) -> None:

@@ -1,0 +1,82 @@
+"""A node's own records, read for the witness checks: channel copies and the network head.
+
+:class:`StoredChannels` answers :class:`supplymesh.network.witness.ChannelRecords` from
+the node's database: the entry it holds at a seq of a channel, or — if its copy has not
+reached that seq yet — the entry it countersigned there (a member never countersigns two
+entries for one seq), and the latest attestation made for a demand.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import Engine, select
+
+from supplymesh.config import NETWORK_LEDGER
+from supplymesh.core.contracts.channel import CAPACITY_KIND
+from supplymesh.core.contracts.network import NetworkState
+from supplymesh.core.entry import Entry, SealedEntry, parse_signatures
+from supplymesh.storage.engine import read_transaction
+from supplymesh.storage.tables import countersigned, ledger_entries
+
+
+def attestation_made_for(engine: Engine, ledger: str, demand: str) -> SealedEntry | None:
+    """The latest capacity attestation on ``ledger`` whose body names ``demand``."""
+    needle = f'"demand":{json.dumps(demand)}'
+    with read_transaction(engine) as conn:
+        rows = conn.execute(
+            select(ledger_entries.c.entry, ledger_entries.c.signatures)
+            .where(
+                ledger_entries.c.ledger == ledger,
+                ledger_entries.c.kind == CAPACITY_KIND,
+                ledger_entries.c.entry.contains(needle, autoescape=True),
+            )
+            .order_by(ledger_entries.c.seq.desc())
+        )
+        for row in rows:
+            entry = Entry.from_canonical(row.entry.encode())
+            if entry.body.get("demand") == demand:
+                return SealedEntry(entry, parse_signatures(json.loads(row.signatures)))
+    return None
+
+
+class StoredChannels:
+    """This node's channel records, read from its database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def hash_at(self, ledger: str, seq: int) -> str | None:
+        """Hash of the entry held at ``seq``, else of the one countersigned there, else None."""
+        with read_transaction(self.engine) as conn:
+            held = conn.execute(
+                select(ledger_entries.c.hash).where(
+                    ledger_entries.c.ledger == ledger, ledger_entries.c.seq == seq
+                )
+            ).scalar_one_or_none()
+            if held is None:
+                held = conn.execute(
+                    select(countersigned.c.hash).where(
+                        countersigned.c.ledger == ledger, countersigned.c.seq == seq
+                    )
+                ).scalar_one_or_none()
+        return None if held is None else str(held)
+
+    def attestation_for(self, ledger: str, demand: str) -> tuple[int, str] | None:
+        """(seq, hash) of the latest attestation made for ``demand`` on ``ledger``."""
+        found = attestation_made_for(self.engine, ledger, demand)
+        return None if found is None else (found.entry.seq, found.entry.hash)
+
+
+def head_time(engine: Engine, state: NetworkState) -> str:
+    """Time of the entry at the head of the network replica ("" for an empty ledger)."""
+    folded = str(getattr(state, "time", "") or "")
+    if folded or state.size == 0:
+        return folded
+    with read_transaction(engine) as conn:
+        time = conn.execute(
+            select(ledger_entries.c.time).where(
+                ledger_entries.c.ledger == NETWORK_LEDGER, ledger_entries.c.seq == state.size
+            )
+        ).scalar_one_or_none()
+    return "" if time is None else str(time)

@@ -1,0 +1,257 @@
+"""What a partner checks before signing a decision, as a witness of its own records.
+
+Re-execution (:func:`supplymesh.network.rules.validate_proposal`) proves that a decision
+follows from its inputs. It cannot prove that the inputs are the ones the parties gave:
+the PDU chooses which attestations to carry, which suppliers to call unavailable and
+which time to write. These checks use what only the signing partner knows — its own
+clock and its own copies of its channels — so a PDU that steers is refused by the very
+partners it wrongs (SPEC §11: "checked by the partners whom it concerns"):
+
+* **times**, every partner: the proposal's time is within :data:`MAX_CLOCK_SKEW` of the
+  partner's own clock, in either direction, and not earlier than the time of the entry
+  at its base; a cancellation is due by the partner's own clock too. Deadlines that run
+  from a decision's time (the deposit window runs from the split's) therefore run from a
+  time every signer has checked.
+* **the supplier** of a split: if its channel with the buyer holds an attestation made
+  for the demand, the split must use it — not call the supplier unavailable, not leave it
+  out while it is on the priority list, and not carry another entry in its place: the
+  attestation used is the entry at that seq of the supplier's own copy, and the latest
+  one it made for this demand.
+* **the buyer** of a split: every attestation used from one of its channels is the entry
+  its own records hold at that seq (its copy, or what it countersigned there). When it
+  holds nothing at that seq it catches up from the supplier first; when the supplier
+  served its copy and still has no entry there, the attestation stands on no channel and
+  is refused; when the supplier cannot be reached it signs, and the audit reports the
+  attestation's missing countersignature.
+
+The functions are pure over the entry, the replica state at the base and a
+:class:`ChannelRecords` view of the node's own channel copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from supplymesh.config import NetworkConfig, channel_ledger
+from supplymesh.core.contracts.channel import ChannelMembers, EndorsementRefused
+from supplymesh.core.contracts.network import (
+    CANCEL,
+    SPLIT,
+    DemandRecord,
+    NetworkState,
+    demand_terms,
+    deposit_overdue,
+)
+from supplymesh.core.entry import Entry, EntryFormatError, format_time
+from supplymesh.network.rules import MAX_CLOCK_SKEW_SECONDS, RuleViolation
+
+MAX_CLOCK_SKEW = timedelta(seconds=MAX_CLOCK_SKEW_SECONDS)
+
+
+class ChannelRecords(Protocol):
+    """What this node's own channel copies say (read-only)."""
+
+    def hash_at(self, ledger: str, seq: int) -> str | None:
+        """Hash of the entry this node holds (or countersigned) at ``seq``, if any."""
+
+    def attestation_for(self, ledger: str, demand: str) -> tuple[int, str] | None:
+        """(seq, hash) of the latest capacity attestation made for ``demand`` on ``ledger``."""
+
+
+@dataclass(frozen=True)
+class AttestationUse:
+    """An attestation input of a split: whose, on which channel, at which seq."""
+
+    supplier: str
+    ledger: str
+    seq: int
+    hash: str
+
+
+def instant(text: str) -> datetime:
+    """The moment of a ledger time text.
+
+    Raises:
+        RuleViolation: if it is not a valid time.
+    """
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise RuleViolation(f"time {text!r} is not RFC 3339") from exc
+    if moment.tzinfo is None:
+        raise RuleViolation(f"time {text!r} has no offset")
+    return moment
+
+
+# -- times --------------------------------------------------------------------------------------
+
+
+def check_clock(entry: Entry, now: datetime, *, me: str) -> None:
+    """The proposal's time is within the skew of this partner's clock, either way.
+
+    Raises:
+        RuleViolation: naming the rule and both times.
+    """
+    moment = instant(entry.time)
+    if abs(moment - now) > MAX_CLOCK_SKEW:
+        direction = "ahead of" if moment > now else "behind"
+        raise RuleViolation(
+            f"entry time {entry.time} is more than {MAX_CLOCK_SKEW_SECONDS} s {direction} "
+            f"{me}'s clock ({format_time(now)})"
+        )
+
+
+def check_after_base(entry: Entry, base_time: str) -> None:
+    """Times never go back along the ledger: the proposal is not earlier than its base.
+
+    Raises:
+        RuleViolation: if the entry is dated before the entry at its base.
+    """
+    if base_time and instant(entry.time) < instant(base_time):
+        raise RuleViolation(f"entry time {entry.time} is earlier than its base's ({base_time})")
+
+
+def check_cancel_due(config: NetworkConfig, state: NetworkState, entry: Entry, now: datetime) -> None:
+    """A cancellation is due by this partner's own clock, not only by the PDU's.
+
+    Raises:
+        RuleViolation: if the deposit window has not elapsed by ``now``.
+    """
+    if entry.kind != CANCEL:
+        return
+    escrow = state.escrows.get(str(_inputs(entry).get("escrow")))
+    if escrow is None or not deposit_overdue(escrow, format_time(now), config.deposit_window_seconds):
+        raise RuleViolation("the deposit window has not elapsed by this partner's clock")
+
+
+# -- attestations -------------------------------------------------------------------------------
+
+
+def _inputs(entry: Entry) -> Mapping[str, Any]:
+    inputs = entry.body.get("inputs")
+    return inputs if isinstance(inputs, Mapping) else {}
+
+
+def split_demand(state: NetworkState, entry: Entry) -> DemandRecord | None:
+    """The demand a split decides (None if the entry is no split or names none)."""
+    if entry.kind != SPLIT:
+        return None
+    return state.demands.get(str(_inputs(entry).get("demand")))
+
+
+def uses(entry: Entry) -> list[AttestationUse]:
+    """The attestations a split carries.
+
+    Raises:
+        RuleViolation: if an input is malformed.
+    """
+    found: list[AttestationUse] = []
+    items = _inputs(entry).get("attestations", [])
+    if not isinstance(items, list):
+        raise RuleViolation("attestations must be a list")
+    for item in items:
+        try:
+            used = Entry.from_json(item["entry"])
+            members = ChannelMembers.of(used.ledger)
+        except (EntryFormatError, EndorsementRefused, KeyError, TypeError) as exc:
+            raise RuleViolation(f"malformed attestation: {exc}") from exc
+        found.append(AttestationUse(members.supplier, used.ledger, used.seq, used.hash))
+    return found
+
+
+def _priority(demand: DemandRecord) -> tuple[str, ...]:
+    try:
+        return tuple(demand_terms(demand).priority)
+    except (KeyError, TypeError, ValueError, ArithmeticError):  # malformed terms: refused by re-execution
+        return ()
+
+
+def _unavailable(entry: Entry) -> Mapping[str, Any]:
+    listed = _inputs(entry).get("unavailable", {})
+    return listed if isinstance(listed, Mapping) else {}
+
+
+def check_as_supplier(
+    config: NetworkConfig, state: NetworkState, entry: Entry, me: str, records: ChannelRecords
+) -> None:
+    """The supplier's refusals of a split that misuses or drops its attestation.
+
+    Raises:
+        RuleViolation: naming the rule.
+    """
+    demand = split_demand(state, entry)
+    if demand is None:
+        return
+    ledger = channel_ledger(demand.buyer, me)
+    if config.channel(ledger) is None:
+        return
+    own = records.attestation_for(ledger, demand.hash)
+    mine = [u for u in uses(entry) if u.supplier == me]
+    for used in mine:
+        held = records.hash_at(used.ledger, used.seq)
+        if used.ledger != ledger or held is None:
+            raise RuleViolation(
+                f"the attestation of {me} used is not on its channel ({used.ledger} seq {used.seq})"
+            )
+        if held != used.hash:
+            raise RuleViolation(
+                f"the attestation of {me} used is not the entry at {used.ledger} seq {used.seq} of its copy"
+            )
+        if own is not None and own[1] != used.hash:
+            raise RuleViolation(
+                f"the attestation of {me} used is not its latest for this demand ({ledger} seq {own[0]})"
+            )
+    if mine or own is None:
+        return
+    if me in _unavailable(entry):
+        raise RuleViolation(
+            f"{me} is called unavailable although it attested for this demand ({ledger} seq {own[0]})"
+        )
+    if me in _priority(demand):
+        raise RuleViolation(f"the attestation {me} made for this demand is left out ({ledger} seq {own[0]})")
+
+
+def buyer_uses(state: NetworkState, entry: Entry, me: str) -> list[AttestationUse]:
+    """Attestations of a split that come from channels of ``me`` as the buyer."""
+    demand = split_demand(state, entry)
+    if demand is None or demand.buyer != me:
+        return []
+    return [u for u in uses(entry) if ChannelMembers.of(u.ledger).oem == me]
+
+
+def unheld(state: NetworkState, entry: Entry, me: str, records: ChannelRecords) -> set[str]:
+    """Channels of the buyer ``me`` that hold nothing at the seq of an attestation used."""
+    return {u.ledger for u in buyer_uses(state, entry, me) if records.hash_at(u.ledger, u.seq) is None}
+
+
+def check_as_buyer(
+    state: NetworkState, entry: Entry, me: str, records: ChannelRecords, *, served: Collection[str]
+) -> None:
+    """The buyer's refusal of a split whose attestation is not the entry on its channel.
+
+    Args:
+        state: the replica at the proposal's base.
+        entry: the proposed split.
+        me: this node, the buyer.
+        records: this node's channel records, after any catch-up.
+        served: channels whose supplier served its copy in the catch-up just made; an
+            attestation beyond what the supplier itself holds stands on no channel.
+
+    Raises:
+        RuleViolation: naming the rule.
+    """
+    for used in buyer_uses(state, entry, me):
+        held = records.hash_at(used.ledger, used.seq)
+        if held is None and used.ledger in served:
+            raise RuleViolation(
+                f"the attestation of {used.supplier} used is not on {used.ledger}: "
+                f"{me}'s copy, caught up, has no seq {used.seq}"
+            )
+        if held is not None and held != used.hash:
+            raise RuleViolation(
+                f"the attestation of {used.supplier} used is not the entry at {used.ledger} "
+                f"seq {used.seq} of {me}'s copy"
+            )
