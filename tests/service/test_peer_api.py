@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from supplymesh.config import channel_ledger
 from supplymesh.core.crypto import Signer
 from supplymesh.errors import PeerError
-from supplymesh.httpsig import RequestTarget, sign_request
+from supplymesh.httpsig import RequestTarget, sign_request, url_authority
 from supplymesh.web.node import Node
 from tests.harness import Harness
 from tests.service.test_node_api import fill
@@ -20,9 +20,16 @@ CHANNEL = channel_ledger("oem-a", "supplier-a")
 
 
 def _headers(
-    harness: Harness, sender: str, signer: Signer, path: str, *, nonce: str, created: int | None = None
+    harness: Harness,
+    sender: str,
+    signer: Signer,
+    path: str,
+    *,
+    nonce: str,
+    created: int | None = None,
+    receiver: str = "supplier-a",
 ) -> dict[str, str]:
-    host = harness.config.member("supplier-a").url.removeprefix("http://")
+    host = url_authority(harness.config.member(receiver).url)
     target = RequestTarget(method="GET", authority=host, path=path, query="")
     return sign_request(
         target, b"", keyid=sender, signer=signer, created=created or int(time.time()), nonce=nonce
@@ -95,6 +102,29 @@ async def test_request_signed_for_another_path_is_refused(harness: Harness) -> N
     headers = _headers(harness, "oem-a", signer, "/peer/v1/ledgers", nonce="path-nonce-000000001")
     response = await client.get(f"/peer/v1/ledgers/{CHANNEL}/entries", headers=headers)
     assert response.status_code == 401
+
+
+async def test_request_signed_for_one_node_is_refused_by_another_even_with_the_first_nodes_host(
+    harness: Harness,
+) -> None:
+    signer = _node(harness, "oem-a").signer
+    path = "/peer/v1/ledgers"
+    for_b = _headers(harness, "oem-a", signer, path, nonce="authority-nonce-0001", receiver="supplier-b")
+    host_of_b = url_authority(harness.config.member("supplier-b").url)
+    replayed = await harness.anonymous("supplier-a").get(path, headers={**for_b, "Host": host_of_b})
+    assert replayed.status_code == 401, replayed.text
+    assert replayed.headers["content-type"] == "application/problem+json"
+    assert "does not verify" in replayed.json()["detail"]
+    delivered = await harness.anonymous("supplier-b").get(path, headers=for_b)
+    assert delivered.status_code == 200, delivered.text
+
+
+async def test_request_signed_for_a_node_is_accepted_there_whatever_its_host_header(harness: Harness) -> None:
+    signer = _node(harness, "oem-a").signer
+    path = "/peer/v1/ledgers"
+    for_a = _headers(harness, "oem-a", signer, path, nonce="authority-nonce-0002")
+    response = await harness.anonymous("supplier-a").get(path, headers={**for_a, "Host": "elsewhere.example"})
+    assert response.status_code == 200, response.text
 
 
 async def test_erp_token_does_not_open_the_peer_api(harness: Harness) -> None:

@@ -12,9 +12,12 @@ from supplymesh.httpsig import (
     RequestSignatureError,
     RequestTarget,
     VerifiedRequest,
+    check_digest,
     content_digest,
     sign_request,
+    url_authority,
     verify_request,
+    verify_signature,
 )
 from tests.unit.ledger_fixtures import OEM, OUTSIDER, SUPPLIER, keys_for, signer_for
 
@@ -62,7 +65,7 @@ def verify(
 
 def test_signed_request_verifies_and_names_the_sender() -> None:
     result = verify(signed_headers())
-    assert result == VerifiedRequest(sender=SUPPLIER, nonce=NONCE, created=NOW)
+    assert result == VerifiedRequest(sender=SUPPLIER, nonce=NONCE, created=NOW, digest=content_digest(BODY))
 
 
 def test_sign_request_produces_the_three_profile_headers() -> None:
@@ -315,3 +318,54 @@ def test_verify_refuses_signature_from_another_request() -> None:
     headers["signature"] = other["signature"]
     with pytest.raises(RequestSignatureError, match="does not verify"):
         verify(headers)
+
+
+# --- headers first, body second; the receiver's own authority -------------------
+
+
+def test_signature_verifies_from_headers_alone_and_the_body_is_checked_after() -> None:
+    verified = verify_signature(TARGET, signed_headers(), keys=KEYS, now=NOW, max_skew=MAX_SKEW)
+    assert verified.sender == SUPPLIER and verified.digest == content_digest(BODY)
+    check_digest(verified, BODY)
+    with pytest.raises(RequestSignatureError, match="does not match the body"):
+        check_digest(verified, BODY + b" ")
+
+
+def test_signature_check_without_body_refuses_a_forged_signature() -> None:
+    headers = signed_headers(signer_name=OUTSIDER)
+    with pytest.raises(RequestSignatureError, match="does not verify"):
+        verify_signature(TARGET, headers, keys=KEYS, now=NOW, max_skew=MAX_SKEW)
+
+
+def test_signature_check_without_body_refuses_a_content_digest_outside_the_profile() -> None:
+    headers = {**signed_headers(), "content-digest": "md5=:AAAA:"}
+    with pytest.raises(RequestSignatureError, match="not a sha-256 digest"):
+        verify_signature(TARGET, headers, keys=KEYS, now=NOW, max_skew=MAX_SKEW)
+
+
+def test_request_signed_for_one_authority_does_not_verify_for_another() -> None:
+    headers = signed_headers(replace(TARGET, authority="supplier-a.example:8443"))
+    verify(headers, replace(TARGET, authority="supplier-a.example:8443"))
+    with pytest.raises(RequestSignatureError, match="does not verify"):
+        verify(headers, replace(TARGET, authority="supplier-b.example:8443"))
+
+
+@pytest.mark.parametrize(
+    ("url", "authority"),
+    [
+        ("http://supplier-a:18101", "supplier-a:18101"),
+        ("http://Supplier-A.Example", "supplier-a.example"),
+        ("http://node.example:80", "node.example"),
+        ("https://node.example:443", "node.example"),
+        ("https://node.example:80", "node.example:80"),
+        ("http://[::1]:8080", "[::1]:8080"),
+    ],
+)
+def test_url_authority_is_lower_case_host_with_non_default_port(url: str, authority: str) -> None:
+    assert url_authority(url) == authority
+
+
+@pytest.mark.parametrize("url", ["http://", "not a url", "http://host:port"])
+def test_url_authority_refuses_a_url_without_host_or_with_a_bad_port(url: str) -> None:
+    with pytest.raises(ValueError, match=r"."):
+        url_authority(url)

@@ -11,7 +11,15 @@ Every peer request carries
 Replay protection: ``created`` must be within the allowed clock skew of the receiver's
 clock and each ``(keyid, nonce)`` is accepted once (the receiver remembers nonces for
 the skew window). Binding ``@authority`` stops a request signed for one node being
-replayed to another. Only this exact profile is accepted; anything else is refused.
+replayed to another: the sender signs the authority of the receiver's URL in the
+network config, and the receiver checks the signature against the authority of its
+*own* URL there (:func:`url_authority`), never against the request's ``Host``. Only this
+exact profile is accepted; anything else is refused.
+
+The signature covers the ``Content-Digest`` header, not the body itself, so a receiver
+verifies the signature from the headers alone (:func:`verify_signature`) before it reads
+the body, and only then checks that the body matches the signed digest
+(:func:`check_digest`); :func:`verify_request` does both.
 
 Pure: no I/O, no clock (``now`` is passed in), no randomness (``nonce`` is passed in).
 """
@@ -23,6 +31,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from supplymesh.core.crypto import PublicKey, SignatureError, Signer
 
@@ -45,6 +54,27 @@ class RequestSignatureError(ValueError):
 def content_digest(body: bytes) -> str:
     """RFC 9530 ``Content-Digest`` value for ``body``."""
     return "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode() + ":"
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def url_authority(url: str) -> str:
+    """The RFC 9421 ``@authority`` of ``url``: lower-case host, port unless the default.
+
+    Raises:
+        ValueError: if ``url`` has no host or a malformed port.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname
+    if not host:
+        raise ValueError(f"no host in {url!r}")
+    port = parts.port
+    if ":" in host:
+        host = f"[{host}]"
+    if port is None or port == _DEFAULT_PORTS.get(parts.scheme.lower()):
+        return host
+    return f"{host}:{port}"
 
 
 def _params(created: int, nonce: str, keyid: str) -> str:
@@ -89,11 +119,22 @@ def sign_request(
 
 @dataclass(frozen=True, slots=True)
 class VerifiedRequest:
-    """Who sent a verified request, and its replay-protection values."""
+    """Who sent a verified request, its replay-protection values and the signed digest."""
 
     sender: str
     nonce: str
     created: int
+    digest: str
+
+
+def check_digest(verified: VerifiedRequest, body: bytes) -> None:
+    """Check that ``body`` is the body whose digest ``verified`` was signed over.
+
+    Raises:
+        RequestSignatureError: if it is not.
+    """
+    if verified.digest != content_digest(body):
+        raise RequestSignatureError("Content-Digest does not match the body")
 
 
 def verify_request(
@@ -105,7 +146,28 @@ def verify_request(
     now: int,
     max_skew: int,
 ) -> VerifiedRequest:
-    """Verify a peer request's signature headers.
+    """Verify a peer request's signature headers and its body.
+
+    Raises:
+        RequestSignatureError: naming what is wrong.
+    """
+    verified = verify_signature(target, headers, keys=keys, now=now, max_skew=max_skew)
+    check_digest(verified, body)
+    return verified
+
+
+def verify_signature(
+    target: RequestTarget,
+    headers: Mapping[str, str],
+    *,
+    keys: Mapping[str, PublicKey],
+    now: int,
+    max_skew: int,
+) -> VerifiedRequest:
+    """Verify a peer request's signature from its headers alone (the body is not needed).
+
+    The signature covers the ``Content-Digest`` header; call :func:`check_digest` with
+    the body once it is read.
 
     Raises:
         RequestSignatureError: naming what is wrong.
@@ -119,8 +181,8 @@ def verify_request(
     created, nonce, keyid = int(match[1]), match[2], match[3]
     if abs(now - created) > max_skew:
         raise RequestSignatureError(f"signature created {now - created}s from now; outside ±{max_skew}s")
-    if digest != content_digest(body):
-        raise RequestSignatureError("Content-Digest does not match the body")
+    if not _DIGEST_RE.match(digest):
+        raise RequestSignatureError("Content-Digest is not a sha-256 digest")
     key = keys.get(keyid)
     if key is None:
         raise RequestSignatureError(f"unknown key id {keyid!r}")
@@ -133,4 +195,4 @@ def verify_request(
         )
     except (SignatureError, ValueError) as exc:
         raise RequestSignatureError(f"signature of {keyid} does not verify") from exc
-    return VerifiedRequest(sender=keyid, nonce=nonce, created=created)
+    return VerifiedRequest(sender=keyid, nonce=nonce, created=created, digest=digest)

@@ -18,7 +18,7 @@ import httpx
 from supplymesh.config import NetworkConfig
 from supplymesh.core.crypto import Signer
 from supplymesh.errors import PeerError, PeerUnavailable
-from supplymesh.httpsig import RequestTarget, sign_request
+from supplymesh.httpsig import RequestTarget, sign_request, url_authority
 
 
 class PeerSignatureAuth(httpx.Auth):
@@ -31,10 +31,10 @@ class PeerSignatureAuth(httpx.Auth):
         self.signer = signer
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        """Sign ``request`` and send it once."""
+        """Sign ``request`` for the authority of the peer's URL and send it once."""
         target = RequestTarget(
             method=request.method,
-            authority=request.url.netloc.decode("ascii"),
+            authority=url_authority(str(request.url)),
             path=request.url.path,
             query=request.url.query.decode("ascii"),
         )

@@ -21,6 +21,7 @@ from supplymesh.config import Role
 from supplymesh.settings import NodeSettings
 from supplymesh.web.events_api import events_router
 from supplymesh.web.fastbody import install_extra_schemas
+from supplymesh.web.gate import AuthGateMiddleware
 from supplymesh.web.ledger_api import erp_ledger_router, peer_ledger_router
 from supplymesh.web.limits import BodyLimitMiddleware
 from supplymesh.web.node import Node, open_node
@@ -76,6 +77,7 @@ def build_app(
     app.state.node = node
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AuthGateMiddleware, node=node)  # outermost: credentials before any body
 
     @app.get("/health", tags=["health"], summary="Liveness")
     def health() -> Health:

@@ -4,11 +4,15 @@
 tokens of this node's ERP clients (401 with ``WWW-Authenticate`` when missing or unknown,
 403 without the scope). ``PeerSender`` verifies an RFC 9421 signed peer request and
 returns the sender's member id, refusing replays (see :mod:`supplymesh.web.nonces`).
+
+Both take what :class:`~supplymesh.web.gate.AuthGateMiddleware` established from the
+headers before the body was read; ``PeerSender`` then checks the body against the
+signed ``Content-Digest``. Without the gate (an app not built by ``build_app``) they
+authenticate the request themselves.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -16,7 +20,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from supplymesh.erp_clients import ErpClient, Scope
 from supplymesh.errors import Forbidden, Unauthenticated
-from supplymesh.httpsig import RequestSignatureError, RequestTarget, verify_request
+from supplymesh.httpsig import RequestSignatureError, VerifiedRequest, check_digest
+from supplymesh.web.gate import ERP_SCOPE_KEY, PEER_SCOPE_KEY, authenticate_erp, authenticate_peer
 from supplymesh.web.node import Node
 
 _bearer = HTTPBearer(auto_error=False, description="Bearer token of an ERP client of this node")
@@ -32,15 +37,14 @@ NodeDep = Annotated[Node, Depends(get_node)]
 
 
 def _erp_client(
+    request: Request,
     node: NodeDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ErpClient:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated("this endpoint needs an ERP bearer token")
-    client = node.erp.authenticate(credentials.credentials)
-    if client is None:
-        raise Unauthenticated("unknown bearer token")
-    return client
+    client = request.scope.get(ERP_SCOPE_KEY)
+    if isinstance(client, ErpClient):
+        return client
+    return authenticate_erp(node, request.headers.get("authorization"))
 
 
 def require_scope(scope: Scope) -> object:
@@ -60,24 +64,13 @@ ErpAuditor = Annotated[ErpClient, require_scope("audit")]
 
 
 async def _peer_sender(request: Request, node: NodeDep) -> str:
-    body = await request.body()
-    target = RequestTarget(
-        method=request.method,
-        authority=request.headers.get("host", ""),
-        path=request.scope["path"],
-        query=request.scope.get("query_string", b"").decode("latin-1"),
-    )
-    now = int(time.time())
-    skew = node.settings.peer_clock_skew_seconds
+    verified = request.scope.get(PEER_SCOPE_KEY)
+    if not isinstance(verified, VerifiedRequest):
+        verified = authenticate_peer(node, request.scope)
     try:
-        verified = verify_request(
-            target, body, request.headers, keys=node.config.keys(), now=now, max_skew=skew
-        )
+        check_digest(verified, await request.body())
     except RequestSignatureError as exc:
         raise Unauthenticated(f"peer request refused: {exc}") from exc
-    if verified.sender == node.id:
-        raise Forbidden("a node does not call itself")
-    node.nonces.remember(verified.sender, verified.nonce, verified.created, now, skew)
     return verified.sender
 
 

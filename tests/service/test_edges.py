@@ -1,0 +1,152 @@
+"""Edges of every node's HTTP surface: credentials before bodies, bounded cursors."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from starlette.types import Message
+
+from supplymesh.httpsig import RequestTarget, sign_request, url_authority
+from supplymesh.web.node import Node
+from tests.harness import Harness
+
+pytestmark = [pytest.mark.anyio, pytest.mark.db]
+TEN_MIB_NOT_JSON = b"\x00not json at all " * (10 * 1024 * 1024 // 17)
+
+
+async def _call_unread(app: FastAPI, method: str, path: str, headers: dict[str, str]) -> tuple[int, bool]:
+    """Send a request whose body the app must not touch: (status, whether it asked for the body)."""
+    asked = False
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        nonlocal asked
+        asked = True
+        return {"type": "http.request", "body": TEN_MIB_NOT_JSON, "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    raw.append((b"content-length", str(len(TEN_MIB_NOT_JSON)).encode()))
+    raw.append((b"content-type", b"application/json"))
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": raw,
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "root_path": "",
+    }
+    await app(scope, receive, send)
+    return sent[0]["status"], asked
+
+
+# --- credentials are checked before the body is read ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("node_id", "path"),
+    [
+        ("oem-a", "/v1/demands"),
+        ("oem-a", "/v1/channels/channel:oem-a:supplier-a/entries"),
+        ("supplier-a", "/v1/dms/readings"),
+        ("auditor", "/v1/audits"),
+    ],
+)
+async def test_unauthenticated_ten_mib_erp_post_is_401_not_a_parse_error(
+    harness: Harness, node_id: str, path: str
+) -> None:
+    response = await harness.anonymous(node_id).post(path, content=TEN_MIB_NOT_JSON)
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    wrong = await harness.erp(node_id, token="not-a-token").post(path, content=TEN_MIB_NOT_JSON)
+    assert wrong.status_code == 401 and wrong.json()["detail"] == "unknown bearer token"
+
+
+@pytest.mark.parametrize(
+    ("node_id", "path"),
+    [
+        ("pdu", "/peer/v1/actions"),
+        ("supplier-a", "/peer/v1/network/proposals"),
+        ("oem-a", "/peer/v1/channels/channel:oem-a:supplier-a/proposals"),
+    ],
+)
+async def test_unsigned_ten_mib_peer_post_is_401_not_a_parse_error(
+    harness: Harness, node_id: str, path: str
+) -> None:
+    response = await harness.anonymous(node_id).post(path, content=TEN_MIB_NOT_JSON)
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_unauthenticated_requests_are_refused_without_reading_the_body(harness: Harness) -> None:
+    oem, pdu = harness.app("oem-a"), harness.app("pdu")
+    assert await _call_unread(oem, "POST", "/v1/demands", {}) == (401, False)
+    assert await _call_unread(oem, "POST", "/v1/demands", {"Authorization": "Bearer nope"}) == (401, False)
+    assert await _call_unread(pdu, "POST", "/peer/v1/actions", {}) == (401, False)
+
+
+async def test_a_peer_signature_for_another_node_is_refused_without_reading_the_body(
+    harness: Harness,
+) -> None:
+    node: Node = harness.app("oem-a").state.node
+    target = RequestTarget(
+        method="POST",
+        authority=url_authority(harness.config.member("supplier-a").url),
+        path="/peer/v1/actions",
+        query="",
+    )
+    headers = sign_request(
+        target, TEN_MIB_NOT_JSON, keyid="oem-a", signer=node.signer, created=int(time.time()), nonce="n" * 20
+    )
+    assert await _call_unread(harness.app("pdu"), "POST", "/peer/v1/actions", headers) == (401, False)
+
+
+async def test_authenticated_requests_still_have_their_body_parsed(harness: Harness) -> None:
+    erp = await harness.erp("oem-a").post(
+        "/v1/demands", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert erp.status_code == 400 and erp.json()["title"] == "Malformed JSON"
+    peer = await harness.peer("oem-a").request("pdu", "POST", "/peer/v1/actions", json={"kind": 5})
+    assert peer.status_code == 422, peer.text
+
+
+async def test_a_signed_peer_body_that_does_not_match_its_digest_is_401(harness: Harness) -> None:
+    node: Node = harness.app("oem-a").state.node
+    target = RequestTarget(
+        method="POST",
+        authority=url_authority(harness.config.member("pdu").url),
+        path="/peer/v1/actions",
+        query="",
+    )
+    headers = sign_request(
+        target,
+        b"{}",
+        keyid="oem-a",
+        signer=node.signer,
+        created=int(time.time()),
+        nonce="digest-nonce-000001",
+    )
+    response = await harness.anonymous("pdu").post(
+        "/peer/v1/actions", content=b'{"other": 1}', headers={**headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 401, response.text
+    assert "does not match the body" in response.json()["detail"]
+
+
+async def test_an_oversized_body_is_still_413_for_an_authenticated_client(harness: Harness) -> None:
+    client = harness.erp("oem-a")
+    limit: int = harness.app("oem-a").state.node.settings.max_body_bytes
+    response = await client.post("/v1/demands", content=b"x" * (limit + 1))
+    assert response.status_code == 413
