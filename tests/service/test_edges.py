@@ -150,3 +150,83 @@ async def test_an_oversized_body_is_still_413_for_an_authenticated_client(harnes
     limit: int = harness.app("oem-a").state.node.settings.max_body_bytes
     response = await client.post("/v1/demands", content=b"x" * (limit + 1))
     assert response.status_code == 413
+
+
+# --- integer query parameters are bounded to 64 bits --------------------------
+
+HUGE = 1180591620717411303424  # 2**70, past any database integer
+ROLE_NODES = ("oem-a", "supplier-a", "pdu", "auditor")
+CHANNEL_ENTRIES = "/v1/channels/{ledger}/entries"
+PATH_VALUES = {"ledger": "network"}
+CHANNEL_OF = {"oem-a": "channel:oem-a:supplier-a", "supplier-a": "channel:oem-a:supplier-a"}
+
+
+def _integer_query_routes(harness: Harness) -> list[tuple[str, str, str, list[str]]]:
+    """(node, path, integer parameter, required integer parameters) for every GET of every role."""
+    found = []
+    for node_id in ROLE_NODES:
+        for path, ops in harness.app(node_id).openapi()["paths"].items():
+            params = ops.get("get", {}).get("parameters", [])
+            ints = [p for p in params if p["in"] == "query" and "integer" in _types(p["schema"])]
+            required = [p["name"] for p in ints if p.get("required")]
+            found += [(node_id, path, p["name"], required) for p in ints]
+    return found
+
+
+def _types(schema: dict[str, Any]) -> set[str]:
+    return {schema.get("type", "")} | {s.get("type", "") for s in schema.get("anyOf", [])}
+
+
+async def _get(harness: Harness, node_id: str, path: str, params: dict[str, int]) -> tuple[int, str, str]:
+    ledger = CHANNEL_OF.get(node_id, "network") if path == CHANNEL_ENTRIES else "network"
+    url = path.format(**{**PATH_VALUES, "ledger": ledger})
+    headers = {"Accept": "application/json"}
+    if path.startswith("/peer/"):
+        sender = "pdu" if node_id == "auditor" else "auditor"
+        response = await harness.peer(sender).request(node_id, "GET", url, params=params)
+    else:
+        response = await harness.erp(node_id).get(url, params=params, headers=headers)
+    return response.status_code, response.headers.get("content-type", ""), response.text
+
+
+async def test_every_integer_query_parameter_of_every_role_refuses_a_cursor_past_64_bits_with_422(
+    harness: Harness,
+) -> None:
+    routes = _integer_query_routes(harness)
+    listed = {(n, p) for n, p, _, _ in routes}
+    for node_id in ("oem-a", "supplier-a", "pdu", "auditor"):
+        assert (node_id, "/v1/events") in listed
+    assert {("oem-a", "/v1/demands"), ("auditor", "/v1/audits"), ("pdu", "/v1/decisions")} <= listed
+    answers = {}
+    for node_id, path, name, required in routes:
+        if path == CHANNEL_ENTRIES:
+            continue  # see the test below
+        params = {**dict.fromkeys(required, 1), name: HUGE}
+        answers[(node_id, path, name)] = await _get(harness, node_id, path, params)
+    wrong = {
+        route: answer for route, answer in answers.items() if answer[:2] != (422, "application/problem+json")
+    }
+    assert not wrong
+    assert len(answers) >= 40
+
+
+@pytest.mark.xfail(
+    strict=True, reason="channels/routes.py: `after` of channel entries needs cursor_query's bound"
+)
+@pytest.mark.parametrize("node_id", ["oem-a", "supplier-a"])
+async def test_channel_entries_refuse_a_cursor_past_64_bits_with_422(harness: Harness, node_id: str) -> None:
+    status, content_type, _ = await _get(harness, node_id, CHANNEL_ENTRIES, {"after": HUGE})
+    assert (status, content_type) == (422, "application/problem+json")
+
+
+@pytest.mark.parametrize(
+    ("node_id", "path"),
+    [("oem-a", "/v1/events"), ("oem-a", "/v1/demands"), ("auditor", "/v1/audits"), ("pdu", "/v1/decisions")],
+)
+async def test_the_largest_64_bit_cursor_is_an_empty_page_not_an_error(
+    harness: Harness, node_id: str, path: str
+) -> None:
+    status, _, text = await _get(harness, node_id, path, {"after": 2**63 - 1})
+    assert status == 200 and text == "[]"
+    status, _, _ = await _get(harness, node_id, path, {"after": 2**63})
+    assert status == 422

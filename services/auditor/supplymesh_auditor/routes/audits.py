@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from supplymesh.errors import NotFound
 from supplymesh.web.deps import ErpAuditor, ErpReader, NodeDep
-from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, page_response
+from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, cursor_query, page_response
 from supplymesh_auditor import audits
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"])
@@ -51,7 +51,7 @@ def history(
     request: Request,
     node: NodeDep,
     _client: ErpReader,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, cursor_query("Cursor: the `id` of the last report you have")] = 0,
     limit: Limit = DEFAULT_LIMIT,
 ) -> JSONResponse:
     items = audits.history(node, after=after, limit=limit + 1)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from supplymesh.network.routes import Replica
 from supplymesh.web.deps import ErpReader, NodeDep
 from supplymesh.web.idempotency import IdempotencyDep
-from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, page_response
+from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, cursor_query, page_response
 from supplymesh_oem import demands
 from supplymesh_oem.models import DemandCreated, DemandIn, DemandOut
 
@@ -39,7 +39,7 @@ def list_demands(
     node: NodeDep,
     replica: Replica,
     _client: ErpReader,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, cursor_query("Cursor from the `next` link (a position, not a demand id)")] = 0,
     limit: Limit = DEFAULT_LIMIT,
 ) -> JSONResponse:
     items = demands.page(node, replica.state, after=after, limit=limit + 1)

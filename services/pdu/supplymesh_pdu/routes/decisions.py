@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from supplymesh.config import NETWORK_LEDGER
 from supplymesh.core.contracts.network import DECISION_KINDS
 from supplymesh.web.deps import ErpReader, NodeDep
-from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, page_response
+from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, cursor_query, page_response
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
 Kind = Annotated[str | None, Query(description="e.g. decision.split, decision.release, decision.refund")]
@@ -23,7 +23,7 @@ def list_decisions(
     node: NodeDep,
     _client: ErpReader,
     kind: Kind = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, cursor_query("Cursor: the `seq` of the last decision you have")] = 0,
     limit: Limit = DEFAULT_LIMIT,
 ) -> JSONResponse:
     wanted = {kind} if kind else DECISION_KINDS

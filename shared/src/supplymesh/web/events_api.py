@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from supplymesh.storage.events import read_events
 from supplymesh.web.deps import ErpReader, NodeDep
 from supplymesh.web.node import Node
-from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, page_response
+from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, cursor_query, page_response
 
 POLL_SECONDS = 0.2
 HEARTBEAT_SECONDS = 15.0
@@ -66,7 +66,9 @@ def events_router() -> APIRouter:
         request: Request,
         node: NodeDep,
         _client: ErpReader,
-        after: Annotated[int | None, Query(ge=0, description="Resume after this event id")] = None,
+        after: Annotated[
+            int | None, cursor_query("Cursor: the `id` of the last event you have; events after it")
+        ] = None,
         timeout: Annotated[
             float | None, Query(gt=0, le=3600, description="End the stream after this many seconds")
         ] = None,

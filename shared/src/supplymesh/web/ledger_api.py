@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -23,7 +23,7 @@ from supplymesh.errors import BadRequest, Forbidden, NotFound
 from supplymesh.storage.ledger_store import Head, StoredEntry
 from supplymesh.web.deps import ErpReader, NodeDep, PeerSender
 from supplymesh.web.node import Node
-from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, page_response
+from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, cursor_query, page_response
 
 LedgerName = Annotated[
     str,
@@ -198,9 +198,9 @@ def _consistency(node: Node, ledger: str, first: int, second: int | None) -> Con
     )
 
 
-After = Annotated[int, Query(ge=0, description="Return entries with seq greater than this")]
-Seq = Annotated[int, Query(ge=1)]
-OptSize = Annotated[int | None, Query(ge=1, description="Tree size (default: current)")]
+After = Annotated[int, cursor_query("Cursor: the `seq` of the last entry you have; entries after it")]
+Seq = Annotated[int, cursor_query("Seq of an entry (from 1)", ge=1)]
+OptSize = Annotated[int | None, cursor_query("Tree size (default: current)", ge=1)]
 
 
 def erp_ledger_router() -> APIRouter:

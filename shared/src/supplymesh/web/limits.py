@@ -1,7 +1,10 @@
 """ASGI middleware refusing request bodies over the node's size limit with 413.
 
 It checks ``Content-Length`` up front and counts streamed bytes for chunked bodies, so
-an oversized body is refused without being buffered whole.
+an oversized body is refused without being buffered whole. The limit is the node
+setting ``max_body_bytes`` (``SUPPLYMESH_MAX_BODY_BYTES``, 16 MiB by default), for ERP
+and peer requests alike. Credentials are checked before this, from the headers alone
+(:mod:`supplymesh.web.gate`): only an authenticated request gets its body read at all.
 """
 
 from __future__ import annotations

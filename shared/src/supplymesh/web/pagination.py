@@ -1,13 +1,15 @@
 """Cursor pagination for lists: ``?limit=&after=`` and an RFC 8288 ``Link: rel="next"``.
 
 A handler fetches ``limit + 1`` items; if the extra one exists there is a next page,
-whose cursor is the key of the last item returned.
+whose cursor is the key of the last item returned. An integer cursor (and every other
+integer query parameter: sizes, seqs) is bounded to what the databases store,
+``0 ≤ n ≤ 2**63 - 1`` (:data:`MAX_INT`); a larger one is a 422 problem, never a 500.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import Query, Request
 from fastapi.encoders import jsonable_encoder
@@ -17,7 +19,15 @@ T = TypeVar("T")
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 
+MAX_INT = 2**63 - 1
+"""The largest integer a query parameter may carry (a signed 64-bit database integer)."""
+
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")]
+
+
+def cursor_query(description: str, *, ge: int = 0) -> Any:
+    """``Query`` of an integer cursor (or size, seq): ``ge ≤ n ≤ MAX_INT``."""
+    return cast(Any, Query(ge=ge, le=MAX_INT, description=description))
 
 
 def page_response(
