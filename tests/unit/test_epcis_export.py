@@ -14,7 +14,7 @@ from supplymesh.audit.epcis import (
     party,
     render,
 )
-from supplymesh.core.contracts.network import decide_quality, decide_split
+from supplymesh.core.contracts.network import acceptance_escrow_id, decide_quality, decide_split
 from supplymesh.core.contracts.split import AttestedCapacity
 from supplymesh.core.entry import Entry
 from tests.unit.test_network_state import Ledger, demand_terms
@@ -42,7 +42,7 @@ def paper_example() -> RecordingLedger:
         "supplier-b": AttestedCapacity("supplier-b", Decimal(36), Decimal(20), ("P-100",)),
     }
     ledger.decide("decision.split", {}, decide_split(ledger.state, first.hash, capacities, {}))
-    other_terms = demand_terms(600, 240, "4.0", 1300)
+    other_terms = demand_terms(600, 240, "4", 1300)
     other = ledger.action("demand.submitted", "oem-b", "d-2", other_terms)
     unavailable = {"supplier-a": "no capacity", "supplier-b": "no capacity", "supplier-c": "no capacity"}
     ledger.decide("decision.split", {}, decide_split(ledger.state, other.hash, {}, unavailable))
@@ -53,7 +53,12 @@ def paper_example() -> RecordingLedger:
             "escrow.deposited",
             "oem-a",
             f"pay-{escrow_id}",
-            {"escrow": escrow_id, "amount": escrow.amount, "currency": "EUR", "payment_reference": "P"},
+            {
+                "escrow": escrow_id,
+                "amount": escrow.amount,
+                "currency": "EUR",
+                "payment_reference_commitment": "a" * 64,
+            },
         )
     for escrow_id, produced, major in ((escrows[0], 390, 5), (escrows[1], 400, 14)):
         supplier = ledger.state.escrows[escrow_id].supplier
@@ -63,6 +68,7 @@ def paper_example() -> RecordingLedger:
             f"done-{escrow_id}",
             {
                 "escrow": escrow_id,
+                "order": escrow_id,
                 "produced_quantity": produced,
                 "defects": {"critical": 0, "major": major, "minor": 10 if major == 5 else 0},
                 "source": "declared",
@@ -71,13 +77,23 @@ def paper_example() -> RecordingLedger:
         kind, result = decide_quality(ledger.state, escrow_id)
         ledger.decide(kind, {}, result)
     offer = next(iter(ledger.state.offers.values()))
-    ledger.action("offer.accepted", "oem-b", "accept-1", {"offer": offer.id})
+    ledger.action(
+        "offer.accepted",
+        "oem-b",
+        "accept-1",
+        {"offer": offer.id, "escrow": acceptance_escrow_id(offer.id), "unit_price": offer.unit_price},
+    )
     accepted = next(e for e in ledger.state.escrows.values() if e.offer == offer.id)
     ledger.action(
         "escrow.deposited",
         "oem-b",
         "pay-accept",
-        {"escrow": accepted.id, "amount": accepted.amount, "currency": "EUR", "payment_reference": "B"},
+        {
+            "escrow": accepted.id,
+            "amount": accepted.amount,
+            "currency": "EUR",
+            "payment_reference_commitment": "b" * 64,
+        },
     )
     kind, result = decide_quality(ledger.state, accepted.id)
     ledger.decide(kind, {}, result)

@@ -18,7 +18,7 @@ from tests.unit.test_network_state import Ledger
 
 LOT = 390
 SAMPLE = 50
-OEM_A_AQL = {"critical": "0", "major": "2.5", "minor": "4.0"}
+OEM_A_AQL = {"critical": "0", "major": "2.5", "minor": "4"}
 
 
 def terms(quantity: int, aql: dict[str, str], price: int = 1250) -> dict[str, Any]:
@@ -130,7 +130,7 @@ def test_a_sampled_lot_is_offered_only_to_buyers_whose_plan_needs_that_sample_an
     escrow_id = funded_order(
         ledger,
         {
-            "oem-b": {"critical": "0", "major": "4.0", "minor": "6.5"},  # n 50, major Ac 5: offered
+            "oem-b": {"critical": "0", "major": "4", "minor": "6.5"},  # n 50, major Ac 5: offered
             "oem-c": {"critical": "0", "major": "0.65", "minor": "6.5"},  # n 80: another sample
             "oem-d": {"critical": "0", "major": "2.5", "minor": "6.5"},  # n 50, major Ac 3 < 4
             "oem-e": {"critical": "0", "major": "3", "minor": "6.5"},  # off the table
@@ -146,7 +146,7 @@ def test_a_sampled_lot_is_offered_only_to_buyers_whose_plan_needs_that_sample_an
 
 def test_a_full_count_lot_keeps_the_full_count_reoffer_test() -> None:
     ledger = Ledger()
-    escrow_id = funded_order(ledger, {"oem-b": {"critical": "0", "major": "4.0", "minor": "6.5"}})
+    escrow_id = funded_order(ledger, {"oem-b": {"critical": "0", "major": "4", "minor": "6.5"}})
     produce(ledger, escrow_id, major=14)  # 1400 > 975; ≤ 1560 for oem-b
 
     kind, result = decide_quality(ledger.state, escrow_id)

@@ -7,6 +7,7 @@ if the PDU is down; it is sequenced when the PDU returns.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from typing import Any
 
@@ -24,6 +25,7 @@ from supplymesh_oem.models import Allocation, DemandCreated, DemandIn, DemandOut
 from supplymesh_oem.tables import demands
 
 SUBMIT_TASK = "demand.submit"
+log = logging.getLogger("supplymesh.oem")
 
 
 def create(node: Node, terms: DemandIn) -> DemandCreated:
@@ -67,7 +69,7 @@ def get(node: Node, state: NetworkState, demand_id: str) -> DemandOut:
         row = conn.execute(select(demands).where(demands.c.id == demand_id)).one_or_none()
     if row is None:
         raise NotFound(f"no demand {demand_id!r}")
-    return _out(row, state.demand_by_id(node.id, demand_id))
+    return _out(row, state.demand_by_id(node.id, demand_id), _refused(node, state, demand_id))
 
 
 def page(node: Node, state: NetworkState, *, after: int, limit: int) -> list[tuple[int, DemandOut]]:
@@ -76,19 +78,28 @@ def page(node: Node, state: NetworkState, *, after: int, limit: int) -> list[tup
         rows = conn.execute(
             select(demands).where(demands.c.seq > after).order_by(demands.c.seq).limit(limit)
         ).all()
-    return [(int(r.seq), _out(r, state.demand_by_id(node.id, r.id))) for r in rows]
+    return [
+        (int(r.seq), _out(r, state.demand_by_id(node.id, r.id), _refused(node, state, r.id))) for r in rows
+    ]
 
 
-def _out(row: Any, record: DemandRecord | None) -> DemandOut:
+def _refused(node: Node, state: NetworkState, demand_id: str) -> str | None:
+    """Why the network's fold refused this demand, if a PDU sequenced it although inadmissible."""
+    reason = state.refused_actions.get((DEMAND_SUBMITTED, node.id, demand_id))
+    return None if reason is None else f"refused by the network: {reason}"
+
+
+def _out(row: Any, record: DemandRecord | None, refused: str | None = None) -> DemandOut:
     terms = DemandIn.model_validate_json(row.terms)
-    if record is None:  # not yet sequenced by the PDU
+    if record is None:  # not (yet) on the network ledger: pending, or refused by the PDU
+        detail = row.detail if row.status == "failed" else refused
         return DemandOut(
             id=row.id,
-            status="pending",
+            status="failed" if detail is not None else "pending",
             allocations=[],
             unallocated_quantity=terms.quantity,
             decision_id=None,
-            detail=None,
+            detail=detail,
             terms=terms,
             network_seq=row.network_seq,
         )
@@ -102,6 +113,25 @@ def _out(row: Any, record: DemandRecord | None) -> DemandOut:
         terms=terms,
         network_seq=record.seq,
     )
+
+
+def _refused_by_pdu(node: Node, demand_id: str, response: Any) -> None:
+    """The PDU will never sequence this demand: it ends ``failed`` with the PDU's reason."""
+    try:
+        detail = str(response.json().get("detail", ""))
+    except ValueError:
+        detail = response.text[:300]
+    reason = f"refused by the PDU (HTTP {response.status_code}): {detail}"[:2000]
+    log.warning("demand %s %s", demand_id, reason)
+    with write_transaction(node.engine) as conn:
+        conn.execute(update(demands).where(demands.c.id == demand_id).values(status="failed", detail=reason))
+        publish(
+            conn,
+            type_="demand.failed",
+            subject=demand_id,
+            data={"demand": demand_id, "detail": reason},
+            now_text=node.now_text(),
+        )
 
 
 async def submit(node: Node, payload: dict[str, Any]) -> None:
@@ -118,6 +148,9 @@ async def submit(node: Node, payload: dict[str, Any]) -> None:
         "/peer/v1/actions",
         json={"action": action.statement(), "signature": sign_action(action, node.signer)},
     )
+    if 400 <= response.status_code < 500 and response.status_code not in (401, 408, 429):
+        _refused_by_pdu(node, demand_id, response)
+        return
     if response.status_code != 200:
         raise PeerError(f"PDU refused demand {demand_id}: HTTP {response.status_code} {response.text[:300]}")
     placed = response.json()

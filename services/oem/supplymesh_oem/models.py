@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from supplymesh.core.numbers import NumberError, format_decimal, parse_decimal
-from supplymesh_oem.currencies import ISO_4217
+from supplymesh.core.vocabulary.bodies import DemandTerms, parse_body
+from supplymesh.core.vocabulary.currencies import ISO_4217
+from supplymesh.core.vocabulary.values import MessageError
 
 # Integers must be JSON integers (SPEC §10): strict, so "10" and 10.0 are refused.
 SafeInt = Annotated[int, Field(ge=0, le=2**53 - 1, strict=True)]
@@ -82,6 +84,20 @@ class DemandIn(_Frozen):
         if len(set(value)) != len(value):
             raise ValueError("a supplier appears at most once in the priority list")
         return value
+
+    @model_validator(mode="after")
+    def _network_terms(self) -> Self:
+        # The network's own vocabulary decides what a valid demand is (the PDU and every
+        # partner check the same), e.g. that every escrow amount stays an exact integer.
+        try:
+            parse_body(DemandTerms, self.network_body())
+        except MessageError as exc:
+            raise ValueError(str(exc)) from exc
+        return self
+
+    def network_body(self) -> dict[str, Any]:
+        """The demand terms as signed on the network ledger."""
+        return self.model_dump(mode="json")
 
 
 class DemandCreated(BaseModel):

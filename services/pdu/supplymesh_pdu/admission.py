@@ -1,62 +1,43 @@
-"""Which party actions the network state admits (the PDU checks before sequencing).
+"""Which party actions the PDU sequences: the network's own admission rules, as HTTP problems.
 
-Partners fold the same rules (an action that does not fit changes nothing), so a PDU
-that sequences an inadmissible action gains nothing; refusing it here tells the party
-why at once.
+The rules are :func:`supplymesh.core.contracts.admission.admit`, the same function every
+partner's fold applies to a sequenced entry, so a PDU that sequenced an inadmissible
+action would gain the party nothing; refusing it here tells the party why at once, with
+a 4xx problem (never a 5xx, whatever the body holds).
 """
 
 from __future__ import annotations
 
 from supplymesh.config import NetworkConfig, Role
-from supplymesh.core.actions import (
-    DEMAND_SUBMITTED,
-    ESCROW_DEPOSITED,
-    OFFER_ACCEPTED,
-    PRODUCTION_COMPLETED,
-    Action,
-)
-from supplymesh.core.contracts.network import NetworkState, sample_size_error
+from supplymesh.core.actions import Action
+from supplymesh.core.contracts.admission import Refusal
+from supplymesh.core.contracts.admission import admit as admit_action
+from supplymesh.core.contracts.network import NetworkState
 from supplymesh.errors import Conflict, NotFound, Unprocessable
 
 
 def admit(config: NetworkConfig, state: NetworkState, action: Action) -> None:
-    """Raise if ``action`` does not fit the network state.
+    """Raise if ``action`` breaks a rule of the vocabulary or does not fit the network state.
 
     Raises:
-        NotFound: the escrow or offer it names does not exist.
+        NotFound: the escrow or offer it names does not exist (for this party).
         Conflict: it exists but is not in a state that allows the action.
-        Unprocessable: the action's figures do not match.
+        Unprocessable: the action's body breaks a rule (non-positive quantities, a supplier
+            listed twice, amounts past exact integers, …) or its figures do not match.
     """
-    body = action.body
-    if action.kind == DEMAND_SUBMITTED:
-        suppliers = {m.id for m in config.by_role(Role.SUPPLIER)}
-        unknown = [s for s in body.get("priority_suppliers", []) if s not in suppliers]
-        if unknown:
-            raise Unprocessable(f"not suppliers of this network: {', '.join(unknown)}")
-        return
-    if action.kind == OFFER_ACCEPTED:
-        offer = state.offers.get(str(body.get("offer")))
-        if offer is None or offer.buyer != action.party:
-            raise NotFound(f"no offer {body.get('offer')} for {action.party}")
-        if offer.state != "open":
-            raise Conflict(f"offer {offer.id} is {offer.state}")
-        return
-    escrow = state.escrows.get(str(body.get("escrow")))
-    if action.kind == ESCROW_DEPOSITED:
-        if escrow is None or escrow.buyer != action.party:
-            raise NotFound(f"no escrow {body.get('escrow')} of {action.party}")
-        if escrow.state != "awaiting_deposit":
-            raise Conflict(f"escrow {escrow.id} is {escrow.state}; it does not await a deposit")
-        if body.get("amount") != escrow.amount or body.get("currency") != escrow.currency:
-            raise Unprocessable(f"deposit the full amount: {escrow.amount} {escrow.currency}")
-        return
-    if action.kind == PRODUCTION_COMPLETED:
-        if escrow is None or escrow.supplier != action.party:
-            raise NotFound(f"no order {body.get('escrow')} of {action.party}")
-        if escrow.state != "funded" or escrow.lot is not None:
-            raise Conflict(
-                f"order {escrow.id} is {escrow.state}; production can be reported only once funded"
-            )
-        refused = sample_size_error(state, escrow, body)
-        if refused is not None:
-            raise Unprocessable(refused)
+    suppliers = {m.id for m in config.by_role(Role.SUPPLIER)}
+    try:
+        admit_action(
+            state,
+            kind=action.kind,
+            party=action.party,
+            action_id=action.id,
+            body=dict(action.body),
+            suppliers=suppliers,
+        )
+    except Refusal as refusal:
+        if refusal.kind == "not_found":
+            raise NotFound(refusal.reason) from refusal
+        if refusal.kind == "conflict":
+            raise Conflict(refusal.reason) from refusal
+        raise Unprocessable(refusal.reason) from refusal

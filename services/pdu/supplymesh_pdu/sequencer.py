@@ -14,6 +14,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -21,6 +25,7 @@ from sqlalchemy import Connection
 from supplymesh.channels import state as pending
 from supplymesh.config import NETWORK_LEDGER, Role
 from supplymesh.core.actions import Action, ActionError, check_action
+from supplymesh.core.canonical import CanonicalizationError, canonicalize
 from supplymesh.core.contracts.network import (
     CANCEL,
     DEMAND_FAILED,
@@ -32,8 +37,11 @@ from supplymesh.core.contracts.network import (
     decide_split,
     deposit_overdue,
 )
-from supplymesh.core.entry import Entry, SealedEntry, Signature, next_entry
+from supplymesh.core.contracts.split import AttestedCapacity
+from supplymesh.core.entry import Entry, SealedEntry, Signature, format_time, next_entry
 from supplymesh.core.quorum import check
+from supplymesh.core.vocabulary.decisions import check_result
+from supplymesh.core.vocabulary.values import MessageError
 from supplymesh.errors import Forbidden, PeerError, Unprocessable
 from supplymesh.network.replica import NetworkReplica
 from supplymesh.network.rules import RuleViolation, check_attestation, policy_for
@@ -44,6 +52,32 @@ from supplymesh_pdu.admission import admit
 
 log = logging.getLogger("supplymesh.pdu")
 PUSH_TASK = "network.push"
+
+
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_CAP_SECONDS = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A partner's answer that is not a signature; ``answered`` if it refused outright."""
+
+    reason: str
+    answered: bool
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _unbuildable(kind: str, inputs: dict[str, Any], result: dict[str, Any]) -> str | None:
+    """Why a decision with these inputs and result cannot be a network entry (None: it can)."""
+    try:
+        check_result(kind, result)
+        canonicalize({"inputs": inputs, "result": result})
+    except (MessageError, CanonicalizationError) as exc:
+        return str(exc)[:1000]
+    return None
 
 
 class Sequencer:
@@ -58,6 +92,7 @@ class Sequencer:
         self.timeout = timeout
         self.wake = asyncio.Event()
         self.failures: dict[str, list[str]] = {}
+        self._backoff: dict[str, tuple[int, float]] = {}
         self._index: dict[tuple[str, str, str], tuple[int, str]] | None = None
 
     @property
@@ -85,12 +120,20 @@ class Sequencer:
         self.replica.append(sealed, extra=follow_up)
         self.node.wake_outbox()
 
+    def _time(self) -> str:
+        """Now, but never before the ledger's last time (a clock stepped back stays monotonic)."""
+        now = self.node.clock()
+        last = self.replica.state.time
+        if last and now < _instant(last):
+            return last
+        return format_time(now)
+
     def _entry(self, kind: str, body: dict[str, Any]) -> Entry:
         state = self.replica.state
         return next_entry(
             ledger=NETWORK_LEDGER,
             head=(state.size, state.head),
-            time=self.node.now_text(),
+            time=self._time(),
             kind=kind,
             author=self.node.id,
             body=body,
@@ -155,15 +198,39 @@ class Sequencer:
             self.wake.clear()
 
     async def step(self) -> None:
-        """One pass over everything due: splits first, then quality decisions."""
+        """One pass over everything due: splits first, then quality decisions, then cancellations.
+
+        Each decision is tried on its own: one that cannot be built or cannot reach a
+        quorum ends by its retry rule (a demand ``failed`` with the reason; an escrow
+        decision retried later with backoff) and never keeps the next one from being decided.
+        """
         for demand in list(self.replica.state.undecided_demands()):
-            await self.decide_split(demand.hash)
+            await self._guarded(demand.hash, self.decide_split(demand.hash))
         for escrow in list(self.replica.state.awaiting_quality_decision()):
-            await self.decide_quality(escrow.id)
+            if self._due(escrow.id):
+                await self._guarded(escrow.id, self.decide_quality(escrow.id))
         window = self.node.config.deposit_window_seconds
         for escrow in list(self.replica.state.escrows.values()):
-            if deposit_overdue(escrow, self.node.now_text(), window):
-                await self.decide_cancel(escrow.id)
+            if deposit_overdue(escrow, self.node.now_text(), window) and self._due(escrow.id):
+                await self._guarded(escrow.id, self.decide_cancel(escrow.id))
+
+    async def _guarded(self, subject: str, decision: Coroutine[Any, Any, bool]) -> None:
+        """Run one decision; a failure backs off that subject only."""
+        try:
+            decided = await decision
+        except Exception as exc:  # one subject's fault must not stop the others
+            log.exception("deciding %s failed", subject)
+            self.failures.setdefault(subject, []).append(f"could not be decided: {type(exc).__name__}: {exc}")
+            decided = False
+        if decided:
+            self._backoff.pop(subject, None)
+            return
+        tries = self._backoff.get(subject, (0, 0.0))[0] + 1
+        delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (tries - 1))
+        self._backoff[subject] = (tries, time.monotonic() + delay)
+
+    def _due(self, subject: str) -> bool:
+        return time.monotonic() >= self._backoff.get(subject, (0, 0.0))[1]
 
     async def decide_cancel(self, escrow_id: str) -> bool:
         """Cancel an allocation whose deposit did not arrive within the window."""
@@ -176,12 +243,19 @@ class Sequencer:
             )
 
     async def decide_split(self, demand_hash: str) -> bool:
-        """Algorithm 3 for one demand, committed with a quorum certificate."""
+        """Algorithm 3 for one demand, committed with a quorum certificate.
+
+        Attestations are asked for once per call; the same proposal is re-offered for up to
+        ``attempts`` rounds. A split that cannot be built (its result would not be a valid
+        network message) or that gets no quorum ends the demand as ``failed`` with the reason.
+        """
         demand = self.replica.state.demands[demand_hash]
         attestations, unavailable = await self._attestations(
-            demand.buyer, demand_hash, list(demand.terms["priority_suppliers"])
+            demand.buyer, demand_hash, list(demand.terms.priority_suppliers)
         )
-        capacities = {s: attested(a["entry"]["body"], s) for s, a in attestations.items()}
+        capacities: dict[str, AttestedCapacity] = {}
+        for supplier, item in attestations.items():
+            capacities[supplier] = attested(item["entry"]["body"], supplier)
         for _ in range(self.attempts):
             async with self.replica.lock:
                 if self.replica.state.demands[demand_hash].status != "pending":
@@ -192,14 +266,29 @@ class Sequencer:
                     "unavailable": unavailable,
                 }
                 result = decide_split(self.replica.state, demand_hash, capacities, unavailable)
+                unbuildable = _unbuildable(SPLIT, inputs, result)
+                if unbuildable is not None:
+                    self._fail_locked(demand_hash, f"the split cannot be built: {unbuildable}")
+                    return False
                 if await self._round(SPLIT, inputs, result):
                     return True
         async with self.replica.lock:
-            if self.replica.state.demands[demand_hash].status == "pending":
-                reason = "no quorum: " + " | ".join(self.failures.get(demand_hash, ["no answer"])[-4:])
-                entry = self._entry(DEMAND_FAILED, {"demand": demand_hash, "reason": reason[:2000]})
-                self._append(SealedEntry(entry, (self._own(entry),)))
+            reason = "no quorum: " + " | ".join(self.failures.get(demand_hash, ["no answer"])[-4:])
+            self._fail_locked(demand_hash, reason)
         return False
+
+    def _fail_locked(self, demand_hash: str, reason: str) -> None:
+        """Mark a still-pending demand ``failed`` with ``reason`` (lock held)."""
+        if self.replica.state.demands[demand_hash].status != "pending":
+            return
+        kept = pending.load_pending(self.node.engine, NETWORK_LEDGER)
+        if kept is not None and kept[0].seq == self.replica.state.size + 1:
+            # The failure takes the seq of any proposal still pending: that proposal can
+            # then never be certified, whoever signed it.
+            with write_transaction(self.node.engine) as conn:
+                pending.clear_pending(conn, NETWORK_LEDGER)
+        entry = self._entry(DEMAND_FAILED, {"demand": demand_hash, "reason": reason[:2000]})
+        self._append(SealedEntry(entry, (self._own(entry),)))
 
     async def decide_quality(self, escrow_id: str) -> bool:
         """Algorithm 4 for one reported lot (or accepted offer), committed with a quorum."""
@@ -239,8 +328,11 @@ class Sequencer:
         signatures = [v for v in votes if isinstance(v, Signature)]
         outcome = check(policy, signatures, entry.digest, self.node.config.keys())
         if not outcome.ok:
-            reasons = [v for v in votes if isinstance(v, str)]
-            if not signatures:  # nobody signed it: a fresh proposal may take this seq
+            reasons = [v.reason for v in votes if isinstance(v, Refused)]
+            if not signatures and all(isinstance(v, Refused) and v.answered for v in votes):
+                # Every partner answered and refused: nobody holds a signature of it, so a
+                # fresh proposal may take this seq. A partner that did not answer in time
+                # may have signed it: then the same proposal is offered again.
                 with write_transaction(self.node.engine) as conn:
                     pending.clear_pending(conn, NETWORK_LEDGER)
             key = subject or str(inputs.get("demand", ""))
@@ -250,7 +342,7 @@ class Sequencer:
         self._append(SealedEntry(entry, (own, *signatures)))
         return True
 
-    async def _ask(self, partner: str, entry: Entry, own: Signature) -> Signature | str:
+    async def _ask(self, partner: str, entry: Entry, own: Signature) -> Signature | Refused:
         try:
             response = await asyncio.wait_for(
                 self.node.peers.request(
@@ -262,11 +354,15 @@ class Sequencer:
                 timeout=self.timeout,
             )
         except (PeerError, TimeoutError) as exc:
-            return f"{partner}: no answer ({type(exc).__name__})"
-        if response.status_code != 200:
-            detail = response.json().get("detail", response.text) if response.content else ""
-            return f"{partner}: {detail}"
-        return Signature(partner, str(response.json().get("sig", "")))
+            return Refused(f"{partner}: no answer ({type(exc).__name__})", answered=False)
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if response.status_code != 200 or not isinstance(answer, dict):
+            detail = answer.get("detail", "") if isinstance(answer, dict) else response.text[:300]
+            return Refused(f"{partner}: {detail}", answered=400 <= response.status_code < 500)
+        return Signature(partner, str(answer.get("sig", "")))
 
     async def _attestations(
         self, buyer: str, demand_hash: str, suppliers: list[str]
@@ -295,11 +391,12 @@ class Sequencer:
             if response.status_code != 200:
                 unavailable[supplier] = f"could not attest: HTTP {response.status_code}"
                 return
-            item = response.json()
             try:
-                check_attestation(self.node.config, item, buyer=buyer, demand_hash=demand_hash)
-            except RuleViolation as exc:
-                unavailable[supplier] = f"invalid attestation: {exc}"
+                item = response.json()
+                _, body = check_attestation(self.node.config, item, buyer=buyer, demand_hash=demand_hash)
+                attested(body, supplier)
+            except (RuleViolation, MessageError, ValueError, TypeError, KeyError) as exc:
+                unavailable[supplier] = f"invalid attestation: {exc}"[:500]
                 return
             found[supplier] = {"entry": item["entry"], "signatures": item["signatures"]}
 

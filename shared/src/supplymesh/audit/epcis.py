@@ -201,9 +201,7 @@ class _Mapper:
             "TransactionEvent",
             entry,
             bizTransactionList=_po(demand_urn(demand)),
-            quantityList=[
-                {"epcClass": product_class(demand.product), "quantity": int(demand.terms["quantity"])}
-            ],
+            quantityList=[{"epcClass": product_class(demand.product), "quantity": demand.terms.quantity}],
             action="ADD",
             **_parties(None, demand.buyer),
         )

@@ -52,7 +52,7 @@ ACTION_FIELDS: Mapping[str, frozenset[str]] = {
     ESCROW_DEPOSITED: frozenset({"escrow", "amount", "currency", "payment_reference_commitment"}),
     OFFER_ACCEPTED: frozenset({"offer", "escrow", "unit_price"}),
     PRODUCTION_COMPLETED: frozenset(
-        {"order", "escrow", "produced_quantity", "defects", "source", "sample", "sample_size"}
+        {"order", "escrow", "produced_quantity", "defects", "source", "sample_size"}
     ),
 }
 

@@ -38,6 +38,8 @@ def notifier(me: str, now: Callable[[], str]) -> Callable[[Connection, SealedEnt
 
     def hook(conn: Connection, sealed: SealedEntry, state: NetworkState) -> None:
         entry = sealed.entry
+        if entry.seq in state.refused:  # the fold refused it: it changed nothing to tell
+            return
         events: list[tuple[str, str, dict[str, Any]]] = []
         body = entry.body
         if entry.kind == SPLIT:

@@ -22,7 +22,6 @@ from supplymesh.core.contracts.channel import CAPACITY_KIND, ChannelMembers, End
 from supplymesh.core.contracts.network import (
     CANCEL,
     DECISION_KINDS,
-    SPLIT,
     NetworkState,
     attested,
     decide_cancel,
@@ -34,6 +33,8 @@ from supplymesh.core.contracts.sampling import SamplingError
 from supplymesh.core.crypto import SignatureError
 from supplymesh.core.entry import Entry, EntryFormatError, SealedEntry, parse_signatures
 from supplymesh.core.quorum import Policy, QuorumResult, check, policy_of
+from supplymesh.core.vocabulary.decisions import SplitInputs, parse_decision_inputs
+from supplymesh.core.vocabulary.values import MessageError
 
 MAX_CLOCK_SKEW_SECONDS = 300
 
@@ -142,24 +143,13 @@ def recompute(
         RuleViolation: if the inputs do not verify or the decision is not due.
     """
     body = entry.body
-    inputs = body.get("inputs", {})
-    if entry.kind == SPLIT:
-        demand_hash = str(inputs.get("demand"))
-        demand = state.demands.get(demand_hash)
-        if demand is None or demand.status != "pending":
-            raise RuleViolation("no undecided demand with that hash at the base")
-        capacities = {}
-        for item in inputs.get("attestations", []):
-            supplier, attestation = check_attestation(
-                config, item, buyer=demand.buyer, demand_hash=demand_hash
-            )
-            if supplier in capacities:
-                raise RuleViolation(f"two attestations of {supplier}")
-            capacities[supplier] = attested(attestation, supplier)
-        unavailable = {str(k): str(v) for k, v in dict(inputs.get("unavailable", {})).items()}
-        if set(unavailable) & set(capacities):
-            raise RuleViolation("a supplier is both attested and unavailable")
-        return decide_split(state, demand_hash, capacities, unavailable)
+    try:
+        _decision, typed_inputs = parse_decision_inputs(entry.kind, body)
+    except MessageError as exc:
+        raise RuleViolation(f"malformed decision: {exc}") from exc
+    inputs = body["inputs"]
+    if isinstance(typed_inputs, SplitInputs):
+        return _recompute_split(config, state, typed_inputs)
     escrow_id = str(inputs.get("escrow"))
     escrow = state.escrows.get(escrow_id)
     if entry.kind == CANCEL:
@@ -177,6 +167,35 @@ def recompute(
     if kind != entry.kind:
         raise RuleViolation(f"the rule gives {kind}, not {entry.kind}")
     return result
+
+
+def _recompute_split(config: NetworkConfig, state: NetworkState, inputs: SplitInputs) -> dict[str, Any]:
+    """Re-execute a split from its recorded inputs.
+
+    Every priority supplier is accounted for exactly once: attested, or unavailable with a
+    reason; nobody off the priority list appears.
+    """
+    demand = state.demands.get(inputs.demand)
+    if demand is None or demand.status != "pending":
+        raise RuleViolation("no undecided demand with that hash at the base")
+    capacities = {}
+    for item in inputs.attestations:
+        supplier, attestation = check_attestation(
+            config, item.model_dump(), buyer=demand.buyer, demand_hash=inputs.demand
+        )
+        if supplier in capacities:
+            raise RuleViolation(f"two attestations of {supplier}")
+        try:
+            capacities[supplier] = attested(attestation, supplier)
+        except MessageError as exc:
+            raise RuleViolation(f"attestation of {supplier} breaks a rule: {exc}") from exc
+    unavailable = dict(inputs.unavailable)
+    if set(unavailable) & set(capacities):
+        raise RuleViolation("a supplier is both attested and unavailable")
+    priority = set(demand.terms.priority_suppliers)
+    if set(unavailable) | set(capacities) != priority:
+        raise RuleViolation("the inputs must account for every priority supplier, and only for those")
+    return decide_split(state, inputs.demand, capacities, unavailable)
 
 
 def validate_proposal(

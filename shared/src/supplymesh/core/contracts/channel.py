@@ -22,10 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from supplymesh.core.contracts.dms import DEFECT_CLASSES
 from supplymesh.core.entry import Entry
-from supplymesh.core.numbers import NumberError, check_safe_int, normalise
 from supplymesh.core.sealing import SealingError, check_key_entry_body, sealed_key_id
+from supplymesh.core.vocabulary.bodies import CapacityAttestation, LotQuality, parse_body
+from supplymesh.core.vocabulary.values import MessageError
 
 
 class Side(StrEnum):
@@ -113,39 +113,11 @@ def check_body(kind: str, body: Mapping[str, object]) -> None:
         elif kind == KEY_KIND:
             check_key_entry_body(body, expected_readers=None)
         elif kind == CAPACITY_KIND:
-            _exact_fields(
-                body,
-                {"efficiency", "mhc_per_day", "queued_machine_hours", "products", "computed_at"},
-                optional={"demand"},
-            )
-            for name in ("efficiency", "mhc_per_day", "queued_machine_hours"):
-                if normalise(body[name], what=name) != body[name]:
-                    raise EndorsementRefused(f"{name} is not a canonical decimal string")
-            products = body["products"]
-            if not isinstance(products, list) or not all(isinstance(p, str) for p in products):
-                raise EndorsementRefused("products must be a list of strings")
+            parse_body(CapacityAttestation, dict(body))
         elif kind == QUALITY_KIND:
-            _exact_fields(
-                body, {"order", "produced_quantity", "defects", "source"}, optional={"sample", "sample_size"}
-            )
-            check_safe_int(body["produced_quantity"], what="produced_quantity")
-            if "sample_size" in body:
-                check_safe_int(body["sample_size"], what="sample_size", minimum=1)
-            defects = body["defects"]
-            if not isinstance(defects, Mapping) or set(defects) != {str(c) for c in DEFECT_CLASSES}:
-                raise EndorsementRefused("defects must count every class: critical, major, minor")
-            for name, count in defects.items():
-                check_safe_int(count, what=f"defects.{name}")
-            if body["source"] not in ("dms", "declared"):
-                raise EndorsementRefused("source is 'dms' or 'declared'")
-    except (NumberError, SealingError) as exc:
+            parse_body(LotQuality, dict(body))
+    except (MessageError, SealingError) as exc:
         raise EndorsementRefused(str(exc)) from exc
-
-
-def _exact_fields(body: Mapping[str, object], required: set[str], *, optional: set[str]) -> None:
-    keys = set(body)
-    if not required <= keys or not keys <= required | optional:
-        raise EndorsementRefused(f"fields must be {sorted(required)} (optional {sorted(optional)})")
 
 
 def check_countersign(
