@@ -37,12 +37,22 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
-from supplymesh.audit.checks import Checkpoint, Copy, Pull, Reader, SeenHead, findings_json, run_checks
+from supplymesh.audit.checks import (
+    Checkpoint,
+    Copy,
+    Pull,
+    Reader,
+    SeenHead,
+    findings_json,
+    run_checks,
+    untrusted_times,
+)
 from supplymesh.audit.waits import demand_waits
 from supplymesh.config import NETWORK_LEDGER
 from supplymesh.core import merkle
 from supplymesh.core.canonical import canonicalize, sha256
 from supplymesh.core.crypto import SignatureError
+from supplymesh.core.entry import EntryFormatError, check_name
 from supplymesh.core.treehead import SignedTreeHead, verify_tree_head
 from supplymesh.core.verify import Finding
 from supplymesh.errors import PeerError
@@ -60,6 +70,9 @@ log = logging.getLogger("supplymesh.auditor")
 PAGE = 1000
 MODES = ("full", "incremental")
 STATE_TYPE = "supplymesh.audit-state.v1"
+MAX_TREE_SIZE = 2**53 - 1
+"""A signed tree head beyond this size is malformed (no ledger reaches it; it fits every database)."""
+AUDIT_FAILED = "audit.failed"
 _locks: dict[int, asyncio.Lock] = {}
 
 
@@ -288,17 +301,21 @@ def _store_checkpoint(node: Node, point: Checkpoint | None) -> None:
 # -- pulling --------------------------------------------------------------------------
 
 
-async def _entries(
-    node: Node, holder: str, ledger: str, *, after: int, upto: int | None
-) -> list[dict[str, Any]]:
-    """Entries after seq ``after`` (up to seq ``upto`` when given)."""
-    items: list[dict[str, Any]] = []
+async def _entries(node: Node, holder: str, ledger: str, *, after: int, upto: int | None) -> list[Any]:
+    """Entries after seq ``after`` (up to seq ``upto`` when given), as served.
+
+    Raises:
+        MalformedAnswer: if a page is not a list.
+    """
+    items: list[Any] = []
     while upto is None or after + len(items) < upto:
         limit = PAGE if upto is None else min(PAGE, upto - after - len(items))
         page = await node.peers.get_json(
             holder, f"/peer/v1/ledgers/{ledger}/entries", after=after + len(items), limit=limit
         )
-        items += page
+        if not isinstance(page, list):
+            raise MalformedAnswer("a page of entries is not a list")
+        items += page[:limit]
         if len(page) < limit:
             break
     return items
@@ -318,7 +335,7 @@ async def _consistent(
                 holder, f"/peer/v1/ledgers/{ledger}/proofs/consistency", first=first, second=second
             )
             proof = [bytes.fromhex(p) for p in answer["proof"]]
-        except (PeerError, KeyError, TypeError, ValueError) as exc:
+        except (PeerError, KeyError, TypeError, ValueError, AttributeError) as exc:
             return f"no consistency proof from size {first} to {second}: {exc}"
     try:
         merkle.verify_consistency(
@@ -344,48 +361,85 @@ def _runs(seqs: Iterable[int]) -> list[tuple[int, int]]:
     return runs
 
 
+class MalformedAnswer(ValueError):
+    """A holder answered a read with something other than what the peer API serves."""
+
+
+def _ledger_names(answer: object) -> list[str]:
+    """Ledger names from a ``/peer/v1/ledgers`` answer.
+
+    Raises:
+        MalformedAnswer: if it is not a list of ``{"ledger": name}`` objects.
+    """
+    if not isinstance(answer, list):
+        raise MalformedAnswer("the ledger list is not a list")
+    names = []
+    for info in answer:
+        name = info.get("ledger") if isinstance(info, dict) else None
+        try:
+            names.append(check_name(name, "ledger") if isinstance(name, str) else "")
+        except EntryFormatError:
+            names.append("")
+        if not names[-1]:
+            raise MalformedAnswer("the ledger list names something that is not a ledger")
+    return names
+
+
 async def pull_holder(node: Node, holder: str, verified: dict[str, Verified] | None = None) -> HolderPull:
     """Every ledger ``holder`` serves to the auditor, with its signed tree heads.
 
-    With ``verified`` copies (incremental), only what follows them is fetched.
+    With ``verified`` copies (incremental), only what follows them is fetched. Whatever the
+    holder answers, this returns: an unreachable holder, or an answer of the wrong shape,
+    is a finding, and the copies pulled so far are kept.
     """
     result = HolderPull()
     try:
-        ledgers = await node.peers.get_json(holder, "/peer/v1/ledgers")
-        for info in ledgers:
-            ledger = info["ledger"]
-            head = await node.peers.get_json(holder, f"/peer/v1/ledgers/{ledger}/head")
-            copy = Copy(holder=holder, ledger=ledger, items=[])
-            sth: SignedTreeHead | None = None
-            try:
-                sth = SignedTreeHead.from_json(head["tree_head"])
-                verify_tree_head(sth, node.config.member(holder).key)
-                if sth.head.signer != holder or sth.head.ledger != ledger:
-                    raise SignatureError("tree head names another holder or ledger")
-                result.heads.append((ledger, sth))
-                copy.signed_size, copy.signed_root = sth.head.tree_size, sth.head.root_hash
-            except (ValueError, KeyError) as exc:
-                sth = None
-                result.findings.append(Finding(ledger, None, "tree_head", f"{holder}: {exc}"))
-            known = (verified or {}).get(ledger)
-            if known is not None and sth is not None:
-                copy.proof_failed = await _consistent(node, holder, ledger, known, sth)
-                if copy.proof_failed is None:
-                    copy.offset = known.size
-                    copy.prev_hash = known.tree_head.head.head_hash
-                    copy.known_leaves = known.leaves
-                    for first, count in _runs(known.missing_countersignatures):
-                        copy.recheck += await _entries(
-                            node, holder, ledger, after=first - 1, upto=first - 1 + count
-                        )
-            copy.items = await _entries(
-                node, holder, ledger, after=copy.offset, upto=sth.head.tree_size if sth else None
-            )
-            result.fetched += len(copy.items) + len(copy.recheck)
-            result.copies.append(copy)
+        for ledger in _ledger_names(await node.peers.get_json(holder, "/peer/v1/ledgers")):
+            result.copies.append(await _pull_copy(node, holder, ledger, (verified or {}).get(ledger), result))
     except PeerError as exc:
         result.findings.append(Finding("*", None, "unreachable", f"{holder}: {exc}"))
+    except Exception as exc:  # anything a hostile holder can make a read raise becomes its finding
+        log.info("audit: %s answered a read with something malformed: %r", holder, exc)
+        detail = f"{holder}: its answer to a read was malformed ({type(exc).__name__})"
+        result.findings.append(Finding("*", None, "malformed_answer", detail))
+    for copy in result.copies:
+        result.fetched += len(copy.items) + len(copy.recheck)
     return result
+
+
+async def _pull_copy(
+    node: Node, holder: str, ledger: str, known: Verified | None, result: HolderPull
+) -> Copy:
+    """One ledger of ``holder``: its signed head, and the entries after what ``known`` verified."""
+    head = await node.peers.get_json(holder, f"/peer/v1/ledgers/{ledger}/head")
+    copy = Copy(holder=holder, ledger=ledger, items=[])
+    sth: SignedTreeHead | None = None
+    try:
+        if not isinstance(head, dict):
+            raise MalformedAnswer("the head answer is not an object")
+        sth = SignedTreeHead.from_json(head["tree_head"])
+        verify_tree_head(sth, node.config.member(holder).key)
+        if sth.head.signer != holder or sth.head.ledger != ledger:
+            raise SignatureError("tree head names another holder or ledger")
+        if sth.head.tree_size > MAX_TREE_SIZE:
+            raise MalformedAnswer(f"a tree head of size {sth.head.tree_size} is beyond any ledger")
+        result.heads.append((ledger, sth))
+        copy.signed_size, copy.signed_root = sth.head.tree_size, sth.head.root_hash
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        sth = None
+        result.findings.append(Finding(ledger, None, "tree_head", f"{holder}: {type(exc).__name__}: {exc}"))
+    if known is not None and sth is not None:
+        copy.proof_failed = await _consistent(node, holder, ledger, known, sth)
+        if copy.proof_failed is None:
+            copy.offset = known.size
+            copy.prev_hash = known.tree_head.head.head_hash
+            copy.known_leaves = known.leaves
+            copy.known_missing = set(known.missing_countersignatures)
+            for first, count in _runs(known.missing_countersignatures):
+                copy.recheck += await _entries(node, holder, ledger, after=first - 1, upto=first - 1 + count)
+    upto = sth.head.tree_size if sth else None
+    copy.items = await _entries(node, holder, ledger, after=copy.offset, upto=upto)
+    return copy
 
 
 # -- the audit ------------------------------------------------------------------------
@@ -420,11 +474,60 @@ def _remember(node: Node, holder: str, ledger: str, sth: SignedTreeHead) -> None
 
 
 async def run_audit(node: Node, mode: str = "full") -> dict[str, Any]:
-    """Pull, verify, report: ``full`` re-fetches everything, ``incremental`` what is new."""
+    """Pull, verify, report: ``full`` re-fetches everything, ``incremental`` what is new.
+
+    Always returns a report. The pipeline is total and reports what holders serve as
+    findings; should the audit still fail (its own database, say), the report says so
+    with the finding ``audit.failed`` and the reason is logged.
+
+    Raises:
+        ValueError: for an unknown ``mode`` (the only error a caller can cause).
+    """
     if mode not in MODES:
         raise ValueError(f"unknown audit mode {mode!r}")
     async with _locks.setdefault(id(node), asyncio.Lock()):  # one audit at a time builds on the state
-        return await _run_audit(node, mode)
+        started = node.now_text()
+        try:
+            return await _run_audit(node, mode)
+        except Exception as exc:  # the report is the answer, never an HTTP 500
+            log.exception("%s audit failed", mode)
+            return await asyncio.to_thread(_failed_report, node, mode, started, exc)
+
+
+def _failed_report(node: Node, mode: str, started: str, exc: Exception) -> dict[str, Any]:
+    """The report of an audit that could not complete, stored if the database takes it."""
+    detail = f"the audit could not complete ({type(exc).__name__}); the auditor's log has the reason"
+    report: dict[str, Any] = {
+        "ok": False,
+        "mode": mode,
+        "started": started,
+        "finished": node.now_text(),
+        "findings": findings_json([Finding("*", None, AUDIT_FAILED, detail)]),
+        "fetched_entries": 0,
+        "demand_waits": [],
+        "ledgers": [],
+    }
+    try:
+        report["id"] = _store_report(node, report)
+    except Exception:  # the database itself failed: the report is still the answer
+        log.exception("the failed audit's report could not be stored")
+        report["id"] = None
+    return report
+
+
+def _store_report(node: Node, report: dict[str, Any]) -> int:
+    """Keep ``report``; its id."""
+    with write_transaction(node.engine) as conn:
+        result = conn.execute(
+            insert(audit_reports).values(
+                mode=report["mode"],
+                ok=1 if report["ok"] else 0,
+                started=report["started"],
+                finished=report["finished"],
+                report=json.dumps(report),
+            )
+        )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
 async def _run_audit(node: Node, mode: str) -> dict[str, Any]:
@@ -464,7 +567,7 @@ async def _run_audit(node: Node, mode: str) -> dict[str, Any]:
         "finished": node.now_text(),
         "findings": findings_json(findings),
         "fetched_entries": sum(part.fetched for part in pulled),
-        "demand_waits": [w.as_json() for w in demand_waits(pull.network())],
+        "demand_waits": [w.as_json() for w in demand_waits(pull.network(), untrusted_times(findings))],
         "ledgers": [
             {
                 "holder": c.holder,
@@ -476,17 +579,7 @@ async def _run_audit(node: Node, mode: str) -> dict[str, Any]:
             for c in copies
         ],
     }
-    with write_transaction(node.engine) as conn:
-        result = conn.execute(
-            insert(audit_reports).values(
-                mode=mode,
-                ok=1 if report["ok"] else 0,
-                started=started,
-                finished=report["finished"],
-                report=json.dumps(report),
-            )
-        )
-        report["id"] = int(result.inserted_primary_key[0])  # type: ignore[index]
+    report["id"] = _store_report(node, report)
     return report
 
 

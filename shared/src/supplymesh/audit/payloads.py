@@ -1,7 +1,8 @@
 """The auditor's reading of channel payloads: unwrap its channel keys, open sealed bodies.
 
-Pure over served data (no I/O): a channel copy as a list of sealed entries, the
-auditor's encryption key and the readers the config requires. Problems are returned as
+Pure and total over served data (no I/O, and no exception from anything a holder serves):
+a channel copy as a list of sealed entries, the auditor's encryption key and the readers
+the config requires. Problems are returned as
 (seq, rule, detail) for the audit to report:
 
 * ``channel_key``: a key entry that does not wrap for exactly the members and the
@@ -28,6 +29,9 @@ from supplymesh.core.sealing import (
     sealed_key_id,
     unwrap_key,
 )
+
+_UNREADABLE = (SealingError, KeyError, TypeError, ValueError, RecursionError)
+"""What hostile key entries and sealed bodies can raise: reported, never raised."""
 
 
 @dataclass
@@ -67,7 +71,7 @@ def open_channel(
                     key_id=key_id,
                 )
                 current = key_id
-            except (SealingError, KeyError, TypeError) as exc:
+            except _UNREADABLE as exc:
                 opened.problems.append((entry.seq, "channel_key", str(exc)))
                 if isinstance(entry.body.get("key_id"), str):
                     current = entry.body["key_id"]
@@ -97,7 +101,7 @@ def open_channel(
             opened.bodies[entry.seq] = open_body(
                 entry.body, key=key, ledger=ledger, seq=entry.seq, kind=entry.kind, author=entry.author
             )
-        except SealingError as exc:
+        except _UNREADABLE as exc:
             opened.problems.append((entry.seq, "unreadable_payload", str(exc)))
     return opened
 
@@ -112,20 +116,16 @@ def private_strings(bodies: Iterable[Mapping[str, Any]], *, exclude: frozenset[s
     (only the network-visible fields may appear on the network ledger).
     """
     found: set[str] = set()
-
-    def walk(value: Any) -> None:
+    stack: list[Any] = list(bodies)
+    while stack:  # iterative: a hostile body may nest deeper than the recursion limit
+        value = stack.pop()
         if isinstance(value, str):
             if len(value) >= 6 and value not in exclude and not _is_hex_id(value):
                 found.add(value)
         elif isinstance(value, Mapping):
-            for item in value.values():
-                walk(item)
+            stack.extend(value.values())
         elif isinstance(value, list):
-            for item in value:
-                walk(item)
-
-    for body in bodies:
-        walk(body)
+            stack.extend(value)
     return found
 
 
