@@ -14,6 +14,7 @@ import pytest
 
 from supplymesh.config import channel_ledger
 from supplymesh.core.entry import Entry
+from tests.flows import demand as demand_terms
 from tests.flows import order_for
 from tests.harness import Harness
 
@@ -65,6 +66,17 @@ async def put_profile(harness: Harness, profile: dict[str, Any] = PROFILE) -> No
     response = await harness.erp("supplier-a").put("/v1/dms/profile", json=profile)
     assert response.status_code == 200, response.text
     await harness.drain()
+
+
+async def pending_demand_of(harness: Harness, buyer: str) -> str:
+    """The hash of a demand of ``buyer`` listing supplier-a, sequenced and not yet decided."""
+    created = await harness.erp(buyer).post("/v1/demands", json=demand_terms())
+    assert created.status_code == 202, created.text
+    await harness.drain()
+    record = harness.app("pdu").state.replica.state.demand_by_id(buyer, created.json()["id"])
+    assert record is not None and record.status == "pending"
+    found: str = record.hash
+    return found
 
 
 async def entries(harness: Harness, node_id: str, ledger: str) -> list[dict[str, Any]]:
@@ -208,14 +220,15 @@ async def test_capacity_view_is_the_latest_attestation_and_verifies(harness: Har
 
 async def test_pdu_gets_an_attestation_made_for_a_demand(harness: Harness) -> None:
     await put_profile(harness)
+    pending = await pending_demand_of(harness, "oem-a")
     size_b = len(await entries(harness, "supplier-a", CHANNEL_B))
     response = await harness.peer("pdu").request(
-        "supplier-a", "POST", "/peer/v1/capacity/attestations", json={"buyer": "oem-a", "demand": DEMAND}
+        "supplier-a", "POST", "/peer/v1/capacity/attestations", json={"buyer": "oem-a", "demand": pending}
     )
     assert response.status_code == 200, response.text
     item = response.json()
     body = item["entry"]["body"]
-    assert body["demand"] == DEMAND
+    assert body["demand"] == pending
     assert set(body) == CAPACITY_FIELDS | {"demand"}
     assert (body["efficiency"], body["mhc_per_day"], body["queued_machine_hours"]) == ("0.8", "51.2", "100")
     assert item["entry"]["ledger"] == CHANNEL_A and item["entry"]["kind"] == CAPACITY
@@ -231,13 +244,14 @@ async def test_pdu_gets_an_attestation_made_for_a_demand(harness: Harness) -> No
 
 async def test_pdu_attestation_for_a_demand_reflects_the_latest_profile(harness: Harness) -> None:
     await put_profile(harness)
+    pending = await pending_demand_of(harness, "oem-b")
     await put_profile(harness, {**PROFILE, "machines": 5})
     response = await harness.peer("pdu").request(
-        "supplier-a", "POST", "/peer/v1/capacity/attestations", json={"buyer": "oem-b", "demand": DEMAND}
+        "supplier-a", "POST", "/peer/v1/capacity/attestations", json={"buyer": "oem-b", "demand": pending}
     )
     assert response.status_code == 200, response.text
     body = response.json()["entry"]["body"]
-    assert (body["mhc_per_day"], body["demand"]) == ("64", DEMAND)
+    assert (body["mhc_per_day"], body["demand"]) == ("64", pending)
     assert response.json()["entry"]["ledger"] == CHANNEL_B
 
 
