@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from supplymesh.channels import state as pending
-from supplymesh.config import NETWORK_LEDGER, Role
+from supplymesh.config import NETWORK_LEDGER
 from supplymesh.core.actions import Action, ActionError, check_action
 from supplymesh.core.canonical import CanonicalizationError, canonicalize
 from supplymesh.core.contracts.network import (
@@ -44,11 +44,12 @@ from supplymesh.core.vocabulary.decisions import check_result
 from supplymesh.core.vocabulary.values import MessageError
 from supplymesh.errors import Forbidden, PeerError, Unprocessable
 from supplymesh.network.replica import NetworkReplica
-from supplymesh.network.rules import RuleViolation, check_attestation, policy_for
+from supplymesh.network.rules import policy_for
 from supplymesh.storage import outbox
 from supplymesh.storage.engine import write_transaction
 from supplymesh.web.node import Node
 from supplymesh_pdu.admission import admit
+from supplymesh_pdu.attestations import gather_attestations
 
 log = logging.getLogger("supplymesh.pdu")
 PUSH_TASK = "network.push"
@@ -250,8 +251,8 @@ class Sequencer:
         network message) or that gets no quorum ends the demand as ``failed`` with the reason.
         """
         demand = self.replica.state.demands[demand_hash]
-        attestations, unavailable = await self._attestations(
-            demand.buyer, demand_hash, list(demand.terms.priority_suppliers)
+        attestations, unavailable = await gather_attestations(
+            self.node, demand.buyer, demand_hash, demand.terms.priority_suppliers, timeout=self.timeout
         )
         capacities: dict[str, AttestedCapacity] = {}
         for supplier, item in attestations.items():
@@ -363,45 +364,6 @@ class Sequencer:
             detail = answer.get("detail", "") if isinstance(answer, dict) else response.text[:300]
             return Refused(f"{partner}: {detail}", answered=400 <= response.status_code < 500)
         return Signature(partner, str(answer.get("sig", "")))
-
-    async def _attestations(
-        self, buyer: str, demand_hash: str, suppliers: list[str]
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-        known = {m.id for m in self.node.config.by_role(Role.SUPPLIER)}
-        found: dict[str, dict[str, Any]] = {}
-        unavailable: dict[str, str] = {}
-
-        async def ask(supplier: str) -> None:
-            if supplier not in known:
-                unavailable[supplier] = "not a supplier of this network"
-                return
-            try:
-                response = await asyncio.wait_for(
-                    self.node.peers.request(
-                        supplier,
-                        "POST",
-                        "/peer/v1/capacity/attestations",
-                        json={"buyer": buyer, "demand": demand_hash},
-                    ),
-                    timeout=self.timeout,
-                )
-            except (PeerError, TimeoutError):
-                unavailable[supplier] = "did not answer in time"
-                return
-            if response.status_code != 200:
-                unavailable[supplier] = f"could not attest: HTTP {response.status_code}"
-                return
-            try:
-                item = response.json()
-                _, body = check_attestation(self.node.config, item, buyer=buyer, demand_hash=demand_hash)
-                attested(body, supplier)
-            except (RuleViolation, MessageError, ValueError, TypeError, KeyError) as exc:
-                unavailable[supplier] = f"invalid attestation: {exc}"[:500]
-                return
-            found[supplier] = {"entry": item["entry"], "signatures": item["signatures"]}
-
-        await asyncio.gather(*(ask(s) for s in suppliers))
-        return found, unavailable
 
     # -- replication ---------------------------------------------------------------------------
 

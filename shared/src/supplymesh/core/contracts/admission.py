@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 from supplymesh.core.contracts.ids import acceptance_escrow_id
 from supplymesh.core.contracts.sampling import SamplingError, check_sample_size
+from supplymesh.core.numbers import MAX_SAFE_INTEGER
 from supplymesh.core.vocabulary.bodies import (
     DemandTerms,
     Deposit,
@@ -149,3 +150,5 @@ def _acceptance(state: NetworkState, party: str, body: OfferAcceptance) -> None:
         )
     if body.unit_price != offer.unit_price:
         raise Refusal("invalid", f"offer {offer.id} is at unit price {offer.unit_price}")
+    if offer.unit_price * offer.quantity > MAX_SAFE_INTEGER:
+        raise Refusal("invalid", f"the escrow of offer {offer.id} would not be an exact JSON integer")

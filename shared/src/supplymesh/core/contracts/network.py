@@ -30,7 +30,7 @@ from supplymesh.core.contracts.records import (
 )
 from supplymesh.core.contracts.sampling import SamplingError, check_sample_size, sample_accepts
 from supplymesh.core.contracts.split import AttestedCapacity, DemandTerms, split
-from supplymesh.core.numbers import format_decimal
+from supplymesh.core.numbers import MAX_SAFE_INTEGER, format_decimal
 from supplymesh.core.vocabulary.bodies import CapacityAttestation, parse_body
 from supplymesh.core.vocabulary.decisions import (
     CANCEL,
@@ -166,6 +166,7 @@ def decide_quality(state: NetworkState, escrow_id: str) -> tuple[str, dict[str, 
         if (
             other.status in ("pending", "failed")
             or other.unallocated <= 0
+            or other.terms.unit_price.amount * produced > MAX_SAFE_INTEGER  # its escrow must stay exact
             or not _accepts_lot(other, produced, defects, sample_size)
         ):
             continue
