@@ -56,7 +56,7 @@ def one_allocation(ledger: Ledger) -> str:
     return escrow
 
 
-BAD_TERMS = {
+BAD_TERMS: dict[str, Json] = {
     "negative hours": {"required_machine_hours": "-400"},
     "zero hours": {"required_machine_hours": "0"},
     "negative quantity": {"quantity": -5},

@@ -48,7 +48,7 @@ def test_the_spec_demand_is_a_valid_network_message() -> None:
     assert terms.aql.as_text() == {"critical": "0", "major": "2.5", "minor": "4"}
 
 
-BAD_DEMANDS = {
+BAD_DEMANDS: dict[str, Any] = {
     "quantity zero": with_(DEMAND, quantity=0),
     "quantity negative": with_(DEMAND, quantity=-5),
     "quantity a boolean": with_(DEMAND, quantity=True),
@@ -79,7 +79,7 @@ BAD_DEMANDS = {
     ),
     "an unknown field": with_(DEMAND, note="private"),
     "product with a space": with_(DEMAND, product="P 100"),
-    "not an object": [],  # type: ignore[dict-item]
+    "not an object": [],
 }
 
 
