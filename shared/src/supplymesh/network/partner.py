@@ -24,6 +24,7 @@ from supplymesh.network.replica import NetworkReplica
 from supplymesh.network.rules import RuleViolation, validate_proposal
 from supplymesh.network.witness import (
     check_after_base,
+    check_after_inputs,
     check_as_buyer,
     check_as_supplier,
     check_cancel_due,
@@ -79,6 +80,7 @@ async def _validate(replica: NetworkReplica, entry: Entry) -> None:
     check_clock(entry, now, me=node.id)
     validate_proposal(node.config, state, entry, now)
     check_after_base(entry, head_time(node.engine, state))
+    check_after_inputs(entry)
     check_cancel_due(node.config, state, entry, now)
     records = StoredChannels(node.engine)
     check_as_supplier(node.config, state, entry, node.id, records)

@@ -9,9 +9,9 @@ partners it wrongs (SPEC §11: "checked by the partners whom it concerns"):
 
 * **times**, every partner: the proposal's time is within :data:`MAX_CLOCK_SKEW` of the
   partner's own clock, in either direction, and not earlier than the time of the entry
-  at its base; a cancellation is due by the partner's own clock too. Deadlines that run
-  from a decision's time (the deposit window runs from the split's) therefore run from a
-  time every signer has checked.
+  at its base, nor more than the skew before an attestation it uses; a cancellation is
+  due by the partner's own clock too. Deadlines that run from a decision's time (the
+  deposit window runs from the split's) therefore run from a time every signer checked.
 * **the supplier** of a split: if its channel with the buyer holds an attestation made
   for the demand, the split must use it — not call the supplier unavailable, not leave it
   out while it is on the priority list, and not carry another entry in its place: the
@@ -69,6 +69,7 @@ class AttestationUse:
     ledger: str
     seq: int
     hash: str
+    time: str
 
 
 def instant(text: str) -> datetime:
@@ -112,6 +113,23 @@ def check_after_base(entry: Entry, base_time: str) -> None:
     """
     if base_time and instant(entry.time) < instant(base_time):
         raise RuleViolation(f"entry time {entry.time} is earlier than its base's ({base_time})")
+
+
+def check_after_inputs(entry: Entry) -> None:
+    """A split is not dated more than the skew before an attestation it uses.
+
+    Raises:
+        RuleViolation: naming the attestation.
+    """
+    if entry.kind != SPLIT:
+        return
+    moment = instant(entry.time)
+    for used in uses(entry):
+        if moment < instant(used.time) - MAX_CLOCK_SKEW:
+            raise RuleViolation(
+                f"entry time {entry.time} is more than {MAX_CLOCK_SKEW_SECONDS} s before the "
+                f"attestation of {used.supplier} it uses ({used.time})"
+            )
 
 
 def check_cancel_due(config: NetworkConfig, state: NetworkState, entry: Entry, now: datetime) -> None:
@@ -158,7 +176,7 @@ def uses(entry: Entry) -> list[AttestationUse]:
             members = ChannelMembers.of(used.ledger)
         except (EntryFormatError, EndorsementRefused, KeyError, TypeError) as exc:
             raise RuleViolation(f"malformed attestation: {exc}") from exc
-        found.append(AttestationUse(members.supplier, used.ledger, used.seq, used.hash))
+        found.append(AttestationUse(members.supplier, used.ledger, used.seq, used.hash, used.time))
     return found
 
 
