@@ -43,7 +43,14 @@ class RoutingTransport(httpx.AsyncBaseTransport):
         transport = self.harness.transport_for(origin)
         if transport is None:
             raise httpx.ConnectError(f"no node at {origin}", request=request)
-        return await transport.handle_async_request(request)
+        response = await transport.handle_async_request(request)
+        key = (origin, request.url.path)
+        if self.harness.lost_answers.get(key, 0) > 0:
+            # The node did the work and answered; the answer is lost on the way back, as
+            # when a slow partner answers after the caller's deadline.
+            self.harness.lost_answers[key] -= 1
+            raise httpx.ReadTimeout(f"answer of {origin} lost", request=request)
+        return response
 
 
 class Harness:
@@ -68,6 +75,7 @@ class Harness:
         self.mounts: dict[str, httpx.AsyncBaseTransport] = {}
         self.router = RoutingTransport(self)
         self.unreachable: set[str] = set()
+        self.lost_answers: dict[tuple[str, str], int] = {}
         self._clients: list[httpx.AsyncClient | PeerClient] = []
 
     def settings(self, node_id: str) -> NodeSettings:
@@ -119,6 +127,10 @@ class Harness:
         """Make ``node_id`` unreachable (started, but requests to it fail to connect)."""
         self.app(node_id)
         self.unreachable.add(self.config.member(node_id).url)
+
+    def lose_answers(self, node_id: str, path: str, count: int = 1) -> None:
+        """The next ``count`` answers of ``node_id`` to requests for ``path`` never arrive."""
+        self.lost_answers[(self.config.member(node_id).url, path)] = count
 
     def up(self, node_id: str) -> None:
         """Make ``node_id`` reachable again."""

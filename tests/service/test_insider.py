@@ -1,0 +1,214 @@
+"""A member's own signature makes an action attributable, never valid (SPEC §11).
+
+A careless ERP call and an insider member holding only its own key try the cases of
+the network's rules; every one ends in a clear refusal (4xx problem+json, never 5xx) or,
+when a faulty PDU sequences it anyway, in a fold that changes nothing and records why.
+Honest demands keep being decided exactly as SPEC §5 says.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from supplymesh.cli.scenarios import DEMAND_A, PROFILE_A, PROFILE_B
+from supplymesh.core.canonical import CanonicalizationError, canonical_hash
+from supplymesh.core.numbers import MAX_SAFE_INTEGER
+from tests.harness import Harness
+from tests.insider import PARTNERS, FaultyPdu, Insider, heads, state_of
+from tests.service.test_oem_api import NORMALISED, network_size
+
+pytestmark = [pytest.mark.anyio, pytest.mark.db]
+
+PROBLEM = "application/problem+json"
+Json = dict[str, Any]
+
+
+def terms(**changes: Any) -> Json:
+    return {**NORMALISED, **changes}
+
+
+def without(key: str) -> Json:
+    return {k: v for k, v in NORMALISED.items() if k != key}
+
+
+INSIDER_TERMS: dict[str, Json] = {
+    "negative hours": terms(required_machine_hours="-400"),
+    "zero hours": terms(required_machine_hours="0"),
+    "negative quantity": terms(quantity=-5),
+    "no quantity": without("quantity"),
+    "a supplier listed twice": terms(priority_suppliers=["supplier-a", "supplier-a"]),
+    "escrow past exact integers": terms(unit_price={"amount": MAX_SAFE_INTEGER, "currency": "EUR"}),
+    "quantity as a string": terms(quantity="1000"),
+    "unknown currency": terms(unit_price={"amount": 1250, "currency": "ZZZ"}),
+    "unknown supplier": terms(priority_suppliers=["supplier-z"]),
+    "body not an object": {"terms": [1, 2, 3]},
+}
+
+
+async def profiles(harness: Harness) -> None:
+    for supplier, profile in (("supplier-a", PROFILE_A), ("supplier-b", PROFILE_B)):
+        assert (await harness.erp(supplier).put("/v1/dms/profile", json=profile)).status_code == 200
+
+
+async def spec_split(harness: Harness) -> Json:
+    """Place the SPEC §5 demand through oem-a's ERP API and return it once decided."""
+    created = await harness.erp("oem-a").post("/v1/demands", json=DEMAND_A)
+    assert created.status_code == 202, created.text
+    await harness.settle()
+    demand: Json = (await harness.erp("oem-a").get(f"/v1/demands/{created.json()['id']}")).json()
+    return demand
+
+
+def assert_spec_split(demand: Json) -> None:
+    assert demand["status"] == "partially_allocated", demand
+    assert demand["unallocated_quantity"] == 210
+    assert [(a["supplier"], a["quantity"], a["escrow_amount"]) for a in demand["allocations"]] == [
+        ("supplier-a", 390, 487500),
+        ("supplier-b", 400, 500000),
+    ]
+
+
+async def test_erp_demand_whose_escrow_leaves_exact_integers_is_refused_and_decisions_go_on(
+    harness: Harness,
+) -> None:
+    await profiles(harness)
+    poisoned = {**DEMAND_A, "unit_price": {"amount": MAX_SAFE_INTEGER, "currency": "EUR"}}
+    response = await harness.erp("oem-a").post("/v1/demands", json=poisoned)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert "exact JSON integer" in response.text
+    assert_spec_split(await spec_split(harness))
+
+
+@pytest.mark.parametrize("case", list(INSIDER_TERMS))
+async def test_insider_signed_terms_breaking_a_rule_are_refused_by_the_pdu(
+    harness: Harness, case: str
+) -> None:
+    before = await network_size(harness)
+    response = await Insider(harness, "oem-a").submit("demand.submitted", INSIDER_TERMS[case])
+    assert response.status_code == 422, (case, response.text)
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert response.json()["detail"], case
+    assert await network_size(harness) == before
+
+
+@pytest.mark.parametrize(
+    "case", ["negative hours", "a supplier listed twice", "negative quantity", "escrow past exact integers"]
+)
+async def test_a_bad_demand_a_faulty_pdu_sequences_gains_nothing_anywhere(
+    harness: Harness, case: str
+) -> None:
+    await profiles(harness)
+    seq = await FaultyPdu(harness).sequence(
+        Insider(harness, "oem-a"), "demand.submitted", INSIDER_TERMS[case]
+    )
+    assert len(heads(harness)) == 1, "every partner accepted the entry and folded it"
+    reasons = {node: state_of(harness, node).refused.get(seq) for node in ("pdu", *PARTNERS)}
+    assert len(set(reasons.values())) == 1 and None not in reasons.values(), reasons
+    for node in ("pdu", *PARTNERS):
+        assert all(d.seq != seq for d in state_of(harness, node).demands.values()), node
+    assert_spec_split(await spec_split(harness))
+    assert len(heads(harness)) == 1
+
+
+async def test_insider_deposit_into_someone_elses_escrow_is_refused(harness: Harness) -> None:
+    await profiles(harness)
+    demand = await spec_split(harness)
+    escrow = demand["allocations"][0]["escrow_id"]
+    deposit = {
+        "escrow": escrow,
+        "amount": 487500,
+        "currency": "EUR",
+        "payment_reference_commitment": "c" * 64,
+    }
+    response = await Insider(harness, "oem-b").submit("escrow.deposited", deposit)
+    assert response.status_code == 404, response.text
+    assert state_of(harness, "pdu").escrows[escrow].state == "awaiting_deposit"
+
+
+async def test_insider_production_report_with_more_defects_than_units_is_refused(harness: Harness) -> None:
+    await profiles(harness)
+    demand = await spec_split(harness)
+    escrow = demand["allocations"][0]["escrow_id"]
+    report = {
+        "escrow": escrow,
+        "order": escrow,
+        "produced_quantity": 390,
+        "defects": {"critical": 0, "major": 391, "minor": 0},
+        "source": "declared",
+    }
+    response = await Insider(harness, "supplier-a").submit("production.completed", report)
+    assert response.status_code == 422, response.text
+    assert "defective units" in response.json()["detail"]
+
+
+async def test_a_retry_after_every_answer_was_lost_reoffers_the_same_proposal(harness: Harness) -> None:
+    """Every partner signs the first proposal but the answers arrive too late for the PDU:
+    the retry offers the very same entry, which every partner signs again, and it commits."""
+    await profiles(harness)
+    harness.start_all()
+    for partner in PARTNERS:
+        harness.lose_answers(partner, "/peer/v1/network/proposals")
+    demand = await spec_split(harness)
+    assert_spec_split(demand)
+    sequencer = harness.app("pdu").state.sequencer
+    assert any("no answer" in f for fails in sequencer.failures.values() for f in fails), "a round was lost"
+    assert not harness.lost_answers or not any(harness.lost_answers.values())
+
+
+def insider_corpus(count: int) -> list[tuple[str, str, Any]]:
+    """Arbitrary action bodies an insider could sign: pure noise, and valid bodies with one field replaced."""
+    found: list[tuple[str, str, Any]] = []
+    noise = st.recursive(
+        st.none() | st.booleans() | st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER) | st.text(max_size=20),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        max_leaves=12,
+    )
+    mutated = st.builds(
+        lambda key, value: {**NORMALISED, key: value}, st.sampled_from(sorted(NORMALISED)), noise
+    )
+    kinds = st.sampled_from(
+        ["demand.submitted", "escrow.deposited", "production.completed", "offer.accepted"]
+    )
+    parties = st.sampled_from(["oem-a", "supplier-a"])
+
+    @settings(max_examples=count, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(kinds, parties, st.one_of(noise, mutated))
+    def collect(kind: str, party: str, body: Any) -> None:
+        found.append((kind, party, body))
+
+    collect()
+    return found
+
+
+async def test_arbitrary_insider_actions_never_get_a_5xx_and_honest_demands_are_still_decided(
+    harness: Harness,
+) -> None:
+    await profiles(harness)
+    insiders = {m: Insider(harness, m) for m in ("oem-a", "supplier-a")}
+    statuses = []
+    for kind, party, body in insider_corpus(60):
+        try:
+            canonical_hash(body)
+        except CanonicalizationError:
+            continue  # not even signable: no node can be handed it
+        response = await insiders[party].submit(kind, body)
+        assert response.status_code < 500, (kind, body, response.text)
+        statuses.append(response.status_code)
+    assert set(statuses) <= {200, 403, 404, 409, 422}
+    assert statuses.count(422) > len(statuses) // 2  # the corpus is mostly refused bodies
+    await harness.settle()
+    assert_spec_split(await spec_split(harness))
+    assert len(heads(harness)) == 1
+    for node in ("pdu", *PARTNERS):
+        state = state_of(harness, node)
+        assert state.refused == {}, (node, state.refused)  # the PDU sequenced nothing inadmissible
+        for escrow in state.escrows.values():
+            assert escrow.quantity > 0 and 0 <= escrow.amount <= MAX_SAFE_INTEGER
+    audit = await harness.erp("auditor").post("/v1/audits", json={})
+    assert audit.status_code == 200, audit.text
+    assert audit.json()["ok"] is True, audit.json()["findings"]
