@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from supplymesh.errors import NotFound
 from supplymesh.web.deps import ErpAuditor, ErpReader, NodeDep
-from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, cursor_query, page_response
+from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, cursor_query, int32_cursor, page_response
 from supplymesh_auditor import audits
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"])
@@ -54,5 +54,5 @@ def history(
     after: Annotated[int, cursor_query("Cursor: the `id` of the last report you have")] = 0,
     limit: Limit = DEFAULT_LIMIT,
 ) -> JSONResponse:
-    items = audits.history(node, after=after, limit=limit + 1)
+    items = audits.history(node, after=int32_cursor(after), limit=limit + 1)
     return page_response(request, items, limit=limit, cursor=lambda r: r["id"], render=lambda r: r)

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from supplymesh.network.routes import Replica
 from supplymesh.web.deps import ErpReader, NodeDep
 from supplymesh.web.idempotency import IdempotencyDep
-from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, cursor_query, page_response
+from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, cursor_query, int32_cursor, page_response
 from supplymesh_oem import demands
 from supplymesh_oem.models import DemandCreated, DemandIn, DemandOut
 
@@ -42,7 +42,7 @@ def list_demands(
     after: Annotated[int, cursor_query("Cursor from the `next` link (a position, not a demand id)")] = 0,
     limit: Limit = DEFAULT_LIMIT,
 ) -> JSONResponse:
-    items = demands.page(node, replica.state, after=after, limit=limit + 1)
+    items = demands.page(node, replica.state, after=int32_cursor(after), limit=limit + 1)
     return page_response(
         request,
         items,

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from supplymesh.storage.events import read_events
 from supplymesh.web.deps import ErpReader, NodeDep
 from supplymesh.web.node import Node
-from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, cursor_query, page_response
+from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, cursor_query, int32_cursor, page_response
 
 POLL_SECONDS = 0.2
 HEARTBEAT_SECONDS = 15.0
@@ -75,7 +75,7 @@ def events_router() -> APIRouter:
         limit: Limit = DEFAULT_LIMIT,
         last_event_id: Annotated[str | None, Header(pattern=r"^\d{1,18}$")] = None,
     ) -> StreamingResponse | JSONResponse:
-        cursor = after if after is not None else int(last_event_id or 0)
+        cursor = int32_cursor(after if after is not None else int(last_event_id or 0))
         accept = request.headers.get("accept", "")
         if "application/json" in accept and "text/event-stream" not in accept:
             items = await run_in_threadpool(read_events, node.engine, after=cursor, limit=limit + 1)

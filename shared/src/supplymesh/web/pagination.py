@@ -25,9 +25,23 @@ MAX_INT = 2**63 - 1
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")]
 
 
+MAX_INT32 = 2**31 - 1
+"""The largest value of an ``Integer`` column (32 bits on PostgreSQL)."""
+
+
 def cursor_query(description: str, *, ge: int = 0) -> Any:
     """``Query`` of an integer cursor (or size, seq): ``ge ≤ n ≤ MAX_INT``."""
     return cast(Any, Query(ge=ge, le=MAX_INT, description=description))
+
+
+def int32_cursor(after: int) -> int:
+    """A cursor over a 32-bit ``Integer`` column: one past all its values means the same.
+
+    No row holds a key above :data:`MAX_INT32`, so "after ``n``" for a larger ``n`` is
+    "after ``MAX_INT32``" (an empty page); the database is never asked to compare with
+    a value its column type cannot hold.
+    """
+    return min(after, MAX_INT32)
 
 
 def page_response(
