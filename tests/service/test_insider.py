@@ -8,15 +8,22 @@ Honest demands keep being decided exactly as SPEC §5 says.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import insert, select
 
 from supplymesh.cli.scenarios import DEMAND_A, PROFILE_A, PROFILE_B
 from supplymesh.core.canonical import CanonicalizationError, canonical_hash
 from supplymesh.core.numbers import MAX_SAFE_INTEGER
+from supplymesh.storage.engine import write_transaction
+from supplymesh.storage.outbox import enqueue
+from supplymesh.storage.tables import outbox
+from supplymesh_oem.demands import SUBMIT_TASK
+from supplymesh_oem.tables import demands as oem_demands
 from tests.harness import Harness
 from tests.insider import PARTNERS, FaultyPdu, Insider, heads, state_of
 from tests.service.test_oem_api import NORMALISED, network_size
@@ -212,3 +219,32 @@ async def test_arbitrary_insider_actions_never_get_a_5xx_and_honest_demands_are_
     audit = await harness.erp("auditor").post("/v1/audits", json={})
     assert audit.status_code == 200, audit.text
     assert audit.json()["ok"] is True, audit.json()["findings"]
+
+
+async def test_a_stored_demand_the_pdu_refuses_ends_failed_with_the_reason_and_is_not_retried(
+    harness: Harness,
+) -> None:
+    """A demand accepted by an older node (before the network checked escrow products) that is
+    still in the OEM's outbox: the PDU refuses it for good, so it ends ``failed``, not retried."""
+    await profiles(harness)
+    node = harness.node("oem-a")
+    legacy = {**NORMALISED, "unit_price": {"amount": MAX_SAFE_INTEGER, "currency": "EUR"}}
+    with write_transaction(node.engine) as conn:
+        conn.execute(
+            insert(oem_demands).values(
+                id="legacy-1", seq=1, terms=json.dumps(legacy), status="pending", created=node.now_text()
+            )
+        )
+        enqueue(
+            conn, task=SUBMIT_TASK, key="legacy-1", payload={"demand": "legacy-1"}, now_text=node.now_text()
+        )
+    await harness.settle()
+    shown = await harness.erp("oem-a").get("/v1/demands/legacy-1")
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["status"] == "failed"
+    assert "refused by the PDU (HTTP 422)" in shown.json()["detail"]
+    assert "exact JSON integer" in shown.json()["detail"]
+    with write_transaction(node.engine) as conn:
+        waiting = conn.execute(select(outbox).where(outbox.c.key == "legacy-1", outbox.c.done == 0)).all()
+    assert waiting == []
+    assert_spec_split(await spec_split(harness))

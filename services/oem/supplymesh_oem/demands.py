@@ -21,7 +21,7 @@ from supplymesh.storage.engine import read_transaction, write_transaction
 from supplymesh.storage.events import publish
 from supplymesh.storage.outbox import enqueue
 from supplymesh.web.node import Node
-from supplymesh_oem.models import Allocation, DemandCreated, DemandIn, DemandOut
+from supplymesh_oem.models import Allocation, DemandCreated, DemandIn, DemandOut, DemandTermsOut
 from supplymesh_oem.tables import demands
 
 SUBMIT_TASK = "demand.submit"
@@ -90,7 +90,7 @@ def _refused(node: Node, state: NetworkState, demand_id: str) -> str | None:
 
 
 def _out(row: Any, record: DemandRecord | None, refused: str | None = None) -> DemandOut:
-    terms = DemandIn.model_validate_json(row.terms)
+    terms = DemandTermsOut.model_validate_json(row.terms)
     if record is None:  # not (yet) on the network ledger: pending, or refused by the PDU
         detail = row.detail if row.status == "failed" else refused
         return DemandOut(

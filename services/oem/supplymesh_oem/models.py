@@ -56,8 +56,8 @@ class Aql(_Frozen):
         return format_decimal(number)
 
 
-class DemandIn(_Frozen):
-    """A buyer's demand (SPEC §5)."""
+class DemandTermsOut(_Frozen):
+    """A demand's terms as stored (each field checked; see :class:`DemandIn` for the rest)."""
 
     product: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:/-]+$")
     quantity: PositiveInt
@@ -84,6 +84,16 @@ class DemandIn(_Frozen):
         if len(set(value)) != len(value):
             raise ValueError("a supplier appears at most once in the priority list")
         return value
+
+
+
+class DemandIn(DemandTermsOut):
+    """A buyer's demand (SPEC §5): every field, and the network's rules for the whole.
+
+    Besides the per-field rules the whole demand must be a valid network message
+    (:class:`supplymesh.core.vocabulary.bodies.DemandTerms`): every escrow amount
+    (quantity × unit price) an exact JSON integer, at least 0.000001 machine-hours per unit.
+    """
 
     @model_validator(mode="after")
     def _network_terms(self) -> Self:
@@ -126,7 +136,7 @@ class DemandOut(BaseModel):
     unallocated_quantity: int
     decision_id: str | None
     detail: str | None = None
-    terms: DemandIn
+    terms: DemandTermsOut
     network_seq: int | None = None
 
 
