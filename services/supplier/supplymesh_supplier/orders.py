@@ -6,6 +6,12 @@ escrow released), ``refunded`` or ``cancelled``. Production complete is refused 
 unless the order is funded; it records the lot quality — given by the ERP
 (``declared``) or derived from the order's DMS readings (``dms``) — on the channel with
 the buyer, and submits it to the PDU, whose quality decision follows.
+
+Where the order has DMS readings, what the DMS derived (units measured, defective units
+per class) goes on the same channel first, as a private ``order.state`` entry (sealed
+for the two members and the auditor), so the auditor can check that declared lot
+quality agrees with the DMS (SPEC §8, :mod:`supplymesh.audit.dms_quality`). It never
+reaches the network ledger.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import contextlib
 import uuid
 from typing import Any
 
+from supplymesh.audit.dms_quality import DMS_RECORD_KIND, dms_record
 from supplymesh.channels.service import ChannelService
 from supplymesh.config import channel_ledger
 from supplymesh.core.actions import PRODUCTION_COMPLETED, Action, sign_action
@@ -99,8 +106,9 @@ async def production_complete(
         )
         if refused is not None:
             raise Unprocessable(refused)
+    units, derived = dms.lot_quality(order_id)
     if body.defects is None:
-        _, defects = dms.lot_quality(order_id)
+        defects = derived
         source = "dms"
     else:
         defects = {str(c): int(body.defects.get(str(c), 0)) for c in DEFECT_CLASSES}  # type: ignore[call-overload]
@@ -113,7 +121,10 @@ async def production_complete(
     }
     if body.sample_size is not None:
         quality["sample_size"] = body.sample_size
-    await channels.append(channel_ledger(order.buyer, replica.node.id), QUALITY_KIND, quality)
+    ledger = channel_ledger(order.buyer, replica.node.id)
+    if units > 0:  # the DMS saw this order: its counts go on the channel, sealed, for the audit
+        await channels.append(ledger, DMS_RECORD_KIND, dms_record(order_id, units, derived))
+    await channels.append(ledger, QUALITY_KIND, quality)
     node = replica.node
     action = Action(
         kind=PRODUCTION_COMPLETED,

@@ -116,17 +116,21 @@ def _parse_leaf(leaf: bytes) -> SealedEntry | None:
         return None
 
 
-def served_seq(item: object) -> int:
-    """The seq a served item claims (0 when it claims none that is an integer)."""
+def served_seq(item: object, default: int = 0) -> int:
+    """The seq a served item claims (``default`` when it claims none that is an integer)."""
     entry = item.get("entry") if isinstance(item, Mapping) else None
     seq = entry.get("seq") if isinstance(entry, Mapping) else None
     if isinstance(seq, bool) or not isinstance(seq, int) or seq.bit_length() > MAX_SEQ_BITS:
-        return 0
+        return default
     return seq
 
 
-def record_of(item: object) -> Record:
-    """A served ``{entry, hash, signatures}`` item as the verifier's record (total)."""
+def record_of(item: object, position: int = 0) -> Record:
+    """A served ``{entry, hash, signatures}`` item as the verifier's record (total).
+
+    An item that claims no usable seq is placed at ``position`` (where it was served), so
+    its findings name that position.
+    """
     value = item if isinstance(item, Mapping) else {}
     entry = value.get("entry")
     try:
@@ -138,7 +142,7 @@ def record_of(item: object) -> Record:
             data = b"null"
     stored = value.get("hash")
     return Record(
-        seq=served_seq(item),
+        seq=served_seq(item, position),
         entry=data,
         signatures=value.get("signatures"),
         stored_hash=stored if isinstance(stored, str) else None,
@@ -170,7 +174,10 @@ def verification(copy: Copy, config: NetworkConfig) -> CopyVerification:
 
 def _verify(copy: Copy, config: NetworkConfig) -> CopyVerification:
     keys = config.keys()
-    checks = [check_record(copy.ledger, record_of(item), keys) for item in copy.items]
+    checks = [
+        check_record(copy.ledger, record_of(item, position), keys)
+        for position, item in enumerate(copy.items, start=copy.offset + 1)
+    ]
     report = summarise(copy.ledger, checks, start=copy.offset + 1, prev=copy.prev_hash)
     failing = set(copy.known_missing)
     failing |= _broken_links(copy, checks)
