@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from supplymesh.core.numbers import DECIMAL_TEXT, EXACT, MAX_TEXT, NumberError, format_decimal, parse_decimal
 
@@ -225,3 +225,14 @@ class ProductionCompleteIn(_Frozen):
             "must be the sample the buyer's AQLs require for the produced lot (else 422)."
         ),
     )
+
+    @model_validator(mode="after")
+    def _counts_fit(self) -> Self:
+        # The network's own rules for a report (supplymesh.core.vocabulary.bodies.ProductionReport),
+        # checked here before anything is written to the channel.
+        inspected = self.produced_quantity if self.sample_size is None else self.sample_size
+        if self.sample_size is not None and self.sample_size > self.produced_quantity:
+            raise ValueError("sample_size cannot exceed produced_quantity")
+        if self.defects is not None and any(count > inspected for count in self.defects.values()):
+            raise ValueError(f"a class counts more defective units than the {inspected} inspected")
+        return self
