@@ -40,8 +40,8 @@ from tests.service.test_lying_pdu import (
     key_of,
     now_text,
     pdu_state,
-    pending_demand,
     proposal,
+    put_profiles,
     refused,
     refused_everywhere,
     replica,
@@ -104,6 +104,23 @@ async def answers_to(harness: Harness, body: Json) -> tuple[Entry, dict[str, htt
 def split_with(harness: Harness, pending: Pending, attestations: list[Json], unavailable: Json) -> Json:
     inputs = {"demand": pending.demand_hash, "attestations": attestations, "unavailable": unavailable}
     return split_body(harness, pending, inputs)
+
+
+async def pending_demand(harness: Harness) -> Pending:
+    """Scenario 1's demand, sequenced and undecided, with both suppliers' attestations for it."""
+    await put_profiles(harness)
+    created = await harness.erp("oem-a").post("/v1/demands", json=DEMAND_A)
+    assert created.status_code == 202, created.text
+    await harness.drain()
+    [demand] = pdu_state(harness).undecided_demands()
+    attestations = {}
+    for supplier in ("supplier-a", "supplier-b"):
+        answer = await attest(harness, supplier, "oem-a", demand.hash)
+        assert answer.status_code == 200, answer.text
+        attestations[supplier] = {"entry": answer.json()["entry"], "signatures": answer.json()["signatures"]}
+    pending = Pending(created.json()["id"], demand.hash, attestations, {}, {})
+    pending.body = split_body(harness, pending, pending.inputs())
+    return pending
 
 
 # -- a supplier's attestation dropped ------------------------------------------------------------
