@@ -136,6 +136,7 @@ class Things:
         )
         self.token = read_token(state, "oem-a")
         self.started = asyncio.Event()
+        self.crash_before_commit = False
         self.apps: list[FastAPI] = []
         self.clients: list[httpx.AsyncClient] = []
 
@@ -149,7 +150,7 @@ class Things:
                 if gate is not None:
                     self.started.set()
                     await gate.wait()
-                if body.name == "crash-before-commit":
+                if self.crash_before_commit:
                     raise _Crash
                 return await run_in_threadpool(self._insert, node, body.name)
 
@@ -223,17 +224,21 @@ async def test_a_reservation_left_without_response_by_a_crash_before_commit_is_u
     things: Things, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = things.start()
+    things.crash_before_commit = True
     with monkeypatch.context() as patch:
         _crash_in(patch, "_release")
-        crashed = await _post(first, "crash-before-commit", "k-before")
+        crashed = await _post(first, "a", "k-before")
+    things.crash_before_commit = False
     assert crashed.status_code == 500
     row = things.reservation("k-before")
     assert (row.status, things.count()) == (RESERVED, 0)
-    assert (await _post(first, "crash-before-commit", "k-before")).status_code == 409  # same start: running
-    after_restart = await _post(things.start(), "crash-before-commit", "k-before")
-    assert after_restart.status_code == 500  # ran again (and failed again, releasing the key)
-    retried = await _post(things.clients[-1], "a", "k-other")
-    assert retried.status_code == 201 and things.count() == 1
+    assert (await _post(first, "a", "k-before")).status_code == 409  # the same start: still "running"
+    after_restart = await _post(things.start(), "a", "k-before")
+    assert after_restart.status_code == 201 and after_restart.headers["idempotent-replayed"] == "false"
+    assert after_restart.json() == {"name": "a", "count": 1}
+    again = await _post(things.clients[-1], "a", "k-before")
+    assert again.json() == after_restart.json() and again.headers["idempotent-replayed"] == "true"
+    assert things.count() == 1
 
 
 async def test_a_stale_reserved_row_of_a_previous_start_is_taken_over_and_runs_once(things: Things) -> None:
@@ -305,16 +310,12 @@ async def test_parallel_retries_after_a_restart_take_the_reservation_over_once(
     things: Things, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = things.start()
+    things.crash_before_commit = True
     with monkeypatch.context() as patch:
         _crash_in(patch, "_release")
-        await _post(first, "crash-before-commit", "k-race")
+        assert (await _post(first, "a", "k-race")).status_code == 500
+    things.crash_before_commit = False
     client = things.start()
-    with write_transaction(things.apps[-1].state.node.engine) as conn:  # now the body of "a"
-        conn.execute(
-            idempotency_records.update()
-            .where(idempotency_records.c.key == "k-race")
-            .values(request_hash=request_fingerprint("POST", "/v1/stored-things", b'{"name":"a"}'))
-        )
     answers = await asyncio.gather(*(_post(client, "a", "k-race") for _ in range(6)))
     assert sorted({r.status_code for r in answers}) in ([201], [201, 409])
     assert sum(r.headers.get("idempotent-replayed") == "false" for r in answers) == 1
