@@ -176,6 +176,9 @@ class Things:
             answer = {"name": name, "count": count}
             if name.startswith("atomic"):
                 respond_in(conn, answer)
+        if name == "atomic-then-more":  # a second transaction after the stored response
+            with write_transaction(node.engine) as conn:
+                conn.execute(text("INSERT INTO things (name) VALUES (:name)"), {"name": name})
         return answer
 
     def count(self) -> int:
@@ -290,6 +293,17 @@ async def test_a_response_stored_in_the_handlers_transaction_survives_the_crash(
     assert replay.status_code == 201 and replay.headers["idempotent-replayed"] == "true"
     assert replay.json() == {"name": "atomic", "count": 1}
     assert things.count() == 1
+
+
+async def test_a_handler_may_still_write_after_storing_its_response_in_its_transaction(
+    things: Things,
+) -> None:
+    client = things.start()
+    first = await _post(client, "atomic-then-more", "k-more")
+    assert first.status_code == 201 and first.json() == {"name": "atomic-then-more", "count": 1}
+    again = await _post(client, "atomic-then-more", "k-more")
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    assert things.count() == 2
 
 
 async def test_parallel_requests_with_one_key_make_exactly_one_effect(things: Things) -> None:

@@ -95,6 +95,7 @@ class _Attempt:
     owner: str
     status: int
     done: bool = False
+    responded: bool = False
 
 
 _active: ContextVar[_Attempt | None] = ContextVar("supplymesh_idempotency_attempt", default=None)
@@ -141,7 +142,7 @@ def _mark_committed(conn: Connection, _cursor: Any, statement: str, *_args: Any)
         .where(_where(attempt.client, attempt.key) & (t.response == attempt.owner) & (t.status <= COMMITTED))
         .values(status=COMMITTED)
     )
-    if marked.rowcount != 1:  # another start took the reservation over (and may be done)
+    if marked.rowcount != 1 and not attempt.responded:  # another start took it over
         conn.info.pop(_MARKED, None)
         raise Superseded(
             "a retry with this Idempotency-Key took the request over", idempotency_key=attempt.key
@@ -167,6 +168,7 @@ def respond_in(conn: Connection, body: Any, status: int | None = None) -> None:
         .where(_where(attempt.client, attempt.key) & (t.response == attempt.owner) & (t.status <= COMMITTED))
         .values(status=status or attempt.status, response=json.dumps(jsonable_encoder(body)))
     )
+    attempt.responded = True  # once committed, nobody can take the reservation over
 
 
 class Idempotency:
