@@ -195,7 +195,7 @@ async def test_countersign_refuses_wrong_author_kind_and_sequence(harness: Harne
 
     with pytest.raises(Exception, match="may not author"):
         await oem.handle_countersign("supplier-a", signed("escrow.event", {"x": 1}))
-    with pytest.raises(Conflict, match=r"not a canonical decimal|fields must be"):
+    with pytest.raises(Conflict, match=r"not a canonical decimal|Field required|Input should be"):
         await oem.handle_countersign("supplier-a", signed(CAPACITY_KIND, {"efficiency": 0}))
     with pytest.raises(Forbidden):
         await oem.handle_countersign("supplier-b", signed(CAPACITY_KIND, attestation()))
