@@ -20,6 +20,7 @@ from supplymesh.errors import NotFound, PeerError, Unprocessable
 from supplymesh.storage.engine import read_transaction, write_transaction
 from supplymesh.storage.events import publish
 from supplymesh.storage.outbox import enqueue
+from supplymesh.web.idempotency import respond_in
 from supplymesh.web.node import Node
 from supplymesh_oem.models import Allocation, DemandCreated, DemandIn, DemandOut, DemandTermsOut
 from supplymesh_oem.tables import demands
@@ -55,8 +56,10 @@ def create(node: Node, terms: DemandIn) -> DemandCreated:
             data={"id": demand_id, "status": "pending"},
             now_text=now,
         )
+        created = DemandCreated(id=demand_id, status="pending")
+        respond_in(conn, created)  # a retry after a crash gets this very answer
     node.wake_outbox()
-    return DemandCreated(id=demand_id, status="pending")
+    return created
 
 
 def get(node: Node, state: NetworkState, demand_id: str) -> DemandOut:
