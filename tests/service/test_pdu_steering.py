@@ -101,6 +101,11 @@ async def answers_to(harness: Harness, body: Json) -> tuple[Entry, dict[str, htt
     return entry, await ask_all(harness, proposal(harness, entry))
 
 
+def shift_partner_clocks(harness: Harness, seconds: float) -> None:
+    for partner in PARTNERS:
+        harness.node(partner).clock = lambda: datetime.now(UTC) + timedelta(seconds=seconds)
+
+
 def split_with(harness: Harness, pending: Pending, attestations: list[Json], unavailable: Json) -> Json:
     inputs = {"demand": pending.demand_hash, "attestations": attestations, "unavailable": unavailable}
     return split_body(harness, pending, inputs)
@@ -316,16 +321,24 @@ async def test_split_dated_before_its_base_is_refused_by_every_partner(harness: 
     await honest_still_signed(harness, pending)
 
 
+async def test_proposal_signed_before_keeps_its_signature_once_older_than_the_skew(harness: Harness) -> None:
+    pending = await pending_demand(harness)
+    entry = decision(harness, pending.body)
+    first = signed(harness, "oem-a", await ask(harness, "oem-a", proposal(harness, entry)), entry)
+    shift_partner_clocks(harness, 400)  # the PDU re-offers it after a long timeout
+    again = signed(harness, "oem-a", await ask(harness, "oem-a", proposal(harness, entry)), entry)
+    assert again == first
+    for partner in ("oem-b", "supplier-a", "supplier-b"):  # they never signed it: its time is checked
+        refused(
+            await ask(harness, partner, proposal(harness, entry)), 409, "more than 300 s behind", case=partner
+        )
+
+
 def cancel_of(harness: Harness, escrow_id: str, time: str) -> Json:
     state = pdu_state(harness)
     body = {"decision": CANCEL, "base": base_of(state), "inputs": {"escrow": escrow_id}}
     body["result"] = decide_cancel(state, escrow_id)
     return proposal(harness, decision(harness, body, kind=CANCEL, time=time))
-
-
-def shift_partner_clocks(harness: Harness, seconds: float) -> None:
-    for partner in PARTNERS:
-        harness.node(partner).clock = lambda: datetime.now(UTC) + timedelta(seconds=seconds)
 
 
 async def test_cancel_dated_far_from_the_partner_clock_is_refused_by_every_partner(harness: Harness) -> None:

@@ -57,6 +57,9 @@ async def sign_proposal(replica: NetworkReplica, sender: str, sealed: SealedEntr
             raise Conflict("proposal refused: not signed by the PDU")
         try:
             node.config.member(sender).key.verify_text(pdu_sig.sig, entry.digest)
+            again = _signed_before(replica, entry)
+            if again is not None:
+                return again
             await _validate(replica, entry)
         except (RuleViolation, ValueError) as exc:
             raise Conflict(f"proposal refused by {node.id}: {exc}") from exc
@@ -67,6 +70,21 @@ async def sign_proposal(replica: NetworkReplica, sender: str, sealed: SealedEntr
                 f"proposal refused by {node.id}: already signed another decision for seq {entry.seq}"
             )
         return Signature(node.id, recorded_sig)
+
+
+def _signed_before(replica: NetworkReplica, entry: Entry) -> Signature | None:
+    """The signature this partner already gave ``entry``, while it is still next to commit.
+
+    The replica is then at the very base it was validated against, so the answer is the
+    same; only the clock moved on. A proposal re-offered after a timeout thus keeps the
+    signatures it collected, even once its time is older than the skew.
+    """
+    if entry.seq != replica.state.size + 1:
+        return None
+    recorded = signed_records.countersigned_hash(replica.node.engine, entry.ledger, entry.seq)
+    if recorded is None or recorded[0] != entry.hash:
+        return None
+    return Signature(replica.node.id, recorded[1])
 
 
 async def _validate(replica: NetworkReplica, entry: Entry) -> None:
