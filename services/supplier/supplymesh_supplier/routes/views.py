@@ -62,10 +62,16 @@ def quality_view(
     return _view(node, _allow(node, sender, buyer), QUALITY_KIND, order=order_id)
 
 
-@router.post("/capacity/attestations", summary="Attest capacity for a demand (PDU)")
+@router.post("/capacity/attestations", summary="Attest capacity for a pending demand (PDU)")
 async def attest_for_demand(
     body: AttestRequest, node: NodeDep, sender: PeerSender, attestations: AttestationsDep
 ) -> dict[str, Any]:
+    """The attestation made for the demand, on the channel with its buyer.
+
+    Only for a demand this supplier's network replica holds as pending, from that buyer,
+    listing this supplier (404 if unknown, 409 otherwise); the attestation made for it
+    before is returned while the figures are unchanged.
+    """
     if node.config.member(sender).role != Role.PDU:
         raise Forbidden("only the PDU asks for attestations for a demand")
     _allow(node, sender, body.buyer)
