@@ -41,6 +41,7 @@ async def test_each_demand_shows_its_submission_decision_and_wait(harness: Harne
     assert decided["demand_id"] == demand["id"]
     assert decided["decided_seq"] > decided["submitted_seq"]
     assert decided["seconds"] == _seconds(decided["submitted"], decided["decided"]) >= 0
+    assert decided["time_checked"] and pending["time_checked"]  # honest times pass the time checks
     assert pending["demand_id"] == created.json()["id"]
     assert pending["decided"] is None and pending["seconds"] is None
 

@@ -38,3 +38,22 @@ def test_failed_and_split_demands_and_a_decision_for_an_unknown_demand() -> None
         ("d2", None, None, None),
     ]
     assert waits[0].as_json()["seconds"] == 150
+
+
+def test_a_wait_is_not_computed_from_a_time_that_failed_the_time_checks() -> None:
+    ledger = _ledger(
+        ("demand.submitted", "2026-01-01T00:00:00Z", _demand("oem-a", "d1")),
+        ("demand.submitted", "2026-01-01T00:00:05Z", _demand("oem-b", "d2")),
+    )
+    d1, d2 = (s.entry.hash for s in ledger)
+    ledger = _ledger(
+        ("demand.submitted", "2026-01-01T00:00:00Z", _demand("oem-a", "d1")),
+        ("demand.submitted", "2026-01-01T00:00:05Z", _demand("oem-b", "d2")),
+        ("decision.split", "2026-01-01T00:01:00Z", {"result": {"demand": d1}}),
+        ("decision.split", "2026-01-01T00:02:05Z", {"result": {"demand": d2}}),
+    )
+    checked, unchecked = demand_waits(ledger, untrusted={4})
+    assert (checked.seconds, checked.time_checked) == (60, True)
+    assert (unchecked.decided_seq, unchecked.seconds, unchecked.time_checked) == (4, None, False)
+    assert unchecked.as_json()["time_checked"] is False
+    assert [w.seconds for w in demand_waits(ledger)] == [60, 120]  # without failed times, both count
