@@ -32,7 +32,10 @@ class AuditRequest(BaseModel):
     "current tree head consistent with the copy verified before and fetches and verifies only "
     "the entries after it (a copy without a verified predecessor is fetched in full). "
     "`fetched_entries` counts the entries fetched; `ledgers` gives per copy its `size`, "
-    "`verified_before` and `fetched`.",
+    "`verified_before` and `fetched`. Every audit answers with a report: a holder that cannot be "
+    "reached, answers with malformed data, or serves a copy that does not verify is a finding naming "
+    "it, and the ledger is judged on the longest prefix of any copy that verifies. `demand_waits` "
+    "counts only times that passed the time checks (`time_checked`).",
 )
 async def run(node: NodeDep, _client: ErpAuditor, body: AuditRequest | None = None) -> dict[str, Any]:
     return await audits.run_audit(node, (body or AuditRequest()).mode)
