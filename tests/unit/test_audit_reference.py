@@ -136,3 +136,11 @@ def test_copy_missing_a_countersignature_is_judged_without_that_entry() -> None:
     reference = pull.reference(CHANNEL_A)
     assert reference is not None and reference.size == 0
     assert not pull.of(CHANNEL_A)[0].problems  # kept for a late countersignature
+
+
+def test_network_entry_authored_by_anyone_but_the_pdu_is_found_against_its_holder() -> None:
+    scenario = Scenario()
+    entry = scenario.network.next("demand.failed", "oem-b", {"demand": scenario.demand.hash}, at(4))
+    extra = {**seal(entry, ["oem-b"]).as_json(), "late_signatures": []}
+    findings = run_pipeline(scenario.pull({("oem-b", NETWORK_LEDGER): [*scenario.network.items(), extra]}))
+    assert {(f.seq, f.rule, f.detail.split(":")[0]) for f in findings} == {(4, "network_author", "oem-b")}
