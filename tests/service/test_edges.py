@@ -210,9 +210,6 @@ async def test_every_integer_query_parameter_of_every_role_refuses_a_cursor_past
     assert len(answers) >= 40
 
 
-@pytest.mark.xfail(
-    strict=True, reason="channels/routes.py: `after` of channel entries needs cursor_query's bound"
-)
 @pytest.mark.parametrize("node_id", ["oem-a", "supplier-a"])
 async def test_channel_entries_refuse_a_cursor_past_64_bits_with_422(harness: Harness, node_id: str) -> None:
     status, content_type, _ = await _get(harness, node_id, CHANNEL_ENTRIES, {"after": HUGE})

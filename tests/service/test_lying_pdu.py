@@ -34,6 +34,7 @@ from supplymesh.core.crypto import Signer
 from supplymesh.core.entry import Entry, Signature, format_time, next_entry, sign_entry
 from supplymesh.keys import KEY_FILE, load_key_file
 from supplymesh.network.replica import NetworkReplica
+from supplymesh_pdu.attestations import gather_attestations
 from supplymesh_pdu.sequencer import Sequencer
 from tests.harness import Harness
 from tests.service.test_scenarios import DEMAND_B, setup_split
@@ -211,7 +212,9 @@ async def pending_demand(harness: Harness) -> Pending:
     assert demand.buyer == "oem-a" and demand.id == created.json()["id"]
     for partner in PARTNERS:  # every replica holds the demand, still undecided
         assert replica(harness, partner).state.demands[demand.hash].status == "pending"
-    attestations, unavailable = await sequencer(harness)._attestations("oem-a", demand.hash, SUPPLIERS)
+    attestations, unavailable = await gather_attestations(
+        harness.node("pdu"), "oem-a", demand.hash, SUPPLIERS, timeout=5.0
+    )
     assert set(attestations) == set(SUPPLIERS) and unavailable == {}
     pending = Pending(created.json()["id"], demand.hash, attestations, unavailable, {})
     pending.body = split_body(harness, pending, pending.inputs())
@@ -377,10 +380,24 @@ async def test_split_with_forged_supplier_attestation_is_refused_by_every_partne
     await honest_still_signed(harness, pending)
 
 
+async def earlier_attestation(harness: Harness, supplier: str, *, buyer: str) -> Json:
+    """A genuine attestation ``supplier`` made for an earlier demand of ``buyer`` (decided since)."""
+    await put_profiles(harness)
+    earlier = {**DEMAND_A, "quantity": 10, "required_machine_hours": "4"}
+    created = await harness.erp(buyer).post("/v1/demands", json=earlier)
+    assert created.status_code == 202, created.text
+    await harness.drain()
+    [demand] = pdu_state(harness).undecided_demands()
+    item = await attestation_for(harness, supplier, buyer=buyer, demand=demand.hash)
+    await harness.settle()
+    assert pdu_state(harness).undecided_demands() == []
+    return item
+
+
 async def test_split_with_attestation_made_for_another_demand_is_refused_as_stale(harness: Harness) -> None:
+    stale = await earlier_attestation(harness, "supplier-a", buyer="oem-a")
     pending = await pending_demand(harness)
-    stale = await attestation_for(harness, "supplier-a", buyer="oem-a", demand=OTHER_DEMAND)
-    assert stale["entry"]["body"]["demand"] == OTHER_DEMAND
+    assert stale["entry"]["body"]["demand"] != pending.demand_hash
     await refuse_split_with(
         harness,
         pending,
@@ -392,6 +409,7 @@ async def test_split_with_attestation_made_for_another_demand_is_refused_as_stal
 
 
 async def test_split_passing_off_another_attestation_as_supplier_a_is_refused(harness: Harness) -> None:
+    other_buyer = await earlier_attestation(harness, "supplier-a", buyer="oem-b")
     pending = await pending_demand(harness)
     genuine_a, genuine_b = pending.attestations["supplier-a"], pending.attestations["supplier-b"]
     relabelled = copy.deepcopy(genuine_b)
@@ -402,7 +420,6 @@ async def test_split_passing_off_another_attestation_as_supplier_a_is_refused(ha
     ]
     moved = copy.deepcopy(genuine_b)
     moved["entry"]["ledger"] = "channel:oem-a:supplier-a"
-    other_buyer = await attestation_for(harness, "supplier-a", buyer="oem-b", demand=pending.demand_hash)
     cases = {
         "supplier-b's attestation relabelled as supplier-a's": (
             [relabelled, genuine_b],

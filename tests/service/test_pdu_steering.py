@@ -60,9 +60,9 @@ DAY = 24 * 3600
 
 @pytest.fixture(autouse=True)
 def _channels_wired(harness: Harness) -> None:
-    """Each partner's replica catches up its channels through the node's channel service."""
+    """Each partner's replica catches up its channels through the node's own channel service."""
     for partner in PARTNERS:
-        replica(harness, partner).channels = harness.channels(partner)
+        assert replica(harness, partner).channels is harness.channels(partner)
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -359,8 +359,6 @@ async def test_cancel_dated_far_from_the_partner_clock_is_refused_by_every_partn
 @pytest.fixture
 async def window_of_100_s(tmp_path: Path, database_url_factory: DatabaseFactory) -> AsyncIterator[Harness]:
     net = Harness(tmp_path / "state", database_url_factory, extra={"deposit_window_seconds": 100})
-    for partner in PARTNERS:
-        replica(net, partner).channels = net.channels(partner)
     yield net
     await net.close()
 

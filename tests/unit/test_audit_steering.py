@@ -126,8 +126,6 @@ def test_entry_the_fold_refuses_is_reported_against_the_pdu() -> None:
     """A demand the PDU should not have sequenced (a quantity of −5) changes nothing and is named."""
     scenario = Scenario()
     entry = scenario.action(DEMAND_SUBMITTED, "oem-b", "d-2", {**demand_terms(), "quantity": -5}, at(4))
-    if not hasattr(NetworkState(), "refused"):
-        pytest.skip("this fold does not record refusals yet")
     findings = run_pipeline(scenario.pull())
     inadmissible = [f for f in findings if f.rule == INADMISSIBLE]
     assert [(f.seq, f.detail.split(":")[0]) for f in inadmissible] == [(entry.seq, "pdu")]

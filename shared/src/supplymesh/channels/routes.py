@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,7 +18,7 @@ from supplymesh.storage.ledger_store import StoredEntry
 from supplymesh.web.deps import ErpReader, ErpWriter, PeerSender
 from supplymesh.web.idempotency import IdempotencyDep, Reply
 from supplymesh.web.ledger_api import LedgerName
-from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, page_response
+from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, cursor_query, page_response
 
 
 def get_channels(request: Request) -> ChannelService:
@@ -139,7 +139,7 @@ def channel_erp_router() -> APIRouter:
         ledger: LedgerName,
         channels: Channels,
         _client: ErpReader,
-        after: Annotated[int, Query(ge=0)] = 0,
+        after: Annotated[int, cursor_query("Cursor: the `seq` of the last entry you have")] = 0,
         limit: Limit = DEFAULT_LIMIT,
     ) -> JSONResponse:
         channels.members(ledger)

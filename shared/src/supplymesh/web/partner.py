@@ -41,6 +41,7 @@ def attach_partner(app: FastAPI) -> PartnerParts:
     replica = NetworkReplica(node)
     app.state.channels = channels
     app.state.replica = replica
+    replica.channels = channels  # a buyer catches up a channel before it judges an attestation
     replica.hooks.append(notifier(node.id, node.now_text))
     node.outbox_handlers.update(channels.outbox_handlers())
     node.on_start.append(channels.finish_pending)
