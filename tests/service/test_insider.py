@@ -9,6 +9,7 @@ Honest demands keep being decided exactly as SPEC §5 says.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,14 +17,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert, select
 
+from supplymesh.channels.state import load_pending
 from supplymesh.cli.scenarios import DEMAND_A, PROFILE_A, PROFILE_B
 from supplymesh.core.canonical import CanonicalizationError, canonical_hash
+from supplymesh.core.contracts.network import SPLIT, attested, decide_split
 from supplymesh.core.numbers import MAX_SAFE_INTEGER
 from supplymesh.storage.engine import write_transaction
 from supplymesh.storage.outbox import enqueue
 from supplymesh.storage.tables import outbox
 from supplymesh_oem.demands import SUBMIT_TASK
 from supplymesh_oem.tables import demands as oem_demands
+from supplymesh_pdu.attestations import gather_attestations
+from supplymesh_pdu.sequencer import WITHDRAW_AFTER_SECONDS, Sequencer
 from tests.harness import Harness
 from tests.insider import PARTNERS, FaultyPdu, Insider, heads, state_of
 from tests.service.test_oem_api import NORMALISED, network_size
@@ -248,3 +253,50 @@ async def test_a_stored_demand_the_pdu_refuses_ends_failed_with_the_reason_and_i
         waiting = conn.execute(select(outbox).where(outbox.c.key == "legacy-1", outbox.c.done == 0)).all()
     assert waiting == []
     assert_spec_split(await spec_split(harness))
+
+
+async def test_a_proposal_left_uncertified_past_the_withdrawal_age_is_withdrawn_and_decided_afresh(
+    harness: Harness,
+) -> None:
+    """Partners no longer sign a proposal dated far from their clocks: the PDU gives up its seq
+    (``proposal.withdrawn``), so a later decision is not stuck behind it."""
+    await profiles(harness)
+    harness.start_all()
+    created = await harness.erp("oem-a").post("/v1/demands", json=DEMAND_A)
+    assert created.status_code == 202, created.text
+    await harness.drain()
+    sequencer: Sequencer = harness.app("pdu").state.sequencer
+    [demand] = sequencer.replica.state.undecided_demands()
+    found, unavailable = await gather_attestations(
+        harness.node("pdu"), demand.buyer, demand.hash, demand.terms.priority_suppliers, timeout=5.0
+    )
+    capacities = {s: attested(item["entry"]["body"], s) for s, item in found.items()}
+    inputs = {"demand": demand.hash, "attestations": list(found.values()), "unavailable": unavailable}
+    for partner in PARTNERS:
+        harness.lose_answers(partner, "/peer/v1/network/proposals")
+    async with sequencer.replica.lock:
+        result = decide_split(sequencer.replica.state, demand.hash, capacities, unavailable)
+        assert not await sequencer._round(SPLIT, inputs, result)
+    kept = load_pending(harness.node("pdu").engine, "network")
+    assert kept is not None
+    first = kept[0]
+
+    pdu = harness.node("pdu")
+    later = datetime.now(UTC) + timedelta(seconds=WITHDRAW_AFTER_SECONDS + 30)
+    pdu.clock = lambda: later  # within the partners' skew, but the kept proposal is now too old
+    async with sequencer.replica.lock:
+        result = decide_split(sequencer.replica.state, demand.hash, capacities, unavailable)
+        assert await sequencer._round(SPLIT, inputs, result)
+    await harness.drain()
+    entries = (await harness.erp("pdu").get("/v1/ledgers/network/entries", params={"limit": 100})).json()
+    kinds = [(e["entry"]["seq"], e["entry"]["kind"], e["entry"]["body"]) for e in entries]
+    withdrawn = [(seq, body) for seq, kind, body in kinds if kind == "proposal.withdrawn"]
+    assert [(seq, body["proposal"]) for seq, body in withdrawn] == [(first.seq, first.hash)]
+    assert [seq for seq, kind, _ in kinds if kind == SPLIT] == [first.seq + 1]
+    assert len(heads(harness)) == 1
+    for node in ("pdu", *PARTNERS):
+        assert state_of(harness, node).refused == {}, node
+    shown = (await harness.erp("oem-a").get(f"/v1/demands/{created.json()['id']}")).json()
+    assert_spec_split(shown)
+    audit = await harness.erp("auditor").post("/v1/audits", json={})
+    assert audit.status_code == 200 and audit.json()["ok"] is True, audit.json()["findings"]

@@ -278,3 +278,12 @@ def test_folding_arbitrary_entries_never_raises_and_keeps_every_invariant(
         assert record.machine_hours >= 0
     for demand in ledger.state.demands.values():
         assert 0 <= demand.unallocated <= demand.terms.quantity
+
+
+def test_a_withdrawn_proposal_changes_nothing_and_a_malformed_withdrawal_is_refused() -> None:
+    ledger = Ledger()
+    one_allocation(ledger)
+    before = meaning(ledger.state)
+    entry = ledger.append("proposal.withdrawn", {"proposal": "a" * 64, "reason": "not certified in time"})
+    assert meaning(ledger.state) == before and entry.seq not in ledger.state.refused
+    assert "proposal.withdrawn" in refused_without_effect(ledger, "proposal.withdrawn", {"proposal": "short"})

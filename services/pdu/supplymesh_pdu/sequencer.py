@@ -29,6 +29,7 @@ from supplymesh.core.canonical import CanonicalizationError, canonicalize
 from supplymesh.core.contracts.network import (
     CANCEL,
     DEMAND_FAILED,
+    PROPOSAL_WITHDRAWN,
     SPLIT,
     NetworkState,
     attested,
@@ -44,7 +45,7 @@ from supplymesh.core.vocabulary.decisions import check_result
 from supplymesh.core.vocabulary.values import MessageError
 from supplymesh.errors import Forbidden, PeerError, Unprocessable
 from supplymesh.network.replica import NetworkReplica
-from supplymesh.network.rules import policy_for
+from supplymesh.network.rules import MAX_CLOCK_SKEW_SECONDS, policy_for
 from supplymesh.storage import outbox
 from supplymesh.storage.engine import write_transaction
 from supplymesh.web.node import Node
@@ -55,6 +56,7 @@ log = logging.getLogger("supplymesh.pdu")
 PUSH_TASK = "network.push"
 
 
+WITHDRAW_AFTER_SECONDS = MAX_CLOCK_SKEW_SECONDS // 2
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
 
@@ -306,7 +308,17 @@ class Sequencer:
     async def _round(
         self, kind: str, inputs: dict[str, Any], result: dict[str, Any], *, subject: str = ""
     ) -> bool:
-        """Propose at the current base, collect signatures, commit (lock held)."""
+        """Propose at the current base, collect signatures, commit (lock held).
+
+        A proposal still pending at the next seq is offered again instead (partners may
+        have signed it), unless it is older than ``WITHDRAW_AFTER_SECONDS``: partners no
+        longer sign an entry dated that far from their clocks, so the PDU withdraws it
+        (a ``proposal.withdrawn`` entry takes its seq) and proposes afresh.
+        """
+        kept = pending.load_pending(self.node.engine, NETWORK_LEDGER)
+        if kept is not None and kept[0].seq == self.replica.state.size + 1 and self._expired(kept[0]):
+            self._withdraw_locked(kept[0])
+            kept = None
         state = self.replica.state
         body = {
             "decision": kind,
@@ -314,7 +326,6 @@ class Sequencer:
             "inputs": inputs,
             "result": result,
         }
-        kept = pending.load_pending(self.node.engine, NETWORK_LEDGER)
         if kept is not None and kept[0].seq == state.size + 1:
             # Partners may already have signed it: only this entry can be certified at
             # this seq, so it is offered again, whatever was due next.
@@ -342,6 +353,16 @@ class Sequencer:
             return False
         self._append(SealedEntry(entry, (own, *signatures)))
         return True
+
+    def _expired(self, entry: Entry) -> bool:
+        return (self.node.clock() - _instant(entry.time)).total_seconds() > WITHDRAW_AFTER_SECONDS
+
+    def _withdraw_locked(self, entry: Entry) -> None:
+        """Give up the seq of an uncertified proposal: no certificate for it can commit after this."""
+        reason = f"not certified within {WITHDRAW_AFTER_SECONDS} s"
+        log.warning("withdrawing %s proposed at seq %d: %s", entry.kind, entry.seq, reason)
+        withdrawal = self._entry(PROPOSAL_WITHDRAWN, {"proposal": entry.hash, "reason": reason})
+        self._append(SealedEntry(withdrawal, (self._own(withdrawal),)))
 
     async def _ask(self, partner: str, entry: Entry, own: Signature) -> Signature | Refused:
         try:

@@ -19,7 +19,7 @@ from supplymesh.audit.semantics import UNINTERPRETABLE, judged, malformed
 from supplymesh.config import NETWORK_LEDGER
 from supplymesh.core.actions import ACTION_FIELDS, ESCROW_DEPOSITED
 from supplymesh.core.contracts.channel import VIEW_KINDS
-from supplymesh.core.contracts.network import DECISION_KINDS, DEMAND_FAILED
+from supplymesh.core.contracts.network import DECISION_KINDS, DEMAND_FAILED, PROPOSAL_WITHDRAWN
 from supplymesh.core.entry import Entry, SealedEntry
 from supplymesh.core.sealing import opens
 from supplymesh.core.verify import Finding
@@ -145,7 +145,7 @@ def _structure(entry: Entry) -> list[Finding]:
             return [found("the action body is not an object")]
         extra = set(fields) - ACTION_FIELDS.get(str(action.get("kind")), frozenset())
         return [found(f"fields {sorted(extra)}")] if extra else []
-    if entry.kind not in ("network.genesis", DEMAND_FAILED):
+    if entry.kind not in ("network.genesis", DEMAND_FAILED, PROPOSAL_WITHDRAWN):
         return [found(f"unknown entry kind {entry.kind!r}")]
     return []
 

@@ -33,11 +33,13 @@ from supplymesh.core.vocabulary.decisions import (
     CANCEL,
     DECISION_KINDS,
     DEMAND_FAILED,
+    PROPOSAL_WITHDRAWN,
     REFUND,
     RELEASE,
     SPLIT,
     CancelResult,
     DemandFailed,
+    ProposalWithdrawn,
     RefundResult,
     ReleaseResult,
     SplitResult,
@@ -89,6 +91,12 @@ def _plan(state: NetworkState, entry: Entry) -> Change:
         return _plan_decision(state, entry)
     if entry.kind == DEMAND_FAILED:
         return _plan_failed(state, entry)
+    if entry.kind == PROPOSAL_WITHDRAWN:
+        try:
+            parse_body(ProposalWithdrawn, entry.body)
+        except MessageError as exc:
+            raise Refusal("invalid", f"{PROPOSAL_WITHDRAWN}: {exc}") from exc
+        return _nothing
     statement = entry.body.get("action")
     if not isinstance(statement, dict):
         raise Refusal("invalid", f"{entry.kind} is neither a decision nor a party action")

@@ -34,6 +34,7 @@ REFUND = "decision.refund"
 CANCEL = "decision.cancel"
 DECISION_KINDS = frozenset({SPLIT, RELEASE, REFUND, CANCEL})
 DEMAND_FAILED = "demand.failed"
+PROPOSAL_WITHDRAWN = "proposal.withdrawn"
 SplitStatus = Literal["allocated", "partially_allocated", "unallocated"]
 
 
@@ -167,6 +168,17 @@ class DemandFailed(Message):
     """A demand the PDU could not decide, with the reason."""
 
     demand: EntryHash
+    reason: Reason
+
+
+class ProposalWithdrawn(Message):
+    """The PDU gives up the seq of a proposal that was not certified in time.
+
+    Taking the seq means no certificate for that proposal can ever commit, whoever
+    signed it; the decision is proposed again, fresh, at the next seq.
+    """
+
+    proposal: EntryHash
     reason: Reason
 
 
