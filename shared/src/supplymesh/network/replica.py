@@ -62,24 +62,38 @@ class NetworkReplica:
         self._load()
 
     def _load(self) -> None:
-        for row in self.node.store.iter_entries(NETWORK_LEDGER):
-            apply(self.state, Entry.from_canonical(row.entry))
+        self.state = self._rebuilt()
 
     def append(self, sealed: SealedEntry, *, extra: Hook | None = None) -> None:
-        """Append exactly ``sealed`` (it must continue the replica), fold it, run hooks."""
-        with self.node.store.writer(NETWORK_LEDGER) as writer:
-            writer.append(sealed)
-            apply(self.state, sealed.entry)
-            for hook in [*self.hooks, *([extra] if extra else [])]:
-                hook(writer.conn, sealed, self.state)
-            publish(
-                writer.conn,
-                type_="network.entry",
-                subject=NETWORK_LEDGER,
-                data={"seq": sealed.entry.seq, "kind": sealed.entry.kind, "hash": sealed.entry.hash},
-                now_text=self.node.now_text(),
-            )
+        """Append exactly ``sealed`` (it must continue the replica), fold it, run hooks.
+
+        The fold never raises, but the transaction can fail (a hook, the database, a
+        cancellation): then the in-memory state is rebuilt from what the database holds,
+        so it never keeps half of a change that was rolled back.
+        """
+        try:
+            with self.node.store.writer(NETWORK_LEDGER) as writer:
+                writer.append(sealed)
+                apply(self.state, sealed.entry)
+                for hook in [*self.hooks, *([extra] if extra else [])]:
+                    hook(writer.conn, sealed, self.state)
+                publish(
+                    writer.conn,
+                    type_="network.entry",
+                    subject=NETWORK_LEDGER,
+                    data={"seq": sealed.entry.seq, "kind": sealed.entry.kind, "hash": sealed.entry.hash},
+                    now_text=self.node.now_text(),
+                )
+        except BaseException:
+            self.state = self._rebuilt()
+            raise
         self.appended.set()
+
+    def _rebuilt(self) -> NetworkState:
+        state = NetworkState()
+        for row in self.node.store.iter_entries(NETWORK_LEDGER):
+            apply(state, Entry.from_canonical(row.entry))
+        return state
 
     async def accept(self, sealed: SealedEntry) -> None:
         """Partner side: check and append an entry the PDU sealed, catching up first."""
