@@ -22,7 +22,7 @@ class DiskFull(Exception):
 async def test_a_failed_append_leaves_the_folded_state_as_the_database_holds_it(harness: Harness) -> None:
     harness.start_all()
     held = replica(harness, "oem-b")
-    failures = []
+    failures: list[int] = []
 
     def refuse_once(_conn: Connection, sealed: SealedEntry, _state: NetworkState) -> None:
         if not failures:
