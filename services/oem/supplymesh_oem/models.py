@@ -86,7 +86,6 @@ class DemandTermsOut(_Frozen):
         return value
 
 
-
 class DemandIn(DemandTermsOut):
     """A buyer's demand (SPEC §5): every field, and the network's rules for the whole.
 
