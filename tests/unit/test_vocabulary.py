@@ -18,18 +18,11 @@ from supplymesh.core.vocabulary.bodies import (
 )
 from supplymesh.core.vocabulary.decisions import SplitResult, check_result
 from supplymesh.core.vocabulary.values import MessageError, Money
+from tests.service.test_oem_api import NORMALISED
 
 Json = dict[str, Any]
 
-DEMAND: Json = {
-    "product": "P-100",
-    "quantity": 1000,
-    "lead_time_days": 5,
-    "required_machine_hours": "400",
-    "priority_suppliers": ["supplier-a", "supplier-b"],
-    "aql": {"critical": "0", "major": "2.5", "minor": "4"},
-    "unit_price": {"amount": 1250, "currency": "EUR"},
-}
+DEMAND: Json = NORMALISED  # the appendix A demand as the OEM signs it
 ESCROW = "0123456789abcdef0123456789abcdef"
 
 
