@@ -46,7 +46,7 @@ def paper_example() -> RecordingLedger:
     other = ledger.action("demand.submitted", "oem-b", "d-2", other_terms)
     unavailable = {"supplier-a": "no capacity", "supplier-b": "no capacity", "supplier-c": "no capacity"}
     ledger.decide("decision.split", {}, decide_split(ledger.state, other.hash, {}, unavailable))
-    escrows = [a["escrow_id"] for a in ledger.state.demands[first.hash].allocations]
+    escrows = [a.escrow_id for a in ledger.state.demands[first.hash].allocations]
     for escrow_id in escrows:
         escrow = ledger.state.escrows[escrow_id]
         ledger.action(
@@ -132,7 +132,7 @@ def test_paper_example_maps_to_the_documented_events() -> None:
     ]
     assert demand_a["quantityList"] == [{"epcClass": "urn:supplymesh:product:P-100", "quantity": 1000}]
     allocation_b = events[2]
-    escrow_b = ledger.state.demands[ledger.entries[0].hash].allocations[1]["escrow_id"]
+    escrow_b = ledger.state.demands[ledger.entries[0].hash].allocations[1].escrow_id
     assert allocation_b["quantityList"][0]["quantity"] == 400
     assert allocation_b["sourceList"] == [{"type": "owning_party", "source": party("supplier-b")}]
     assert allocation_b["bizTransactionList"][1]["bizTransaction"] == f"urn:supplymesh:order:{escrow_b}"

@@ -117,9 +117,10 @@ def test_a_lot_stored_with_a_wrong_sample_size_cannot_be_decided() -> None:
     ledger = Ledger()
     escrow_id = funded_order(ledger)
     produce(ledger, escrow_id, major=0, sample_size=SAMPLE)
-    lot = ledger.state.escrows[escrow_id].lot
-    assert lot is not None
-    lot["sample_size"] = 80  # a replica that folded differently: partners refuse (RuleViolation)
+    escrow = ledger.state.escrows[escrow_id]
+    assert escrow.lot is not None
+    # a replica that folded differently: partners refuse (RuleViolation)
+    escrow.lot = escrow.lot.model_copy(update={"sample_size": 80})
 
     with pytest.raises(SamplingError, match="needs a sample of 50"):
         decide_quality(ledger.state, escrow_id)
@@ -154,4 +155,5 @@ def test_a_full_count_lot_keeps_the_full_count_reoffer_test() -> None:
     assert kind == REFUND
     assert "sample_size" not in result
     assert [o["buyer"] for o in result["offers"]] == ["oem-b"]
-    assert "sample_size" not in (ledger.state.escrows[escrow_id].lot or {})
+    lot = ledger.state.escrows[escrow_id].lot
+    assert lot is not None and lot.sample_size is None

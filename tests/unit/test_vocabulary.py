@@ -106,9 +106,9 @@ REPORT: Json = {
 
 def test_the_spec_deposit_report_and_acceptance_are_valid() -> None:
     assert parse_body(Deposit, DEPOSIT).amount == 487500
-    assert parse_body(ProductionReport, REPORT).lot()["defects"]["major"] == 5
+    assert parse_body(ProductionReport, REPORT).lot().defects.major == 5
     sampled = parse_body(ProductionReport, with_(REPORT, sample_size=50))
-    assert sampled.lot()["sample_size"] == 50
+    assert sampled.lot().sample_size == 50
     assert (
         parse_body(OfferAcceptance, {"offer": ESCROW, "escrow": ESCROW, "unit_price": 1300}).unit_price
         == 1300

@@ -109,7 +109,7 @@ def _out(row: Any, record: DemandRecord | None, refused: str | None = None) -> D
     return DemandOut(
         id=row.id,
         status=record.status,
-        allocations=[Allocation(**a) for a in record.allocations] if record.decision else [],
+        allocations=[Allocation(**a.model_dump()) for a in record.allocations] if record.decision else [],
         unallocated_quantity=record.unallocated,
         decision_id=record.decision,
         detail=record.detail,

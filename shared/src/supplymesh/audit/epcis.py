@@ -160,7 +160,7 @@ class _Mapper:
         return _po(*urns)
 
     def lot_quantity(self, escrow: EscrowRecord) -> list[dict[str, Any]]:
-        produced = int((escrow.lot or {}).get("produced_quantity", escrow.quantity))
+        produced = escrow.lot.produced_quantity if escrow.lot is not None else escrow.quantity
         return [{"epcClass": lot_class(escrow.product, self.lot_escrow(escrow)), "quantity": produced}]
 
     # -- entries -------------------------------------------------------------------------------
@@ -250,7 +250,7 @@ class _Mapper:
             )
             self.emit(event, *demands)
             return
-        lot = escrow.lot or {}
+        lot = escrow.lot.as_json() if escrow.lot is not None else {}
         if escrow.offer is None:
             defects = lot.get("defects", {})
             inspection = _event(

@@ -52,7 +52,7 @@ def notifier(me: str, now: Callable[[], str]) -> Callable[[Connection, SealedEnt
                         {
                             "demand": demand.id,
                             "status": demand.status,
-                            "allocations": demand.allocations,
+                            "allocations": [a.model_dump() for a in demand.allocations],
                             "unallocated_quantity": demand.unallocated,
                         },
                     )

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from supplymesh.core.contracts.admission import Refusal, admit
 from supplymesh.core.contracts.ids import acceptance_escrow_id, escrow_id, offer_id
@@ -178,7 +177,7 @@ def _accept(state: NetworkState, entry: Entry, party: str, body: OfferAcceptance
         created_time=entry.time,
         offer=offer.id,
         completed=True,
-        lot=dict(lot.lot) if lot is not None and lot.lot is not None else None,
+        lot=lot.lot if lot is not None else None,
     )
     others = [
         o for o in state.offers.values() if o.lot == offer.lot and o.id != offer.id and o.state == "open"
@@ -322,7 +321,7 @@ def _plan_split(state: NetworkState, entry: Entry, result: SplitResult) -> Chang
                 demand=demand.hash,
             )
         )
-    allocations: list[dict[str, Any]] = [a.model_dump() for a in result.allocations]
+    allocations = list(result.allocations)
 
     def change() -> None:
         demand.allocations = allocations

@@ -134,8 +134,8 @@ def decide_quality(state: NetworkState, escrow_id: str) -> tuple[str, dict[str, 
     """Release or refund (with re-offers) for a reported lot: (decision kind, result)."""
     escrow = state.escrows[escrow_id]
     assert escrow.lot is not None
-    produced = int(escrow.lot["produced_quantity"])
-    defects = {k: int(v) for k, v in escrow.lot["defects"].items()}
+    produced = escrow.lot.produced_quantity
+    defects = escrow.lot.defects.as_counts()
     if escrow.offer is not None:  # an accepted re-offer: the buyer took the lot as it is
         return RELEASE, {
             "escrow": escrow_id,
@@ -144,7 +144,7 @@ def decide_quality(state: NetworkState, escrow_id: str) -> tuple[str, dict[str, 
             "reason": "offer accepted",
         }
     demand = state.demands[str(escrow.demand)]
-    sample_size = escrow.lot.get("sample_size")
+    sample_size = escrow.lot.sample_size
     if sample_size is None:
         passed = release_allowed(escrow.quantity, produced, defects, demand.aql())
     else:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
-from supplymesh.core.vocabulary.bodies import DemandTerms
+from supplymesh.core.vocabulary.bodies import DemandTerms, Lot
+from supplymesh.core.vocabulary.decisions import AllocationResult
 
 ZERO = Decimal(0)
 OPEN_ESCROW_STATES = frozenset({"awaiting_deposit", "funded"})
@@ -28,7 +28,7 @@ class DemandRecord:
     terms: DemandTerms
     time: str = ""
     status: str = "pending"
-    allocations: list[dict[str, Any]] = field(default_factory=list)
+    allocations: list[AllocationResult] = field(default_factory=list)
     unallocated: int = 0
     decision: str | None = None
     detail: str | None = None
@@ -61,7 +61,7 @@ class EscrowRecord:
     offer: str | None = None
     state: str = "awaiting_deposit"
     completed: bool = False
-    lot: dict[str, Any] | None = None
+    lot: Lot | None = None
     payment_reference_commitment: str | None = None
 
     @property

@@ -111,6 +111,19 @@ class Deposit(Message):
     payment_reference_commitment: EntryHash
 
 
+class Lot(Message):
+    """A reported lot as the network records it on its escrow."""
+
+    produced_quantity: Count
+    defects: Defects
+    source: Literal["dms", "declared"]
+    sample_size: PositiveCount | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """Wire form (``sample_size`` only for a sample inspection)."""
+        return self.model_dump(exclude_none=True)
+
+
 class ProductionReport(Message):
     """Production complete with the lot's quality (full count, or an ISO 2859-1 sample)."""
 
@@ -132,16 +145,14 @@ class ProductionReport(Message):
             raise ValueError(f"a class counts more defective units than the {inspected} inspected")
         return self
 
-    def lot(self) -> dict[str, Any]:
+    def lot(self) -> Lot:
         """The lot as the network records it."""
-        lot: dict[str, Any] = {
-            "produced_quantity": self.produced_quantity,
-            "defects": self.defects.as_counts(),
-            "source": self.source,
-        }
-        if self.sample_size is not None:
-            lot["sample_size"] = self.sample_size
-        return lot
+        return Lot(
+            produced_quantity=self.produced_quantity,
+            defects=self.defects,
+            source=self.source,
+            sample_size=self.sample_size,
+        )
 
 
 class OfferAcceptance(Message):
@@ -229,6 +240,7 @@ __all__ = [
     "Defects",
     "DemandTerms",
     "Deposit",
+    "Lot",
     "LotQuality",
     "OfferAcceptance",
     "ProductionReport",
