@@ -13,13 +13,13 @@ Times never go backwards along the ledger: an entry dated before the last one is
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
 from supplymesh.core.contracts.admission import Refusal, admit
-from supplymesh.core.contracts.ids import acceptance_escrow_id, escrow_id, offer_id
-from supplymesh.core.contracts.records import DemandRecord, EscrowRecord, NetworkState, OfferRecord
+from supplymesh.core.contracts.fold_decisions import Change, plan_decision
+from supplymesh.core.contracts.ids import acceptance_escrow_id
+from supplymesh.core.contracts.records import DemandRecord, EscrowRecord, NetworkState
 from supplymesh.core.entry import Entry
 from supplymesh.core.vocabulary.bodies import (
     DemandTerms,
@@ -29,25 +29,15 @@ from supplymesh.core.vocabulary.bodies import (
     parse_body,
 )
 from supplymesh.core.vocabulary.decisions import (
-    CANCEL,
     DECISION_KINDS,
     DEMAND_FAILED,
     PROPOSAL_WITHDRAWN,
-    REFUND,
-    RELEASE,
-    SPLIT,
-    CancelResult,
     DemandFailed,
     ProposalWithdrawn,
-    RefundResult,
-    ReleaseResult,
-    SplitResult,
-    parse_decision_result,
 )
 from supplymesh.core.vocabulary.values import MessageError
 
 GENESIS_KIND = "network.genesis"
-Change = Callable[[], None]
 ZERO = Decimal(0)
 
 
@@ -87,7 +77,7 @@ def _plan(state: NetworkState, entry: Entry) -> Change:
             raise Refusal("invalid", "only the first entry is the genesis")
         return _nothing
     if entry.kind in DECISION_KINDS:
-        return _plan_decision(state, entry)
+        return plan_decision(state, entry)
     if entry.kind == DEMAND_FAILED:
         return _plan_failed(state, entry)
     if entry.kind == PROPOSAL_WITHDRAWN:
@@ -207,128 +197,5 @@ def _plan_failed(state: NetworkState, entry: Entry) -> Change:
     def change() -> None:
         demand.status = "failed"
         demand.detail = body.reason
-
-    return change
-
-
-def _plan_decision(state: NetworkState, entry: Entry) -> Change:
-    try:
-        decision, result = parse_decision_result(entry.kind, entry.body)
-    except MessageError as exc:
-        raise Refusal("invalid", f"{entry.kind}: {exc}") from exc
-    if (decision.base.seq, decision.base.hash) != (entry.seq - 1, state.head) or entry.seq != state.size + 1:
-        raise Refusal("invalid", "a decision commits only at base + 1")
-    if isinstance(result, SplitResult):
-        return _plan_split(state, entry, result)
-    if not isinstance(
-        result, ReleaseResult | RefundResult | CancelResult
-    ):  # pragma: no cover - parse_decision_result
-        raise Refusal("invalid", f"{entry.kind}: unexpected result")
-    escrow = state.escrows.get(result.escrow)
-    if escrow is None:
-        raise Refusal("not_found", f"{entry.kind}: no escrow {result.escrow}")
-    if isinstance(result, CancelResult):
-        return _plan_cancel(escrow)
-    if escrow.state != "funded" or escrow.lot is None:
-        raise Refusal("conflict", f"{entry.kind}: escrow {escrow.id} is {escrow.state} without a decided lot")
-    if result.amount != escrow.amount:
-        raise Refusal("invalid", f"{entry.kind}: the escrow holds {escrow.amount}, not {result.amount}")
-    if isinstance(result, ReleaseResult):
-        if entry.kind != RELEASE or result.to != escrow.supplier:
-            raise Refusal("invalid", f"{entry.kind}: a release pays the supplier of the escrow")
-        return _set_state(escrow, "released")
-    if entry.kind != REFUND or result.to != escrow.buyer:
-        raise Refusal("invalid", f"{entry.kind}: a refund pays back the buyer of the escrow")
-    return _plan_refund(state, escrow, result)
-
-
-def _set_state(escrow: EscrowRecord, new_state: str) -> Change:
-    def change() -> None:
-        escrow.state = new_state
-
-    return change
-
-
-def _plan_cancel(escrow: EscrowRecord) -> Change:
-    if escrow.state != "awaiting_deposit" or escrow.demand is None:
-        raise Refusal("conflict", f"{CANCEL}: escrow {escrow.id} is not an allocation awaiting its deposit")
-    return _set_state(escrow, "cancelled")
-
-
-def _plan_refund(state: NetworkState, escrow: EscrowRecord, result: RefundResult) -> Change:
-    offers = []
-    for offer in result.offers:
-        demand = state.demands.get(offer.demand)
-        if demand is None or demand.buyer != offer.buyer or offer.buyer == escrow.buyer:
-            raise Refusal("invalid", f"{REFUND}: offer {offer.id} is not for another buyer's open demand")
-        if offer.id != offer_id(escrow.id, offer.buyer) or offer.id in state.offers:
-            raise Refusal("invalid", f"{REFUND}: offer id {offer.id} is not the lot's offer to {offer.buyer}")
-        offers.append(
-            OfferRecord(
-                id=offer.id,
-                lot=escrow.id,
-                buyer=offer.buyer,
-                supplier=escrow.supplier,
-                product=escrow.product,
-                quantity=offer.quantity,
-                defects=offer.defects.as_counts(),
-                unit_price=offer.unit_price,
-                currency=offer.currency,
-                demand=offer.demand,
-            )
-        )
-
-    def change() -> None:
-        escrow.state = "refunded"
-        for record in offers:
-            state.offers[record.id] = record
-        if not offers:
-            state.surplus.append(escrow.id)
-
-    return change
-
-
-def _plan_split(state: NetworkState, entry: Entry, result: SplitResult) -> Change:
-    demand = state.demands.get(result.demand)
-    if demand is None:
-        raise Refusal("not_found", f"{SPLIT}: no demand {result.demand}")
-    if demand.status != "pending":
-        raise Refusal("conflict", f"{SPLIT}: demand {demand.id} is {demand.status}")
-    terms = demand.terms
-    if result.allocated + result.unallocated != terms.quantity:
-        raise Refusal("invalid", f"{SPLIT}: allocated and unallocated must add up to {terms.quantity}")
-    escrows = []
-    for allocation in result.allocations:
-        if allocation.supplier not in terms.priority_suppliers:
-            raise Refusal("invalid", f"{SPLIT}: {allocation.supplier} is not on the priority list")
-        expected_id = escrow_id(demand.hash, allocation.supplier)
-        if allocation.escrow_id != expected_id or expected_id in state.escrows:
-            raise Refusal("invalid", f"{SPLIT}: the escrow of {allocation.supplier} is {expected_id}")
-        if allocation.escrow_amount != terms.escrow_amount(allocation.quantity):
-            raise Refusal("invalid", f"{SPLIT}: escrow of {allocation.supplier} is not quantity × unit price")
-        escrows.append(
-            EscrowRecord(
-                id=expected_id,
-                buyer=demand.buyer,
-                supplier=allocation.supplier,
-                product=terms.product,
-                quantity=allocation.quantity,
-                machine_hours=Decimal(allocation.machine_hours),
-                amount=allocation.escrow_amount,
-                currency=terms.unit_price.currency,
-                created_seq=entry.seq,
-                created_time=entry.time,
-                demand=demand.hash,
-            )
-        )
-    allocations = list(result.allocations)
-
-    def change() -> None:
-        demand.allocations = allocations
-        demand.unallocated = result.unallocated
-        demand.status = result.status
-        demand.decision = entry.hash
-        for escrow in escrows:
-            state.escrows[escrow.id] = escrow
 
     return change
