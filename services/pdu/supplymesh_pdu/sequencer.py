@@ -16,7 +16,6 @@ import json
 import logging
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +24,6 @@ from sqlalchemy import Connection
 from supplymesh.channels import state as pending
 from supplymesh.config import NETWORK_LEDGER
 from supplymesh.core.actions import Action, ActionError, check_action
-from supplymesh.core.canonical import CanonicalizationError, canonicalize
 from supplymesh.core.contracts.network import (
     CANCEL,
     DEMAND_FAILED,
@@ -41,8 +39,6 @@ from supplymesh.core.contracts.network import (
 from supplymesh.core.contracts.split import AttestedCapacity
 from supplymesh.core.entry import Entry, SealedEntry, Signature, format_time, next_entry
 from supplymesh.core.quorum import check
-from supplymesh.core.vocabulary.decisions import check_result
-from supplymesh.core.vocabulary.values import MessageError
 from supplymesh.errors import Forbidden, PeerError, Unprocessable
 from supplymesh.network.replica import NetworkReplica
 from supplymesh.network.rules import MAX_CLOCK_SKEW_SECONDS, policy_for
@@ -51,6 +47,7 @@ from supplymesh.storage.engine import write_transaction
 from supplymesh.web.node import Node
 from supplymesh_pdu.admission import admit
 from supplymesh_pdu.attestations import gather_attestations
+from supplymesh_pdu.votes import Refused, ask_partner, unbuildable
 
 log = logging.getLogger("supplymesh.pdu")
 PUSH_TASK = "network.push"
@@ -61,26 +58,8 @@ BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
 
 
-@dataclass(frozen=True, slots=True)
-class Refused:
-    """A partner's answer that is not a signature; ``answered`` if it refused outright."""
-
-    reason: str
-    answered: bool
-
-
 def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def _unbuildable(kind: str, inputs: dict[str, Any], result: dict[str, Any]) -> str | None:
-    """Why a decision with these inputs and result cannot be a network entry (None: it can)."""
-    try:
-        check_result(kind, result)
-        canonicalize({"inputs": inputs, "result": result})
-    except (MessageError, CanonicalizationError) as exc:
-        return str(exc)[:1000]
-    return None
 
 
 class Sequencer:
@@ -269,9 +248,9 @@ class Sequencer:
                     "unavailable": unavailable,
                 }
                 result = decide_split(self.replica.state, demand_hash, capacities, unavailable)
-                unbuildable = _unbuildable(SPLIT, inputs, result)
-                if unbuildable is not None:
-                    self._fail_locked(demand_hash, f"the split cannot be built: {unbuildable}")
+                why_not = unbuildable(SPLIT, inputs, result)
+                if why_not is not None:
+                    self._fail_locked(demand_hash, f"the split cannot be built: {why_not}")
                     return False
                 if await self._round(SPLIT, inputs, result):
                     return True
@@ -365,26 +344,7 @@ class Sequencer:
         self._append(SealedEntry(withdrawal, (self._own(withdrawal),)))
 
     async def _ask(self, partner: str, entry: Entry, own: Signature) -> Signature | Refused:
-        try:
-            response = await asyncio.wait_for(
-                self.node.peers.request(
-                    partner,
-                    "POST",
-                    "/peer/v1/network/proposals",
-                    json={"entry": entry.as_json(), "signatures": [own.as_json()]},
-                ),
-                timeout=self.timeout,
-            )
-        except (PeerError, TimeoutError) as exc:
-            return Refused(f"{partner}: no answer ({type(exc).__name__})", answered=False)
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if response.status_code != 200 or not isinstance(answer, dict):
-            detail = answer.get("detail", "") if isinstance(answer, dict) else response.text[:300]
-            return Refused(f"{partner}: {detail}", answered=400 <= response.status_code < 500)
-        return Signature(partner, str(answer.get("sig", "")))
+        return await ask_partner(self.node, partner, entry, own, timeout=self.timeout)
 
     # -- replication ---------------------------------------------------------------------------
 

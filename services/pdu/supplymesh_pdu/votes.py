@@ -1,0 +1,66 @@
+"""One partner's vote on a proposal, and whether a decision can be proposed at all.
+
+A vote is a signature, or a :class:`Refused` that says whether the partner answered:
+only a proposal every partner refused outright may be dropped, since a partner that did
+not answer in time may hold a signature of it (see
+:meth:`supplymesh_pdu.sequencer.Sequencer._round`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from supplymesh.core.canonical import CanonicalizationError, canonicalize
+from supplymesh.core.entry import Entry, Signature
+from supplymesh.core.vocabulary.decisions import check_result
+from supplymesh.core.vocabulary.values import MessageError
+from supplymesh.errors import PeerError
+from supplymesh.web.node import Node
+
+PROPOSALS_PATH = "/peer/v1/network/proposals"
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A partner's answer that is not a signature; ``answered`` if it refused outright."""
+
+    reason: str
+    answered: bool
+
+
+async def ask_partner(
+    node: Node, partner: str, entry: Entry, own: Signature, *, timeout: float
+) -> Signature | Refused:
+    """Offer ``entry`` (signed by the PDU) to ``partner``; its signature or why not."""
+    try:
+        response = await asyncio.wait_for(
+            node.peers.request(
+                partner,
+                "POST",
+                PROPOSALS_PATH,
+                json={"entry": entry.as_json(), "signatures": [own.as_json()]},
+            ),
+            timeout=timeout,
+        )
+    except (PeerError, TimeoutError) as exc:
+        return Refused(f"{partner}: no answer ({type(exc).__name__})", answered=False)
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if response.status_code != 200 or not isinstance(answer, dict):
+        detail = answer.get("detail", "") if isinstance(answer, dict) else response.text[:300]
+        return Refused(f"{partner}: {detail}", answered=400 <= response.status_code < 500)
+    return Signature(partner, str(answer.get("sig", "")))
+
+
+def unbuildable(kind: str, inputs: dict[str, Any], result: dict[str, Any]) -> str | None:
+    """Why a decision with these inputs and result cannot be a network entry (None: it can)."""
+    try:
+        check_result(kind, result)
+        canonicalize({"inputs": inputs, "result": result})
+    except (MessageError, CanonicalizationError) as exc:
+        return str(exc)[:1000]
+    return None
