@@ -29,6 +29,9 @@ def _headers(
     created: int | None = None,
     receiver: str = "supplier-a",
 ) -> dict[str, str]:
+    # Every node runs before the request is signed: a node started after a request was
+    # signed refuses it as older than its start (replay protection across restarts).
+    harness.start_all()
     host = url_authority(harness.config.member(receiver).url)
     target = RequestTarget(method="GET", authority=host, path=path, query="")
     return sign_request(
