@@ -44,7 +44,7 @@ class OpenedChannel:
     problems: list[tuple[int, str, str]] = field(default_factory=list)
 
 
-def open_channel(
+def open_channel(  # noqa: C901 - one pass over the channel: key entries change the key the next bodies open with
     ledger: str,
     entries: Iterable[SealedEntry | None],
     *,

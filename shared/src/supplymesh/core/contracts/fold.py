@@ -13,6 +13,7 @@ Times never go backwards along the ledger: an entry dated before the last one is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
@@ -72,20 +73,29 @@ def apply(state: NetworkState, entry: Entry) -> str | None:
 def _plan(state: NetworkState, entry: Entry) -> Change:
     if state.time and _instant(entry.time) < _instant(state.time):
         raise Refusal("invalid", f"dated {entry.time}, before the entry it follows ({state.time})")
-    if entry.kind == GENESIS_KIND:
-        if entry.seq != 1:
-            raise Refusal("invalid", "only the first entry is the genesis")
-        return _nothing
     if entry.kind in DECISION_KINDS:
         return plan_decision(state, entry)
-    if entry.kind == DEMAND_FAILED:
-        return _plan_failed(state, entry)
-    if entry.kind == PROPOSAL_WITHDRAWN:
-        try:
-            parse_body(ProposalWithdrawn, entry.body)
-        except MessageError as exc:
-            raise Refusal("invalid", f"{PROPOSAL_WITHDRAWN}: {exc}") from exc
-        return _nothing
+    pdu_entry = _PDU_ENTRIES.get(entry.kind)
+    if pdu_entry is not None:
+        return pdu_entry(state, entry)
+    return _plan_action(state, entry)
+
+
+def _plan_genesis(_state: NetworkState, entry: Entry) -> Change:
+    if entry.seq != 1:
+        raise Refusal("invalid", "only the first entry is the genesis")
+    return _nothing
+
+
+def _plan_withdrawn(_state: NetworkState, entry: Entry) -> Change:
+    try:
+        parse_body(ProposalWithdrawn, entry.body)
+    except MessageError as exc:
+        raise Refusal("invalid", f"{PROPOSAL_WITHDRAWN}: {exc}") from exc
+    return _nothing
+
+
+def _plan_action(state: NetworkState, entry: Entry) -> Change:
     statement = entry.body.get("action")
     if not isinstance(statement, dict):
         raise Refusal("invalid", f"{entry.kind} is neither a decision nor a party action")
@@ -199,3 +209,11 @@ def _plan_failed(state: NetworkState, entry: Entry) -> Change:
         demand.detail = body.reason
 
     return change
+
+
+_PDU_ENTRIES: dict[str, Callable[[NetworkState, Entry], Change]] = {
+    GENESIS_KIND: _plan_genesis,
+    DEMAND_FAILED: _plan_failed,
+    PROPOSAL_WITHDRAWN: _plan_withdrawn,
+}
+"""Entries the PDU writes alone (no party, no certificate)."""

@@ -57,6 +57,13 @@ def plan_decision(state: NetworkState, entry: Entry) -> Change:
         raise Refusal("not_found", f"{entry.kind}: no escrow {result.escrow}")
     if isinstance(result, CancelResult):
         return _plan_cancel(escrow)
+    return _plan_quality(state, entry, escrow, result)
+
+
+def _plan_quality(
+    state: NetworkState, entry: Entry, escrow: EscrowRecord, result: ReleaseResult | RefundResult
+) -> Change:
+    """A release to the escrow's supplier or a refund to its buyer, of exactly what it holds."""
     if escrow.state != "funded" or escrow.lot is None:
         raise Refusal("conflict", f"{entry.kind}: escrow {escrow.id} is {escrow.state} without a decided lot")
     if result.amount != escrow.amount:
