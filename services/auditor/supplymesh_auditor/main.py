@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -40,10 +39,10 @@ def create_app(
         migrations=MIGRATIONS,
         peer_mounts=peer_mounts,
     )
-    interval = float(os.environ.get("SUPPLYMESH_AUDIT_INTERVAL_SECONDS", "300"))
-    full_every = int(os.environ.get("SUPPLYMESH_AUDIT_FULL_EVERY", "12"))
-    if interval > 0:
+    if settings.audit_interval_seconds > 0:
         app.state.node.background.append(
-            functools.partial(audits.run_forever, app.state.node, interval, full_every)
+            functools.partial(
+                audits.run_forever, app.state.node, settings.audit_interval_seconds, settings.audit_full_every
+            )
         )
     return app

@@ -28,6 +28,10 @@ class NodeSettings(BaseSettings):
     max_body_bytes: int = 16 * 1024 * 1024
     peer_clock_skew_seconds: int = 300
     peer_timeout_seconds: float = 5.0
+    audit_interval_seconds: float = 300.0
+    """Auditor only: seconds between scheduled audits (0 turns the schedule off)."""
+    audit_full_every: int = 12
+    """Auditor only: every n-th scheduled audit is full, the others incremental (0: never full)."""
 
     @property
     def effective_database_url(self) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from supplymesh.web.deps import PeerSender
-from supplymesh_pdu.sequencer import Sequencer
+from supplymesh_pdu.deps import SequencerDep
 
 router = APIRouter(prefix="/peer/v1", tags=["peer"])
 
@@ -30,6 +30,5 @@ class Sequenced(BaseModel):
 
 
 @router.post("/actions", summary="Sequence a party action on the network ledger")
-async def submit_action(request: Request, body: ActionIn, sender: PeerSender) -> Sequenced:
-    sequencer: Sequencer = request.app.state.sequencer
+async def submit_action(body: ActionIn, sender: PeerSender, sequencer: SequencerDep) -> Sequenced:
     return Sequenced(**await sequencer.submit_action(sender, body.action, body.signature))
