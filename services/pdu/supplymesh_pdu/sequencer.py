@@ -16,7 +16,6 @@ import json
 import logging
 import time
 from collections.abc import Coroutine
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -37,7 +36,7 @@ from supplymesh.core.contracts.network import (
     deposit_overdue,
 )
 from supplymesh.core.contracts.split import AttestedCapacity
-from supplymesh.core.entry import Entry, SealedEntry, Signature, format_time, next_entry
+from supplymesh.core.entry import Entry, SealedEntry, Signature, format_time, next_entry, parse_time
 from supplymesh.core.quorum import check
 from supplymesh.errors import Forbidden, PeerError, Unprocessable
 from supplymesh.network.replica import NetworkReplica
@@ -56,10 +55,6 @@ PUSH_TASK = "network.push"
 WITHDRAW_AFTER_SECONDS = MAX_CLOCK_SKEW_SECONDS // 2
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
-
-
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 class Sequencer:
@@ -106,7 +101,7 @@ class Sequencer:
         """Now, but never before the ledger's last time (a clock stepped back stays monotonic)."""
         now = self.node.clock()
         last = self.replica.state.time
-        if last and now < _instant(last):
+        if last and now < parse_time(last):
             return last
         return format_time(now)
 
@@ -263,12 +258,8 @@ class Sequencer:
         """Mark a still-pending demand ``failed`` with ``reason`` (lock held)."""
         if self.replica.state.demands[demand_hash].status != "pending":
             return
-        kept = pending.load_pending(self.node.engine, NETWORK_LEDGER)
-        if kept is not None and kept[0].seq == self.replica.state.size + 1:
-            # The failure takes the seq of any proposal still pending: that proposal can
-            # then never be certified, whoever signed it.
-            with write_transaction(self.node.engine) as conn:
-                pending.clear_pending(conn, NETWORK_LEDGER)
+        # The failure takes the seq of any proposal still pending (``_append`` clears it in
+        # the same transaction): that proposal can then never be certified, whoever signed it.
         entry = self._entry(DEMAND_FAILED, {"demand": demand_hash, "reason": reason[:2000]})
         self._append(SealedEntry(entry, (self._own(entry),)))
 
@@ -334,7 +325,7 @@ class Sequencer:
         return True
 
     def _expired(self, entry: Entry) -> bool:
-        return (self.node.clock() - _instant(entry.time)).total_seconds() > WITHDRAW_AFTER_SECONDS
+        return (self.node.clock() - parse_time(entry.time)).total_seconds() > WITHDRAW_AFTER_SECONDS
 
     def _withdraw_locked(self, entry: Entry) -> None:
         """Give up the seq of an uncertified proposal: no certificate for it can commit after this."""

@@ -24,9 +24,10 @@ from supplymesh.audit.dms_quality import DMS_RECORD_KIND, dms_record
 from supplymesh.channels.service import ChannelService
 from supplymesh.config import channel_ledger
 from supplymesh.core.actions import PRODUCTION_COMPLETED, Action, sign_action
+from supplymesh.core.contracts.admission import sample_size_error
 from supplymesh.core.contracts.channel import QUALITY_KIND
 from supplymesh.core.contracts.dms import DEFECT_CLASSES
-from supplymesh.core.contracts.network import EscrowRecord, sample_size_error
+from supplymesh.core.contracts.network import EscrowRecord
 from supplymesh.core.numbers import format_decimal
 from supplymesh.errors import Conflict, NotFound, PeerError, Unprocessable
 from supplymesh.network.replica import NetworkReplica
@@ -99,11 +100,7 @@ async def production_complete(
     if state != "funded":
         raise Conflict(f"order {order_id} is {state}; production can be reported only when funded")
     if body.sample_size is not None:
-        refused = sample_size_error(
-            replica.state,
-            order,
-            {"produced_quantity": body.produced_quantity, "sample_size": body.sample_size},
-        )
+        refused = sample_size_error(replica.state, order, body.produced_quantity, body.sample_size)
         if refused is not None:
             raise Unprocessable(refused)
     units, derived = dms.lot_quality(order_id)

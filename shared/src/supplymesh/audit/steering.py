@@ -30,7 +30,7 @@ from supplymesh.config import NETWORK_LEDGER, channel_ledger
 from supplymesh.core.actions import DEMAND_SUBMITTED
 from supplymesh.core.contracts.channel import CAPACITY_KIND, ChannelMembers
 from supplymesh.core.contracts.network import SPLIT
-from supplymesh.core.entry import Entry, SealedEntry
+from supplymesh.core.entry import Entry, SealedEntry, parse_time
 from supplymesh.core.verify import Finding
 from supplymesh.network.rules import MAX_CLOCK_SKEW_SECONDS
 
@@ -44,7 +44,7 @@ SKEW = timedelta(seconds=MAX_CLOCK_SKEW_SECONDS)
 
 def instant(text: str) -> datetime:
     """An entry time (RFC 3339 UTC, as :class:`Entry` requires) as a datetime."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parse_time(text)
 
 
 def _splits(pull: Pull) -> list[Entry]:

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 from supplymesh.core.actions import DEMAND_SUBMITTED
 from supplymesh.core.contracts.network import DEMAND_FAILED, SPLIT
-from supplymesh.core.entry import SealedEntry
+from supplymesh.core.entry import SealedEntry, parse_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +42,7 @@ class DemandWait:
         """Whole seconds from submission to decision (None while pending, or from unchecked times)."""
         if self.decided is None or not self.time_checked:
             return None
-        return int((_instant(self.decided) - _instant(self.submitted)).total_seconds())
+        return int((parse_time(self.decided) - parse_time(self.submitted)).total_seconds())
 
     def as_json(self) -> dict[str, object]:
         """Wire form."""
@@ -64,10 +63,6 @@ class DemandWait:
 def _text(value: object) -> str:
     """A served string as it is, anything else as the empty string (never an exception)."""
     return value[:200] if isinstance(value, str) else ""
-
-
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def demand_waits(network: Iterable[SealedEntry], untrusted: Collection[int] = ()) -> list[DemandWait]:

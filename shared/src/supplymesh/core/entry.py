@@ -37,12 +37,24 @@ class EntryFormatError(ValueError):
     """An entry or signature list is not well formed."""
 
 
-def _valid_instant(text: str) -> bool:
+def is_ledger_time(text: str) -> bool:
+    """True if ``text`` is a ledger time: RFC 3339 UTC (``Z``), at most microseconds, a real instant."""
+    if not _TIME_RE.match(text):
+        return False
     try:
-        datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parse_time(text)
     except ValueError:
         return False
     return True
+
+
+def parse_time(text: str) -> datetime:
+    """The moment of a ledger time text (RFC 3339, ``Z`` for UTC), the inverse of :func:`format_time`.
+
+    Raises:
+        ValueError: if it is not a time.
+    """
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def format_time(moment: datetime) -> str:
@@ -81,7 +93,7 @@ class Entry:
             raise EntryFormatError(f"seq must be an integer ≥ 1, got {self.seq!r}")
         if not _HASH_RE.match(self.prev):
             raise EntryFormatError("prev must be 64 lowercase hex characters")
-        if not _TIME_RE.match(self.time) or not _valid_instant(self.time):
+        if not is_ledger_time(self.time):
             raise EntryFormatError(f"time {self.time!r} is not RFC 3339 UTC")
         if not isinstance(self.body, Mapping):
             raise EntryFormatError("body must be a JSON object")

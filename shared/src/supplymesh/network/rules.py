@@ -31,7 +31,7 @@ from supplymesh.core.contracts.network import (
 )
 from supplymesh.core.contracts.sampling import SamplingError
 from supplymesh.core.crypto import SignatureError
-from supplymesh.core.entry import Entry, EntryFormatError, SealedEntry, parse_signatures
+from supplymesh.core.entry import Entry, EntryFormatError, SealedEntry, parse_signatures, parse_time
 from supplymesh.core.quorum import Policy, QuorumResult, check, policy_of
 from supplymesh.core.vocabulary.decisions import SplitInputs, parse_decision_inputs
 from supplymesh.core.vocabulary.values import MessageError
@@ -130,10 +130,6 @@ def check_attestation(
     return entry.author, entry.body
 
 
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def recompute(
     config: NetworkConfig, state: NetworkState, entry: Entry, now: datetime | None = None
 ) -> dict[str, Any]:
@@ -155,7 +151,7 @@ def recompute(
     if entry.kind == CANCEL:
         if escrow is None or not deposit_overdue(escrow, entry.time, config.deposit_window_seconds):
             raise RuleViolation("no allocation awaiting its deposit beyond the window at the base")
-        if now is not None and _instant(entry.time) > now + timedelta(seconds=MAX_CLOCK_SKEW_SECONDS):
+        if now is not None and parse_time(entry.time) > now + timedelta(seconds=MAX_CLOCK_SKEW_SECONDS):
             raise RuleViolation("the cancellation is dated in the future")
         return decide_cancel(state, escrow_id)
     if escrow is None or escrow.state != "funded" or escrow.lot is None:

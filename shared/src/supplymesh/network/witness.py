@@ -45,7 +45,7 @@ from supplymesh.core.contracts.network import (
     demand_terms,
     deposit_overdue,
 )
-from supplymesh.core.entry import Entry, EntryFormatError, format_time
+from supplymesh.core.entry import Entry, EntryFormatError, format_time, parse_time
 from supplymesh.network.rules import MAX_CLOCK_SKEW_SECONDS, RuleViolation
 
 MAX_CLOCK_SKEW = timedelta(seconds=MAX_CLOCK_SKEW_SECONDS)
@@ -79,7 +79,7 @@ def instant(text: str) -> datetime:
         RuleViolation: if it is not a valid time.
     """
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = parse_time(text)
     except ValueError as exc:
         raise RuleViolation(f"time {text!r} is not RFC 3339") from exc
     if moment.tzinfo is None:

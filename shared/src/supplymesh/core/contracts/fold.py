@@ -14,14 +14,13 @@ Times never go backwards along the ledger: an entry dated before the last one is
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from decimal import Decimal
 
 from supplymesh.core.contracts.admission import Refusal, admit
 from supplymesh.core.contracts.fold_decisions import Change, plan_decision
 from supplymesh.core.contracts.ids import acceptance_escrow_id
 from supplymesh.core.contracts.records import DemandRecord, EscrowRecord, NetworkState
-from supplymesh.core.entry import Entry
+from supplymesh.core.entry import Entry, parse_time
 from supplymesh.core.vocabulary.bodies import (
     DemandTerms,
     Deposit,
@@ -40,10 +39,6 @@ from supplymesh.core.vocabulary.values import MessageError
 
 GENESIS_KIND = "network.genesis"
 ZERO = Decimal(0)
-
-
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def apply(state: NetworkState, entry: Entry) -> str | None:
@@ -71,7 +66,7 @@ def apply(state: NetworkState, entry: Entry) -> str | None:
 
 
 def _plan(state: NetworkState, entry: Entry) -> Change:
-    if state.time and _instant(entry.time) < _instant(state.time):
+    if state.time and parse_time(entry.time) < parse_time(state.time):
         raise Refusal("invalid", f"dated {entry.time}, before the entry it follows ({state.time})")
     if entry.kind in DECISION_KINDS:
         return plan_decision(state, entry)

@@ -12,11 +12,9 @@ acceptance of an offer) change nothing, the same way on every peer.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from supplymesh.core.contracts.admission import sample_size_error as admission_sample_size_error
 from supplymesh.core.contracts.dms import DEFECT_CLASSES
 from supplymesh.core.contracts.fold import GENESIS_KIND, apply
 from supplymesh.core.contracts.ids import acceptance_escrow_id, derive_id, escrow_id, offer_id
@@ -30,6 +28,7 @@ from supplymesh.core.contracts.records import (
 )
 from supplymesh.core.contracts.sampling import SamplingError, check_sample_size, sample_accepts
 from supplymesh.core.contracts.split import AttestedCapacity, DemandTerms, split
+from supplymesh.core.entry import parse_time
 from supplymesh.core.numbers import MAX_SAFE_INTEGER, format_decimal
 from supplymesh.core.vocabulary.bodies import CapacityAttestation, parse_body
 from supplymesh.core.vocabulary.decisions import (
@@ -66,7 +65,6 @@ __all__ = [
     "demand_terms",
     "deposit_overdue",
     "derive_id",
-    "sample_size_error",
 ]
 
 
@@ -218,8 +216,8 @@ def deposit_overdue(escrow: EscrowRecord, now: str, window_seconds: int) -> bool
     """True if an allocation's escrow still awaits its deposit ``window_seconds`` after it opened."""
     if escrow.demand is None or escrow.state != "awaiting_deposit":
         return False
-    opened = datetime.fromisoformat(escrow.created_time.replace("Z", "+00:00"))
-    moment = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    opened = parse_time(escrow.created_time)
+    moment = parse_time(now)
     return (moment - opened).total_seconds() >= window_seconds
 
 
@@ -232,13 +230,3 @@ def decide_cancel(state: NetworkState, escrow_id: str) -> dict[str, Any]:
         "reason": "no deposit within the window",
         "freed_machine_hours": format_decimal(escrow.machine_hours),
     }
-
-
-def sample_size_error(state: NetworkState, escrow: EscrowRecord, body: Mapping[str, Any]) -> str | None:
-    """Why a reported ``sample_size`` does not fit the lot and the buyer's AQLs (None: fits or absent)."""
-    if body.get("sample_size") is None:
-        return None
-    produced, sample = body.get("produced_quantity"), body.get("sample_size")
-    if not isinstance(produced, int) or not isinstance(sample, int):
-        return "produced_quantity and sample_size are integers"
-    return admission_sample_size_error(state, escrow, produced, sample)
