@@ -53,7 +53,7 @@ def escrow_out(escrow: EscrowRecord) -> EscrowOut:
 
 async def get_escrow(replica: NetworkReplica, escrow_id: str) -> EscrowOut:
     """One escrow of this buyer (the replica is brought up to date first)."""
-    await _refresh(replica)
+    await refresh(replica)
     return escrow_out(_escrow(replica, escrow_id))
 
 
@@ -77,13 +77,21 @@ def check_deposit(replica: NetworkReplica, escrow_id: str, deposit: DepositIn) -
 
 
 async def deposit(
-    replica: NetworkReplica, escrow_id: str, body: DepositIn, channels: ChannelService
+    replica: NetworkReplica, escrow_id: str, body: DepositIn, channels: ChannelService, *, rerun: bool = False
 ) -> EscrowOut:
-    """Deposit the full amount: sequenced on the network ledger, then the escrow is funded."""
-    await _refresh(replica)
-    escrow = check_deposit(replica, escrow_id, body)
+    """Deposit the full amount: sequenced on the network ledger, then the escrow is funded.
+
+    ``rerun``: the same keyed request is run again after a crash lost its answer; if this
+    very deposit (same amount, same committed reference) already stands, it is the answer.
+    """
+    await refresh(replica)
     salt = replica.node.recipient.derive_secret(f"payment-reference:{escrow_id}".encode())
     committed = commitment(body.payment_reference, salt)
+    if rerun:
+        done = _escrow(replica, escrow_id)
+        if done.payment_reference_commitment == committed and done.amount == body.amount:
+            return escrow_out(done)
+    escrow = check_deposit(replica, escrow_id, body)
     await record_opening(channels, escrow, body, salt, committed)
     await submit(
         replica,
@@ -144,17 +152,22 @@ def offer_out(offer: OfferRecord) -> OfferOut:
     )
 
 
-async def accept(replica: NetworkReplica, offer_id: str) -> str:
+async def accept(replica: NetworkReplica, offer_id: str, *, rerun: bool = False) -> str:
     """Accept an open offer; return the new escrow's id.
+
+    ``rerun``: the same keyed request is run again after a crash lost its answer; if this
+    buyer's acceptance already stands, its escrow is the answer.
 
     Raises:
         NotFound: unknown offer.
         Conflict: the offer is no longer open (another buyer was first).
     """
-    await _refresh(replica)
+    await refresh(replica)
     offer = replica.state.offers.get(offer_id)
     if offer is None or offer.buyer != replica.node.id:
         raise NotFound(f"no offer {offer_id!r}")
+    if rerun and offer.state == "accepted":
+        return acceptance_escrow_id(offer_id)
     if offer.state != "open":
         raise Conflict(f"offer {offer_id} is {offer.state}")
     await submit(
@@ -202,6 +215,7 @@ async def submit(replica: NetworkReplica, kind: str, action_id: str, body: dict[
     raise PeerError(f"the PDU answered HTTP {response.status_code}: {detail}")
 
 
-async def _refresh(replica: NetworkReplica) -> None:
+async def refresh(replica: NetworkReplica) -> None:
+    """Bring the replica up to date if the PDU answers; otherwise answer from it as it is."""
     with contextlib.suppress(PeerError):  # the PDU is down: answer from the replica as it is
         await replica.sync()

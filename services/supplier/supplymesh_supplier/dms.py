@@ -20,6 +20,7 @@ from supplymesh.core.contracts.dms import DefectClass, Reading, SensorSpec, defe
 from supplymesh.errors import Conflict
 from supplymesh.network.replica import NetworkReplica
 from supplymesh.storage.engine import read_transaction, write_transaction
+from supplymesh.web.idempotency import respond_in
 from supplymesh.web.node import Node
 from supplymesh_supplier.models import (
     ProfileIn,
@@ -117,6 +118,7 @@ class Dms:
                 unchanged += 1
                 continue
             fresh[sensor.id] = sensor
+        out = SensorsOut(registered=len(fresh), unchanged=unchanged)
         if fresh:
             now = self.node.now_text()
             with write_transaction(self.node.engine) as conn:
@@ -135,9 +137,10 @@ class Dms:
                         for s in fresh.values()
                     ],
                 )
+                respond_in(conn, out)  # a keyed retry after a crash gets this very answer
             with self._sensor_lock:
                 self._sensors = None
-        return SensorsOut(registered=len(fresh), unchanged=unchanged)
+        return out
 
     # -- readings (Algorithm 1) ------------------------------------------------------------
 
@@ -169,12 +172,8 @@ class Dms:
                     None if ev.approved else str(ev.spec.defect_class),
                 )
             )
-        if rows:
-            with write_transaction(self.node.engine) as conn:
-                _insert_readings(conn, rows)
-            self.dirty.set()
         approved = sum(1 for ev in accepted if ev.approved)
-        return ReadingsOut(
+        out = ReadingsOut(
             accepted=len(accepted),
             approved=approved,
             issues=len(accepted) - approved,
@@ -182,6 +181,12 @@ class Dms:
                 RejectedReading(index=r.index, sensor_id=r.sensor_id, reason=r.reason) for r in rejected
             ],
         )
+        if rows:
+            with write_transaction(self.node.engine) as conn:
+                _insert_readings(conn, rows)
+                respond_in(conn, out)  # a keyed retry after a crash gets this very answer
+            self.dirty.set()
+        return out
 
     # -- capacity and quality (Algorithm 2 inputs) ---------------------------------------------
 

@@ -35,9 +35,9 @@ async def deposit(
     escrow_id: Id, body: DepositIn, replica: Replica, channels: Channels, idem: IdempotencyDep
 ) -> JSONResponse:
     async def run() -> EscrowOut:
-        return await escrows.deposit(replica, escrow_id, body, channels)
+        return await escrows.deposit(replica, escrow_id, body, channels, rerun=idem.rerun)
 
-    return await idem.run(200, run)
+    return await idem.run(200, run, rerunnable=True)
 
 
 @router.get("/offers", response_model=list[OfferOut], summary="Lots re-offered to this buyer")
@@ -48,8 +48,7 @@ async def list_offers(
     after: Annotated[str, Query(max_length=64)] = "",
     limit: Limit = DEFAULT_LIMIT,
 ) -> JSONResponse:
-    await escrows._refresh(replica)
-    await escrows._refresh(replica)
+    await escrows.refresh(replica)
     items = escrows.offers(replica, after=after, limit=limit + 1)
     return page_response(
         request, items, limit=limit, cursor=lambda o: o.id, render=lambda o: o.model_dump(mode="json")
@@ -65,6 +64,6 @@ async def list_offers(
 )
 async def accept_offer(offer_id: Id, replica: Replica, idem: IdempotencyDep) -> JSONResponse:
     async def run() -> OfferAccepted:
-        return OfferAccepted(escrow_id=await escrows.accept(replica, offer_id))
+        return OfferAccepted(escrow_id=await escrows.accept(replica, offer_id, rerun=idem.rerun))
 
-    return await idem.run(200, run)
+    return await idem.run(200, run, rerunnable=True)

@@ -124,7 +124,7 @@ def channel_erp_router() -> APIRouter:
                 canonicalize(body.body)
             except CanonicalizationError as exc:
                 raise Unprocessable(f"body: {exc}") from exc
-            sealed = await channels.append(ledger, body.kind, body.body)
+            sealed = await channels.append(ledger, body.kind, body.body, respond=True)
             return Reply(202, {"queued": True}) if sealed is None else sealed_json(sealed)
 
         return await idem.run(201, run)

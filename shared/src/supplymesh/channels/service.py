@@ -52,6 +52,7 @@ from supplymesh.storage import outbox
 from supplymesh.storage.engine import write_transaction
 from supplymesh.storage.events import publish
 from supplymesh.storage.ledger_store import Head
+from supplymesh.web.idempotency import respond_in
 from supplymesh.web.node import Node
 
 log = logging.getLogger("supplymesh.channels")
@@ -157,13 +158,20 @@ class ChannelService:
         *,
         late: Signature | None = None,
         tasks: Sequence[tuple[str, str, dict[str, Any]]] = (),
+        respond: bool = False,
     ) -> None:
-        """Append exactly ``sealed``, with its event and follow-up tasks, atomically."""
+        """Append exactly ``sealed``, with its event and follow-up tasks, atomically.
+
+        ``respond``: ``sealed`` is what the running ERP request asked for; its answer is
+        stored with it (a keyed retry after a crash gets that very answer).
+        """
         now = self.node.now_text()
         entry = sealed.entry
         with self.node.store.writer(entry.ledger) as writer:
             writer.append(sealed)
             state.clear_pending(writer.conn, entry.ledger)
+            if respond:
+                respond_in(writer.conn, sealed_json(sealed), 201)
             if late is not None:
                 state.add_late_signature(writer.conn, entry.ledger, entry.seq, late, now)
             for task, key, payload in tasks:
@@ -186,15 +194,21 @@ class ChannelService:
 
     # -- authoring ----------------------------------------------------------------------
 
-    async def append(self, ledger: str, kind: str, body: Mapping[str, object]) -> SealedEntry | None:
-        """Author an entry on ``ledger``; None if it was queued because the supplier is down."""
+    async def append(
+        self, ledger: str, kind: str, body: Mapping[str, object], *, respond: bool = False
+    ) -> SealedEntry | None:
+        """Author an entry on ``ledger``; None if it was queued because the supplier is down.
+
+        ``respond``: the entry is what the running ERP request asked for; its answer (201
+        with the sealed entry, or 202 queued) is stored in the transaction that commits it.
+        """
         members = self.members(ledger)
         if not may_author(members, self.node.id, kind):
             raise Forbidden(f"{self.node.id} may not author {kind!r} on {ledger}")
         if self.node.id == members.supplier:
-            return await self._append_as_sequencer(ledger, kind, body)
+            return await self._append_as_sequencer(ledger, kind, body, respond=respond)
         try:
-            return await self.propose(ledger, kind, body)
+            return await self.propose(ledger, kind, body, respond=respond)
         except PeerUnavailable:
             key = f"{ledger}:{self.node.now_text()}:{kind}"
             # Queued until the supplier returns: sealed to this node's own key, so the
@@ -208,6 +222,8 @@ class ChannelService:
                     payload={"ledger": ledger, "kind": kind, "sealed": sealed},
                     now_text=self.node.now_text(),
                 )
+                if respond:
+                    respond_in(conn, {"queued": True}, 202)
             self._wake()
             return None
 
@@ -228,18 +244,22 @@ class ChannelService:
         self.members(entry.ledger)
         return self.keyring.open(entry)
 
-    async def _append_as_sequencer(self, ledger: str, kind: str, body: Mapping[str, object]) -> SealedEntry:
+    async def _append_as_sequencer(
+        self, ledger: str, kind: str, body: Mapping[str, object], *, respond: bool = False
+    ) -> SealedEntry:
         async with self._lock(self._sequence_locks, ledger):
             await self._finish_pending_locked(ledger)
             if is_private(kind) and self.keyring.current_key_id(ledger) is None:
                 await self._sequence_locked(ledger, KEY_KIND, self.keyring.new_key_body(ledger))
-            return await self._sequence_locked(ledger, kind, body)
+            return await self._sequence_locked(ledger, kind, body, respond=respond)
 
-    async def _sequence_locked(self, ledger: str, kind: str, body: Mapping[str, object]) -> SealedEntry:
+    async def _sequence_locked(
+        self, ledger: str, kind: str, body: Mapping[str, object], *, respond: bool = False
+    ) -> SealedEntry:
         entry = self._next(ledger, kind, body)
         own = self._sign(entry)
         state.save_pending(self.node.engine, entry, own.sig)
-        return await self._complete_locked(entry, own)
+        return await self._complete_locked(entry, own, respond=respond)
 
     async def finish_pending(self) -> None:
         """Complete own entries left pending by a crash (run at start-up)."""
@@ -261,7 +281,7 @@ class ChannelService:
             return
         await self._complete_locked(entry, Signature(self.node.id, sig))
 
-    async def _complete_locked(self, entry: Entry, own: Signature) -> SealedEntry:
+    async def _complete_locked(self, entry: Entry, own: Signature, *, respond: bool = False) -> SealedEntry:
         members = ChannelMembers.of(entry.ledger)
         counter = await self._request_countersignature(entry, own, members.oem)
         signatures = (own,) if counter is None else (own, counter)
@@ -269,7 +289,9 @@ class ChannelService:
         key = f"{entry.ledger}:{entry.seq}"
         # Replication to the OEM goes through the outbox, in append order, after the
         # commit: the author's call returns once its own copy is durable and endorsed.
-        self._append(sealed, tasks=[(PUSH_TASK, key, {"ledger": entry.ledger, "seq": entry.seq})])
+        self._append(
+            sealed, tasks=[(PUSH_TASK, key, {"ledger": entry.ledger, "seq": entry.seq})], respond=respond
+        )
         return sealed
 
     async def _request_countersignature(self, entry: Entry, own: Signature, peer: str) -> Signature | None:
@@ -310,7 +332,9 @@ class ChannelService:
             raise PeerError(f"{peer} returned an invalid countersignature") from exc
         return signature
 
-    async def propose(self, ledger: str, kind: str, body: Mapping[str, object]) -> SealedEntry:
+    async def propose(
+        self, ledger: str, kind: str, body: Mapping[str, object], *, respond: bool = False
+    ) -> SealedEntry:
         """OEM side: get an own entry sequenced by the supplier.
 
         Raises:
@@ -323,10 +347,16 @@ class ChannelService:
                 await self.sync(ledger)
                 if self.keyring.current_key_id(ledger) is None:
                     await self._propose_locked(ledger, members, KEY_KIND, self.keyring.new_key_body(ledger))
-            return await self._propose_locked(ledger, members, kind, body)
+            return await self._propose_locked(ledger, members, kind, body, respond=respond)
 
     async def _propose_locked(
-        self, ledger: str, members: ChannelMembers, kind: str, body: Mapping[str, object]
+        self,
+        ledger: str,
+        members: ChannelMembers,
+        kind: str,
+        body: Mapping[str, object],
+        *,
+        respond: bool = False,
     ) -> SealedEntry:
         for _ in range(MAX_PROPOSAL_ROUNDS):
             await self.sync(ledger)
@@ -345,7 +375,7 @@ class ChannelService:
             sealed = parse_sealed(response.json())
             if sealed.entry.hash != entry.hash:
                 raise PeerError(f"{members.supplier} sealed a different entry than proposed")
-            await self.accept(sealed)
+            await self.accept(sealed, respond=respond)
             return sealed
         raise Conflict(f"could not place an entry on {ledger} after {MAX_PROPOSAL_ROUNDS} rounds")
 
@@ -413,7 +443,7 @@ class ChannelService:
             self._append(result)
             return result
 
-    async def accept(self, sealed: SealedEntry) -> None:
+    async def accept(self, sealed: SealedEntry, *, respond: bool = False) -> None:
         """Append an entry the supplier sealed, catching up first if behind (OEM side)."""
         ledger = sealed.entry.ledger
         members = self.members(ledger)
@@ -428,9 +458,9 @@ class ChannelService:
                 if stored is None or stored.leaf != sealed.leaf:
                     raise Conflict(f"{ledger} seq {sealed.entry.seq} differs from this copy")
                 return
-            self._accept_next(sealed, members)
+            self._accept_next(sealed, members, respond=respond)
 
-    def _accept_next(self, sealed: SealedEntry, members: ChannelMembers) -> None:
+    def _accept_next(self, sealed: SealedEntry, members: ChannelMembers, *, respond: bool = False) -> None:
         entry = sealed.entry
         late: Signature | None = None
         tasks: list[tuple[str, str, dict[str, Any]]] = []
@@ -444,7 +474,7 @@ class ChannelService:
                     {"ledger": entry.ledger, "seq": entry.seq, "sig": late.sig},
                 )
             )
-        self._append(sealed, late=late, tasks=tasks)
+        self._append(sealed, late=late, tasks=tasks, respond=respond)
 
     async def sync(self, ledger: str) -> int:
         """Pull entries the supplier has and this copy lacks (OEM side); return how many."""

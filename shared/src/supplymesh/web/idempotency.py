@@ -17,11 +17,19 @@ refused with 422. The rule for everything in between:
   so the retry runs the handler once more without doubling anything. Of several
   retries, exactly one takes it over; the others get 409 as above.
 * **A committed reservation without a response** (a crash between the handler's
-  commit and storing its response) is never run again, as that could double its
-  effect: the retry gets 409 ``idempotency-response-lost`` (``committed: true``) for
-  good. The effect stands; read it back (a list, the event feed) rather than retrying.
-  A handler avoids this by storing its response in its own transaction with
-  :func:`respond_in`; the retry then gets the original outcome.
+  commit and storing its response) is never run again by an ordinary handler, as that
+  could double its effect. Handlers avoid the case in one of two ways:
+
+  - a handler whose effect is one transaction stores its response in that very
+    transaction with :func:`respond_in`, so the retry gets the original outcome;
+  - a handler whose effect is idempotent by construction (a party action with an id
+    derived from what it acts on, which the PDU sequences at most once) is declared
+    ``rerunnable``: the retry takes the reservation over and runs it again, and the
+    handler answers from the effect that already stands.
+
+  Where neither applies (a channel entry whose commit completed at the next start),
+  the retry gets 409 ``idempotency-response-lost`` (``committed: true``) for good. The
+  effect stands; read it back (a list, the event feed) rather than retrying.
 * **A handler that raises** drops its reservation, so the client may retry: a handler
   must raise only when a retry cannot double what it committed.
 
@@ -185,13 +193,25 @@ class Idempotency:
         # Only a keyed request needs its fingerprint (a canonical hash of the whole body).
         self.fingerprint = request_fingerprint(method, path, body) if key is not None else ""
         self.owner = f"{_instance(node.engine)}:{uuid.uuid4().hex}" if key is not None else ""
+        # True while re-running a rerunnable handler whose first run committed (its
+        # response was lost): the handler answers from the effect that already stands.
+        self.rerun = False
 
-    async def run(self, status_code: int, handler: Callable[[], Awaitable[Any]]) -> JSONResponse:
-        """Run ``handler`` once; replay its stored response for a repeated key."""
+    async def run(
+        self, status_code: int, handler: Callable[[], Awaitable[Any]], *, rerunnable: bool = False
+    ) -> JSONResponse:
+        """Run ``handler`` once; replay its stored response for a repeated key.
+
+        Args:
+            status_code: the status of a plain result (a :class:`Reply` brings its own).
+            handler: the work; it raises only when a retry cannot double what it committed.
+            rerunnable: the handler may run again after a crash that lost its response
+                (its effect is idempotent and it answers from the effect that stands).
+        """
         if self.key is None:
             status_code, result = _unpack(status_code, await handler())
             return JSONResponse(result, status_code=status_code)
-        stored = self._reserve()
+        stored = self._reserve(rerunnable=rerunnable)
         if stored is not None:
             return stored
         attempt = _Attempt(self.node.engine, self.client.name, self.key, self.owner, status_code)
@@ -203,7 +223,7 @@ class Idempotency:
         self._store(status_code, result)
         return JSONResponse(result, status_code=status_code, headers={"Idempotent-Replayed": "false"})
 
-    def _reserve(self) -> JSONResponse | None:
+    def _reserve(self, *, rerunnable: bool) -> JSONResponse | None:
         for _ in range(3):
             if self._insert():
                 return None
@@ -221,14 +241,15 @@ class Idempotency:
                 )
             if row.response.partition(":")[0] == _instance(self.node.engine):
                 break  # running in this process
-            if row.status == COMMITTED:
+            if row.status == COMMITTED and not rerunnable:
                 raise ResponseLost(
                     "the request with this Idempotency-Key was carried out, but the node stopped before "
                     "storing its response; its effect stands: read it back instead of retrying",
                     idempotency_key=self.key,
                     committed=True,
                 )
-            if self._take_over(row.response):
+            if self._take_over(row.response, row.status):
+                self.rerun = row.status == COMMITTED
                 return None
         raise Conflict(
             "a request with this Idempotency-Key is still being processed", idempotency_key=self.key
@@ -256,13 +277,17 @@ class Idempotency:
             return False
         return True
 
-    def _take_over(self, previous_owner: str) -> bool:
-        """Take a reservation of a previous start of the node that committed nothing."""
+    def _take_over(self, previous_owner: str, status: int) -> bool:
+        """Take a reservation of a previous start of the node.
+
+        ``status`` is the one read: RESERVED (it committed nothing), or COMMITTED for a
+        rerunnable handler. Of several retries exactly one takes it over.
+        """
         t = idempotency_records.c
         with write_transaction(self.node.engine) as conn:
             taken = conn.execute(
                 update(idempotency_records)
-                .where(self._where() & (t.status == RESERVED) & (t.response == previous_owner))
+                .where(self._where() & (t.status == status) & (t.response == previous_owner))
                 .values(response=self.owner, created=self.node.now_text())
             )
         return taken.rowcount == 1
