@@ -109,6 +109,12 @@ async def capacity_view(harness: Harness, reader: str, _ctx: dict[str, str]) -> 
     return await _peer_ok(harness, reader, "supplier-a", "/peer/v1/views/capacity", buyer="oem-a")
 
 
+async def attestation_copy(harness: Harness, reader: str, ctx: dict[str, str]) -> bool:
+    holder = "supplier-a" if reader == "oem-a" else "oem-a"  # a member asks the other one
+    path = f"/peer/v1/channels/{CHANNEL}/attestations"
+    return await _peer_ok(harness, reader, holder, path, demand=ctx["demand"])
+
+
 async def quality_view(harness: Harness, reader: str, ctx: dict[str, str]) -> bool:
     path = f"/peer/v1/views/quality/{ctx['order']}"
     if reader == "supplier-a":
@@ -128,6 +134,7 @@ CHECKS: dict[str, Check] = {
     "channel-payload": channel_payload,
     "payment-reference": payment_reference,
     "capacity-view": capacity_view,
+    "attestation-copy": attestation_copy,
     "quality-view": quality_view,
     "dms-data": dms_data,
 }
@@ -145,7 +152,8 @@ async def test_the_data_access_matrix_holds(harness: Harness) -> None:
     )
     assert added.status_code == 201, added.text
     await harness.drain()
-    ctx = {"order": order}
+    [demand] = [d.hash for d in harness.app("pdu").state.replica.state.demands.values() if d.buyer == "oem-a"]
+    ctx = {"order": order, "demand": demand}
     mismatches = []
     for row, expected in matrix().items():
         for column, readers in COLUMNS.items():

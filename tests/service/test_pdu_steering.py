@@ -147,10 +147,83 @@ async def test_split_calling_an_attested_supplier_unavailable_is_refused_by_that
         "proposal refused by supplier-a",
         "supplier-a is called unavailable although it attested for this demand",
     )
-    for partner in ("oem-a", "oem-b", "supplier-b"):  # they cannot know; the audit can
+    # The buyer holds the attestation countersigned on its own channel: it refuses too,
+    # so the two signatures left are short of the 3-of-4 quorum.
+    refused(
+        answers["oem-a"],
+        409,
+        "proposal refused by oem-a",
+        "supplier-a attested for this demand on oem-a's channel",
+    )
+    for partner in ("oem-b", "supplier-b"):  # they cannot know; the audit can
         signed(harness, partner, answers[partner], entry)
     await harness.drain()
     assert heads(harness) == before
+
+
+async def test_split_leaving_out_an_attested_supplier_is_refused_by_the_buyer_from_its_channel(
+    harness: Harness,
+) -> None:
+    pending = await pending_demand(harness)
+    body = split_with(harness, pending, [pending.attestations["supplier-b"]], {"supplier-a": "no answer"})
+    answer = await ask(harness, "oem-a", proposal(harness, decision(harness, body)))
+    refused(answer, 409, "proposal refused by oem-a", f"({CHANNEL_A} seq")
+    await honest_still_signed(harness, pending)
+
+
+async def test_a_supplier_that_attested_then_fell_silent_is_allocated_from_its_buyers_copy(
+    harness: Harness,
+) -> None:
+    """supplier-a attests for the demand, then never answers the PDU again: the PDU takes
+    the attestation from oem-a's channel copy, and the split commits exactly as SPEC §5."""
+    await put_profiles(harness)
+    harness.start_all()
+    harness.lose_answers("supplier-a", ATTEST, count=100)
+    created = await harness.erp("oem-a").post("/v1/demands", json=DEMAND_A)
+    assert created.status_code == 202, created.text
+    await harness.settle()
+    split = (await harness.erp("oem-a").get(f"/v1/demands/{created.json()['id']}")).json()
+    assert [(a["supplier"], a["quantity"]) for a in split["allocations"]] == [
+        ("supplier-a", 390),
+        ("supplier-b", 400),
+    ], split
+
+
+async def test_only_the_pdu_reads_an_attestation_from_a_buyers_copy(harness: Harness) -> None:
+    pending = await pending_demand(harness)
+    path = f"/peer/v1/channels/{CHANNEL_A}/attestations"
+    params = {"demand": pending.demand_hash}
+    found = await harness.peer("pdu").request("oem-a", "GET", path, params=params)
+    assert found.status_code == 200, found.text
+    assert found.json()["entry"]["body"]["demand"] == pending.demand_hash
+    for other in ("oem-b", "supplier-b", "auditor"):
+        refused_read = await harness.peer(other).request("oem-a", "GET", path, params=params)
+        assert refused_read.status_code == 403, (other, refused_read.text)
+    missing = await harness.peer("pdu").request("oem-a", "GET", path, params={"demand": "0" * 64})
+    assert missing.status_code == 404
+
+
+async def test_a_late_attestation_is_used_on_the_retry_and_the_split_commits(harness: Harness) -> None:
+    """Neither supplier-a's answer nor the buyer's copy reaches the PDU in the first round:
+    the first proposal calls supplier-a unavailable and is refused by it and its buyer;
+    the PDU asks again, withdraws that proposal and commits the split with supplier-a's
+    attestation."""
+    await put_profiles(harness)
+    harness.start_all()
+    harness.lose_answers("supplier-a", ATTEST, count=100)  # the attestation is made, its answers lost
+    harness.lose_answers("oem-a", f"/peer/v1/channels/{CHANNEL_A}/attestations")
+    created = await harness.erp("oem-a").post("/v1/demands", json=DEMAND_A)
+    assert created.status_code == 202, created.text
+    await harness.settle()
+    split = (await harness.erp("oem-a").get(f"/v1/demands/{created.json()['id']}")).json()
+    assert split["status"] == "partially_allocated", split
+    assert [(a["supplier"], a["quantity"]) for a in split["allocations"]] == [
+        ("supplier-a", 390),
+        ("supplier-b", 400),
+    ]
+    rows = harness.node("pdu").store.iter_entries(NETWORK_LEDGER)
+    kinds = [Entry.from_canonical(r.entry).kind for r in rows]
+    assert "proposal.withdrawn" in kinds and kinds.count(SPLIT) == 1
 
 
 async def test_split_leaving_out_an_attested_priority_supplier_is_refused_by_that_supplier(

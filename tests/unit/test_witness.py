@@ -50,16 +50,23 @@ class Records:
     """Channel records held by one node: {(ledger, seq): hash}, attestations by demand."""
 
     def __init__(
-        self, held: dict[tuple[str, int], str], made: dict[tuple[str, str], tuple[int, str]]
+        self,
+        held: dict[tuple[str, int], str],
+        made: dict[tuple[str, str], tuple[int, str]],
+        behind: frozenset[str] = frozenset(),
     ) -> None:
         self.held = held
         self.made = made
+        self.lagging = behind
 
     def hash_at(self, ledger: str, seq: int) -> str | None:
         return self.held.get((ledger, seq))
 
     def attestation_for(self, ledger: str, demand: str) -> tuple[int, str] | None:
         return self.made.get((ledger, demand))
+
+    def behind(self, ledger: str) -> bool:
+        return ledger in self.lagging
 
 
 def at(seconds: float) -> str:
@@ -263,6 +270,46 @@ def test_another_buyer_has_nothing_to_witness() -> None:
     oem_b = Records({(CHANNEL_A, 3): hash_of(GENUINE_A)}, {})
     assert unheld(state_with_demand(), split([swapped]), "oem-b", Records({}, {})) == set()
     check_as_buyer(state_with_demand(), split([swapped]), "oem-b", oem_b, served={CHANNEL_A})
+
+
+BUYER_WITH_A = Records(
+    {(CHANNEL_A, 3): hash_of(GENUINE_A), (CHANNEL_B, 2): hash_of(GENUINE_B)},
+    {(CHANNEL_A, DEMAND): (3, hash_of(GENUINE_A)), (CHANNEL_B, DEMAND): (2, hash_of(GENUINE_B))},
+)
+
+
+@pytest.mark.parametrize("unavailable", [{"supplier-a": "did not answer in time"}, {}])
+def test_buyer_refuses_a_split_leaving_out_a_supplier_attested_on_its_channel(unavailable: Json) -> None:
+    entry = split([GENUINE_B], unavailable)
+    with pytest.raises(
+        RuleViolation, match=rf"supplier-a attested for this demand on oem-a's channel \({CHANNEL_A} seq 3\)"
+    ):
+        check_as_buyer(state_with_demand(), entry, "oem-a", BUYER_WITH_A, served=())
+    check_as_buyer(state_with_demand(), split([GENUINE_A, GENUINE_B]), "oem-a", BUYER_WITH_A, served=())
+
+
+def test_buyer_signs_a_split_calling_unavailable_a_supplier_with_no_attestation_on_its_channel() -> None:
+    buyer = Records({(CHANNEL_B, 2): hash_of(GENUINE_B)}, {(CHANNEL_B, DEMAND): (2, hash_of(GENUINE_B))})
+    check_as_buyer(
+        state_with_demand(), split([GENUINE_B], {"supplier-a": "no answer"}), "oem-a", buyer, served=()
+    )
+
+
+def test_buyer_catches_up_a_left_out_suppliers_channel_only_when_it_countersigned_beyond_its_copy() -> None:
+    entry = split([GENUINE_B], {"supplier-a": "no answer"})
+    lagging = Records({(CHANNEL_B, 2): hash_of(GENUINE_B)}, {}, behind=frozenset({CHANNEL_A}))
+    assert unheld(state_with_demand(), entry, "oem-a", lagging) == {CHANNEL_A}
+    assert (
+        unheld(state_with_demand(), entry, "oem-a", Records({(CHANNEL_B, 2): hash_of(GENUINE_B)}, {}))
+        == set()
+    )
+    assert unheld(state_with_demand(), entry, "oem-b", lagging) == set()  # not oem-b's demand
+
+
+def test_another_buyer_does_not_judge_what_was_left_out() -> None:
+    check_as_buyer(
+        state_with_demand(), split([GENUINE_B], {"supplier-a": "x"}), "oem-b", BUYER_WITH_A, served=()
+    )
 
 
 def test_malformed_attestation_inputs_are_refused_not_raised() -> None:

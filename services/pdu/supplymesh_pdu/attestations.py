@@ -5,22 +5,59 @@ supplier answers — nothing, an error, garbage, a forged or stale attestation, 
 that break the vocabulary — it ends as ``unavailable`` with the reason, never as an
 exception: the split then records why the supplier was skipped (SPEC §5), and the
 supplier itself refuses to sign a split that calls it unavailable while it did attest.
+
+A supplier that does not answer may still have attested (its answer lost, or the
+supplier down right after): the buyer, which countersigned the attestation on its
+channel and refuses a split that leaves it out, is then asked for its copy, checked the
+same way. So a supplier that attests and then falls silent cannot make the demands that
+name it fail.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from supplymesh.config import Role
+from supplymesh.config import Role, channel_ledger
 from supplymesh.core.contracts.network import attested
+from supplymesh.core.contracts.split import AttestedCapacity
 from supplymesh.core.vocabulary.values import MessageError
 from supplymesh.errors import PeerError
 from supplymesh.network.rules import RuleViolation, check_attestation
 from supplymesh.web.node import Node
 
 ATTESTATIONS_PATH = "/peer/v1/capacity/attestations"
+NO_ANSWER = "did not answer in time"
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """What the priority suppliers answered for one demand."""
+
+    attestations: dict[str, dict[str, Any]]
+    """Checked attestations (entry and signatures) by supplier."""
+    unavailable: dict[str, str]
+    """Suppliers without one, with the reason."""
+
+    @property
+    def capacities(self) -> dict[str, AttestedCapacity]:
+        """The attested capacity of each supplier that answered."""
+        return {s: attested(item["entry"]["body"], s) for s, item in self.attestations.items()}
+
+    def adds_to(self, earlier: Gathered) -> bool:
+        """True if this gathering has an attestation ``earlier`` lacks or holds an older one of."""
+        return any(
+            earlier.attestations.get(s, {}).get("entry") != item["entry"]
+            for s, item in self.attestations.items()
+        )
+
+    def merged(self, earlier: Gathered) -> Gathered:
+        """``earlier`` brought up to date: newer attestations win, none is lost to a timeout."""
+        attestations = {**earlier.attestations, **self.attestations}
+        unavailable = {s: why for s, why in self.unavailable.items() if s not in attestations}
+        return Gathered(attestations, unavailable)
 
 
 async def gather_attestations(
@@ -43,7 +80,7 @@ async def gather_attestations(
                 timeout=timeout,
             )
         except (PeerError, TimeoutError):
-            unavailable[supplier] = "did not answer in time"
+            unavailable[supplier] = NO_ANSWER
             return
         if response.status_code != 200:
             unavailable[supplier] = f"could not attest: HTTP {response.status_code}"
@@ -57,5 +94,27 @@ async def gather_attestations(
             return
         found[supplier] = {"entry": item["entry"], "signatures": item["signatures"]}
 
+    async def ask_buyer(supplier: str) -> None:
+        """The buyer's copy of the supplier's attestation, for a supplier that did not answer."""
+        ledger = channel_ledger(buyer, supplier)
+        try:
+            response = await asyncio.wait_for(
+                node.peers.request(
+                    buyer, "GET", f"/peer/v1/channels/{ledger}/attestations", params={"demand": demand_hash}
+                ),
+                timeout=timeout,
+            )
+            if response.status_code != 200:
+                return
+            item = response.json()
+            _, body = check_attestation(node.config, item, buyer=buyer, demand_hash=demand_hash)
+            attested(body, supplier)
+        except (PeerError, TimeoutError, RuleViolation, MessageError, ValueError, TypeError, KeyError):
+            return  # stays unavailable with the supplier's own reason
+        found[supplier] = {"entry": item["entry"], "signatures": item["signatures"]}
+        del unavailable[supplier]
+
     await asyncio.gather(*(ask(s) for s in suppliers))
+    silent = [s for s, why in unavailable.items() if why == NO_ANSWER or why.startswith("could not attest")]
+    await asyncio.gather(*(ask_buyer(s) for s in silent if s in known))
     return found, unavailable

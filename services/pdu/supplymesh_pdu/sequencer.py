@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -29,13 +29,11 @@ from supplymesh.core.contracts.network import (
     PROPOSAL_WITHDRAWN,
     SPLIT,
     NetworkState,
-    attested,
     decide_cancel,
     decide_quality,
     decide_split,
     deposit_overdue,
 )
-from supplymesh.core.contracts.split import AttestedCapacity
 from supplymesh.core.entry import Entry, SealedEntry, Signature, format_time, next_entry, parse_time
 from supplymesh.core.quorum import check
 from supplymesh.errors import Forbidden, PeerError, Unprocessable
@@ -45,7 +43,7 @@ from supplymesh.storage import outbox
 from supplymesh.storage.engine import write_transaction
 from supplymesh.web.node import Node
 from supplymesh_pdu.admission import admit
-from supplymesh_pdu.attestations import gather_attestations
+from supplymesh_pdu.attestations import Gathered, gather_attestations
 from supplymesh_pdu.votes import Refused, ask_partner, unbuildable
 
 log = logging.getLogger("supplymesh.pdu")
@@ -222,37 +220,61 @@ class Sequencer:
     async def decide_split(self, demand_hash: str) -> bool:
         """Algorithm 3 for one demand, committed with a quorum certificate.
 
-        Attestations are asked for once per call; the same proposal is re-offered for up to
-        ``attempts`` rounds. A split that cannot be built (its result would not be a valid
-        network message) or that gets no quorum ends the demand as ``failed`` with the reason.
+        Attestations are asked for before the first round and again before each retry
+        (suppliers answer a repeated request with the attestation they already made, so
+        nothing grows): an attestation that arrived after the first round's timeout is
+        used then, and the pending proposal that lacked it is withdrawn, since the
+        supplier and its buyer refuse a split that leaves out an attested supplier.
+        Otherwise the same proposal is re-offered for up to ``attempts`` rounds. A split
+        that cannot be built (its result would not be a valid network message) or that
+        gets no quorum ends the demand as ``failed`` with the reason.
         """
         demand = self.replica.state.demands[demand_hash]
-        attestations, unavailable = await gather_attestations(
-            self.node, demand.buyer, demand_hash, demand.terms.priority_suppliers, timeout=self.timeout
-        )
-        capacities: dict[str, AttestedCapacity] = {}
-        for supplier, item in attestations.items():
-            capacities[supplier] = attested(item["entry"]["body"], supplier)
-        for _ in range(self.attempts):
+        gathered = await self._gather(demand.buyer, demand_hash, demand.terms.priority_suppliers)
+        for attempt in range(self.attempts):
+            renewed = False
+            if attempt:
+                fresh = await self._gather(demand.buyer, demand_hash, demand.terms.priority_suppliers)
+                renewed = fresh.adds_to(gathered)
+                gathered = fresh.merged(gathered) if renewed else gathered
             async with self.replica.lock:
                 if self.replica.state.demands[demand_hash].status != "pending":
                     return True
                 inputs = {
                     "demand": demand_hash,
-                    "attestations": list(attestations.values()),
-                    "unavailable": unavailable,
+                    "attestations": list(gathered.attestations.values()),
+                    "unavailable": gathered.unavailable,
                 }
-                result = decide_split(self.replica.state, demand_hash, capacities, unavailable)
+                result = decide_split(
+                    self.replica.state, demand_hash, gathered.capacities, gathered.unavailable
+                )
                 why_not = unbuildable(SPLIT, inputs, result)
                 if why_not is not None:
                     self._fail_locked(demand_hash, f"the split cannot be built: {why_not}")
                     return False
+                if renewed:
+                    self._withdraw_split_locked(demand_hash)
                 if await self._round(SPLIT, inputs, result):
                     return True
         async with self.replica.lock:
             reason = "no quorum: " + " | ".join(self.failures.get(demand_hash, ["no answer"])[-4:])
             self._fail_locked(demand_hash, reason)
         return False
+
+    async def _gather(self, buyer: str, demand_hash: str, suppliers: Sequence[str]) -> Gathered:
+        attestations, unavailable = await gather_attestations(
+            self.node, buyer, demand_hash, suppliers, timeout=self.timeout
+        )
+        return Gathered(attestations, unavailable)
+
+    def _withdraw_split_locked(self, demand_hash: str) -> None:
+        """Withdraw a pending split of ``demand_hash`` made without attestations known now."""
+        kept = pending.load_pending(self.node.engine, NETWORK_LEDGER)
+        if kept is None or kept[0].seq != self.replica.state.size + 1 or kept[0].kind != SPLIT:
+            return
+        inputs = kept[0].body.get("inputs")
+        if isinstance(inputs, dict) and inputs.get("demand") == demand_hash:
+            self._withdraw_locked(kept[0], "an attestation it left out arrived")
 
     def _fail_locked(self, demand_hash: str, reason: str) -> None:
         """Mark a still-pending demand ``failed`` with ``reason`` (lock held)."""
@@ -327,9 +349,9 @@ class Sequencer:
     def _expired(self, entry: Entry) -> bool:
         return (self.node.clock() - parse_time(entry.time)).total_seconds() > WITHDRAW_AFTER_SECONDS
 
-    def _withdraw_locked(self, entry: Entry) -> None:
+    def _withdraw_locked(self, entry: Entry, reason: str = "") -> None:
         """Give up the seq of an uncertified proposal: no certificate for it can commit after this."""
-        reason = f"not certified within {WITHDRAW_AFTER_SECONDS} s"
+        reason = reason or f"not certified within {WITHDRAW_AFTER_SECONDS} s"
         log.warning("withdrawing %s proposed at seq %d: %s", entry.kind, entry.seq, reason)
         withdrawal = self._entry(PROPOSAL_WITHDRAWN, {"proposal": entry.hash, "reason": reason})
         self._append(SealedEntry(withdrawal, (self._own(withdrawal),)))

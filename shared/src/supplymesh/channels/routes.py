@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from supplymesh.channels import state
 from supplymesh.channels.service import ChannelService, parse_sealed, sealed_json
 from supplymesh.core.canonical import CanonicalizationError, canonicalize
-from supplymesh.core.contracts.channel import is_private
+from supplymesh.core.contracts.channel import CAPACITY_KIND, is_private
 from supplymesh.core.entry import Entry
 from supplymesh.core.sealing import SealingError, sealed_key_id
-from supplymesh.errors import BadRequest, Unprocessable
+from supplymesh.errors import BadRequest, Forbidden, NotFound, Unprocessable
 from supplymesh.storage.ledger_store import StoredEntry
 from supplymesh.web.deps import ErpReader, ErpWriter, PeerSender
 from supplymesh.web.idempotency import IdempotencyDep, Reply
@@ -197,6 +200,10 @@ def plain_entry(channels: ChannelService, row: StoredEntry) -> dict[str, Any]:
     }
 
 
+CATCH_UP_SECONDS = 1.0
+"""How long a member waits on the supplier when it catches up before answering a peer."""
+
+
 def channel_peer_router() -> APIRouter:
     """``/peer/v1/channels/{ledger}/…``."""
     router = APIRouter(prefix="/peer/v1/channels/{ledger}", tags=["peer"])
@@ -223,6 +230,31 @@ def channel_peer_router() -> APIRouter:
             raise BadRequest("only the supplier replicates its channel")
         await channels.accept(_sealed_for(ledger, body))
         return Response(status_code=204)
+
+    @router.get(
+        "/attestations",
+        summary="The capacity attestation made for a demand, as this member holds it (PDU)",
+        description="The PDU asks the buyer for a supplier's attestation when the supplier does not "
+        "answer: a capacity view, which the PDU may read. 404 if this copy holds none for the demand.",
+    )
+    async def attestation(
+        ledger: LedgerName,
+        sender: PeerSender,
+        channels: Channels,
+        demand: Annotated[str, Query(pattern="^[0-9a-f]{64}$", description="Hash of the demand's entry")],
+    ) -> dict[str, Any]:
+        members = channels.members(ledger)
+        if sender != channels.node.config.pdu.id:
+            raise Forbidden("only the PDU reads attestations through this route")
+        found = state.latest_of_kind(channels.node.engine, ledger, CAPACITY_KIND, demand=demand)
+        if found is None and channels.node.id == members.oem:
+            # It may have countersigned the attestation before the supplier's push arrived.
+            with contextlib.suppress(Exception):  # the supplier is unreachable: answer from the copy
+                await asyncio.wait_for(channels.sync(ledger), timeout=CATCH_UP_SECONDS)
+            found = state.latest_of_kind(channels.node.engine, ledger, CAPACITY_KIND, demand=demand)
+        if found is None:
+            raise NotFound(f"{ledger} holds no attestation for demand {demand}")
+        return sealed_json(found)
 
     @router.post("/countersignatures", status_code=204, summary="Deliver a late countersignature")
     async def late(

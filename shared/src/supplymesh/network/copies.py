@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from supplymesh.config import NETWORK_LEDGER
 from supplymesh.core.contracts.channel import CAPACITY_KIND
@@ -66,6 +66,17 @@ class StoredChannels:
         """(seq, hash) of the latest attestation made for ``demand`` on ``ledger``."""
         found = attestation_made_for(self.engine, ledger, demand)
         return None if found is None else (found.entry.seq, found.entry.hash)
+
+    def behind(self, ledger: str) -> bool:
+        """True if this node countersigned an entry of ``ledger`` its copy does not hold yet."""
+        with read_transaction(self.engine) as conn:
+            signed = conn.execute(
+                select(func.max(countersigned.c.seq)).where(countersigned.c.ledger == ledger)
+            ).scalar_one_or_none()
+            held = conn.execute(
+                select(func.max(ledger_entries.c.seq)).where(ledger_entries.c.ledger == ledger)
+            ).scalar_one_or_none()
+        return signed is not None and int(signed) > int(held or 0)
 
 
 def head_time(engine: Engine, state: NetworkState) -> str:

@@ -22,7 +22,11 @@ partners it wrongs (SPEC §11: "checked by the partners whom it concerns"):
   holds nothing at that seq it catches up from the supplier first; when the supplier
   served its copy and still has no entry there, the attestation stands on no channel and
   is refused; when the supplier cannot be reached it signs, and the audit reports the
-  attestation's missing countersignature.
+  attestation's missing countersignature. And no supplier of its priority list whose
+  attestation for this demand stands on the buyer's channel is left out or called
+  unavailable: a PDU that drops an attested supplier is refused by both members of that
+  channel, so it cannot reach the default quorum by dropping one (the PDU asks again
+  before a retry, so an attestation that arrived late is used then).
 
 The functions are pure over the entry, the replica state at the base and a
 :class:`ChannelRecords` view of the node's own channel copies.
@@ -59,6 +63,9 @@ class ChannelRecords(Protocol):
 
     def attestation_for(self, ledger: str, demand: str) -> tuple[int, str] | None:
         """(seq, hash) of the latest capacity attestation made for ``demand`` on ``ledger``."""
+
+    def behind(self, ledger: str) -> bool:
+        """True if this node countersigned an entry of ``ledger`` its copy does not hold yet."""
 
 
 @dataclass(frozen=True)
@@ -241,8 +248,19 @@ def buyer_uses(state: NetworkState, entry: Entry, me: str) -> list[AttestationUs
 
 
 def unheld(state: NetworkState, entry: Entry, me: str, records: ChannelRecords) -> set[str]:
-    """Channels of the buyer ``me`` that hold nothing at the seq of an attestation used."""
-    return {u.ledger for u in buyer_uses(state, entry, me) if records.hash_at(u.ledger, u.seq) is None}
+    """Channels of the buyer ``me`` to catch up before judging a split.
+
+    Those that hold nothing at the seq of an attestation used, and those of priority
+    suppliers left out whose copy lacks an entry ``me`` countersigned (an attestation
+    for this demand may be that entry).
+    """
+    found = {u.ledger for u in buyer_uses(state, entry, me) if records.hash_at(u.ledger, u.seq) is None}
+    demand = split_demand(state, entry)
+    if demand is not None and demand.buyer == me:
+        used = {u.supplier for u in uses(entry)}
+        left_out = (channel_ledger(me, s) for s in _priority(demand) if s not in used)
+        found.update(ledger for ledger in left_out if records.behind(ledger))
+    return found
 
 
 def check_as_buyer(
@@ -261,6 +279,7 @@ def check_as_buyer(
     Raises:
         RuleViolation: naming the rule.
     """
+    _check_none_dropped(state, entry, me, records)
     for used in buyer_uses(state, entry, me):
         held = records.hash_at(used.ledger, used.seq)
         if held is None and used.ledger in served:
@@ -272,4 +291,26 @@ def check_as_buyer(
             raise RuleViolation(
                 f"the attestation of {used.supplier} used is not the entry at {used.ledger} "
                 f"seq {used.seq} of {me}'s copy"
+            )
+
+
+def _check_none_dropped(state: NetworkState, entry: Entry, me: str, records: ChannelRecords) -> None:
+    """The buyer's refusal of a split that leaves out a supplier attested on its channel.
+
+    Raises:
+        RuleViolation: naming the supplier and the attestation.
+    """
+    demand = split_demand(state, entry)
+    if demand is None or demand.buyer != me:
+        return
+    used = {u.supplier for u in uses(entry)}
+    for supplier in _priority(demand):
+        if supplier in used:
+            continue
+        ledger = channel_ledger(me, supplier)
+        own = records.attestation_for(ledger, demand.hash)
+        if own is not None:
+            raise RuleViolation(
+                f"{supplier} attested for this demand on {me}'s channel ({ledger} seq {own[0]}) "
+                "but the split leaves it out"
             )
