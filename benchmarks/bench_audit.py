@@ -27,7 +27,7 @@ from typing import Any
 from tests.harness import Harness
 
 from supplymesh.core.actions import DEMAND_SUBMITTED, Action, sign_action
-from supplymesh.keys import KEY_FILE, load_key_file
+from supplymesh.node.keys import KEY_FILE, load_key_file
 
 RESULTS = Path(__file__).parent / "results" / "audit.json"
 TERMS = {

@@ -33,10 +33,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nacl.bindings import crypto_sign_open
 from sqlalchemy import create_engine, text
 
+from supplymesh.audit.parallel_verify import verify_ledger_parallel
 from supplymesh.core.crypto import Signer
 from supplymesh.core.entry import SealedEntry, format_time, next_entry, sign_entry
 from supplymesh.core.verify import Record, verify_ledger
-from supplymesh.parallel_verify import verify_ledger_parallel
 from supplymesh.storage.engine import close_engine, make_engine
 from supplymesh.storage.ledger_store import Head, LedgerStore
 from supplymesh.storage.migrate import migrate

@@ -16,14 +16,14 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from supplymesh.channels.service import ChannelService
+from supplymesh.cli.netgen import CONFIG_FILE, build_network, default_seats, read_token
 from supplymesh.config import NetworkConfig, Role
-from supplymesh.keys import KEY_FILE, load_key_file
-from supplymesh.netgen import CONFIG_FILE, build_network, default_seats, read_token
-from supplymesh.peer_client import PeerClient
-from supplymesh.settings import NodeSettings
+from supplymesh.node.context import Node
+from supplymesh.node.keys import KEY_FILE, load_key_file
+from supplymesh.node.peers import PeerClient
+from supplymesh.node.settings import NodeSettings
 from supplymesh.storage.engine import write_transaction
 from supplymesh.storage.tables import outbox
-from supplymesh.web.node import Node
 from supplymesh_auditor.main import create_app as auditor_app
 from supplymesh_oem.main import create_app as oem_app
 from supplymesh_pdu.main import create_app as pdu_app

@@ -19,8 +19,8 @@ from supplymesh.core.actions import ACTION_TYPE, Action, sign_action
 from supplymesh.core.canonical import canonical_hash
 from supplymesh.core.contracts.network import NetworkState
 from supplymesh.core.entry import SealedEntry, format_time
-from supplymesh.keys import KEY_FILE, load_key_file
 from supplymesh.network.replica import NetworkReplica
+from supplymesh.node.keys import KEY_FILE, load_key_file
 from supplymesh_pdu.sequencer import Sequencer
 from tests.harness import Harness
 

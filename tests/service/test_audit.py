@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 from supplymesh.cli.scenarios import PROFILE_A
 from supplymesh.core.crypto import Signer
 from supplymesh.core.entry import Entry, SealedEntry, sign_entry
-from supplymesh.keys import KEY_FILE, load_key_file
+from supplymesh.node.keys import KEY_FILE, load_key_file
 from supplymesh.storage.engine import is_sqlite
 from tests.harness import Harness
 from tests.service.test_scenarios import setup_split

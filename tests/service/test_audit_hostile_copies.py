@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 
 from supplymesh.config import channel_ledger
 from supplymesh.core.entry import Entry, SealedEntry, sign_entry
-from supplymesh.keys import KEY_FILE, load_key_file
+from supplymesh.node.keys import KEY_FILE, load_key_file
 from supplymesh_auditor import audits
 from tests.harness import Harness
 from tests.service.test_audit import audit, rules_at

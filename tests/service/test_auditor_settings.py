@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from supplymesh.settings import NodeSettings
+from supplymesh.node.settings import NodeSettings
 from supplymesh_auditor import audits
 from supplymesh_auditor.main import create_app
 from tests.conftest import DatabaseFactory

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from supplymesh.channels import state
 from supplymesh.config import channel_ledger
 from supplymesh.core.contracts.channel import CAPACITY_KIND, KEY_KIND
 from supplymesh.core.entry import SealedEntry, next_entry, sign_entry
 from supplymesh.core.verify import Record, verify_ledger
 from supplymesh.errors import Conflict, Forbidden
+from supplymesh.storage import entry_records
 from tests.harness import Harness
 
 pytestmark = [pytest.mark.anyio, pytest.mark.db]
@@ -155,7 +155,7 @@ async def test_supplier_crash_after_countersignature_reoffers_the_same_entry(har
         body=attestation(),
     )
     own = sign_entry(entry, signer_id="supplier-a", signer=supplier.signer)
-    state.save_pending(supplier.engine, entry, own.sig)
+    entry_records.save_pending(supplier.engine, entry, own.sig)
     first = await harness.channels("oem-a").handle_countersign("supplier-a", SealedEntry(entry, (own,)))
     await harness.restart("supplier-a")  # crashed before appending; start-up finishes the pending entry
     entries = await assert_identical(harness)

@@ -9,8 +9,8 @@ import pytest
 from fastapi import FastAPI
 from starlette.types import Message
 
-from supplymesh.httpsig import RequestTarget, sign_request, url_authority
-from supplymesh.web.node import Node
+from supplymesh.node.context import Node
+from supplymesh.node.httpsig import RequestTarget, sign_request, url_authority
 from tests.harness import Harness
 
 pytestmark = [pytest.mark.anyio, pytest.mark.db]

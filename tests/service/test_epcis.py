@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from supplymesh.audit.epcis import MEDIA_TYPE, mismatched_event_ids
-from supplymesh.erp_clients import CLIENTS_FILE, add_client
+from supplymesh.node.erp_clients import CLIENTS_FILE, add_client
 from tests.harness import Harness
 from tests.service import test_scenarios as scenarios
 from tests.service.test_audit import drop_triggers

@@ -15,9 +15,10 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select, text
 from starlette.concurrency import run_in_threadpool
 
+from supplymesh.cli.netgen import CONFIG_FILE, build_network, default_seats, read_token
 from supplymesh.config import Role
-from supplymesh.netgen import CONFIG_FILE, build_network, default_seats, read_token
-from supplymesh.settings import NodeSettings
+from supplymesh.node.context import Node
+from supplymesh.node.settings import NodeSettings
 from supplymesh.storage.engine import read_transaction, write_transaction
 from supplymesh.storage.tables import idempotency_records
 from supplymesh.web.app import build_app
@@ -30,7 +31,6 @@ from supplymesh.web.idempotency import (
     request_fingerprint,
     respond_in,
 )
-from supplymesh.web.node import Node
 from tests.conftest import DatabaseFactory
 
 pytestmark = [pytest.mark.anyio, pytest.mark.db]

@@ -17,12 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert, select
 
-from supplymesh.channels.state import load_pending
 from supplymesh.cli.scenarios import DEMAND_A, PROFILE_A, PROFILE_B
 from supplymesh.core.canonical import CanonicalizationError, canonical_hash
 from supplymesh.core.contracts.network import SPLIT, attested, decide_split
 from supplymesh.core.numbers import MAX_SAFE_INTEGER
 from supplymesh.storage.engine import write_transaction
+from supplymesh.storage.entry_records import load_pending
 from supplymesh.storage.outbox import enqueue
 from supplymesh.storage.tables import outbox
 from supplymesh_oem.demands import SUBMIT_TASK

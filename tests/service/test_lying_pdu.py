@@ -32,8 +32,8 @@ from supplymesh.core.contracts.network import (
 )
 from supplymesh.core.crypto import Signer
 from supplymesh.core.entry import Entry, Signature, format_time, next_entry, sign_entry
-from supplymesh.keys import KEY_FILE, load_key_file
 from supplymesh.network.replica import NetworkReplica
+from supplymesh.node.keys import KEY_FILE, load_key_file
 from supplymesh_pdu.attestations import gather_attestations
 from supplymesh_pdu.sequencer import Sequencer
 from tests.harness import Harness

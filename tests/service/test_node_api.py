@@ -12,8 +12,8 @@ from supplymesh.config import NETWORK_LEDGER
 from supplymesh.core import merkle
 from supplymesh.core.entry import Entry, SealedEntry, format_time, next_entry, parse_signatures, sign_entry
 from supplymesh.core.treehead import SignedTreeHead, verify_tree_head
+from supplymesh.node.context import Node
 from supplymesh.storage.ledger_store import Head
-from supplymesh.web.node import Node
 from tests.harness import Harness
 
 pytestmark = [pytest.mark.anyio, pytest.mark.db]

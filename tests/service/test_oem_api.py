@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from supplymesh.core.actions import DEMAND_SUBMITTED, Action
-from supplymesh.erp_clients import CLIENTS_FILE, ErpClients, add_client
+from supplymesh.node.erp_clients import CLIENTS_FILE, ErpClients, add_client
 from supplymesh.storage.engine import write_transaction
 from supplymesh.storage.tables import outbox
 from tests.flows import order_for

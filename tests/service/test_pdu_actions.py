@@ -12,7 +12,7 @@ import pytest
 from supplymesh.core.actions import DEMAND_SUBMITTED, Action, sign_action
 from supplymesh.core.crypto import Signer
 from supplymesh.core.entry import format_time
-from supplymesh.keys import KEY_FILE, load_key_file
+from supplymesh.node.keys import KEY_FILE, load_key_file
 from tests.harness import Harness
 from tests.service.test_oem_api import NORMALISED, network_entries, network_size
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from supplymesh.channels import state as pending
 from supplymesh.cli.scenarios import DEMAND_A, PROFILE_A, PROFILE_B
 from supplymesh.core.entry import SealedEntry
+from supplymesh.storage import entry_records
 from tests.harness import Harness
 
 pytestmark = [pytest.mark.anyio, pytest.mark.db]
@@ -32,7 +32,7 @@ async def test_pdu_crash_after_quorum_before_commit_recovers_the_same_decision(h
     [demand] = sequencer.replica.state.undecided_demands()
     with pytest.raises(Crash):  # the process dies here: nothing after this line runs in it
         await sequencer.decide_split(demand.hash)
-    kept = pending.load_pending(harness.node("pdu").engine, "network")
+    kept = entry_records.load_pending(harness.node("pdu").engine, "network")
     assert kept is not None, "the proposal must be on disk before partners are asked"
     signed_hash = kept[0].hash
     assert harness.node("pdu").store.head("network") == size_before  # nothing committed
@@ -50,4 +50,4 @@ async def test_pdu_crash_after_quorum_before_commit_recovers_the_same_decision(h
         for n in ("pdu", "oem-a", "oem-b", "supplier-a", "supplier-b")
     }
     assert len(roots) == 1
-    assert pending.load_pending(harness.node("pdu").engine, "network") is None
+    assert entry_records.load_pending(harness.node("pdu").engine, "network") is None

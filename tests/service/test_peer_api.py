@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from supplymesh.config import channel_ledger
 from supplymesh.core.crypto import Signer
 from supplymesh.errors import PeerError
-from supplymesh.httpsig import RequestTarget, sign_request, url_authority
-from supplymesh.web.node import Node
+from supplymesh.node.context import Node
+from supplymesh.node.httpsig import RequestTarget, sign_request, url_authority
 from tests.harness import Harness
 from tests.service.test_node_api import fill
 

@@ -20,14 +20,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, MetaData, select, text
 
-from supplymesh.channels import state as channel_state
 from supplymesh.cli.scenarios import DEMAND_A
 from supplymesh.config import channel_ledger
 from supplymesh.core.contracts.channel import KEY_KIND, PRIVATE_KINDS
 from supplymesh.core.entry import SealedEntry, next_entry, sign_entry
 from supplymesh.core.sealing import opens
 from supplymesh.errors import Conflict
-from supplymesh.keys import KEY_FILE, load_key_file
+from supplymesh.node.keys import KEY_FILE, load_key_file
+from supplymesh.storage import entry_records
 from supplymesh.storage.engine import is_sqlite
 from supplymesh.storage.tables import ledger_entries, outbox, pending_entries
 from tests.harness import Harness
@@ -387,7 +387,7 @@ async def test_countersigner_refuses_plaintext_and_foreign_keys(harness: Harness
     with pytest.raises(Conflict, match="wrapped for exactly"):
         await supplier.handle_proposal("oem-a", _proposal(harness, KEY_KIND, body))
     # A body sealed for another position does not open (the seal names ledger, seq, kind, author).
-    first = channel_state.sealed_at(harness.node("oem-a").engine, CHANNEL_AA, 2)
+    first = entry_records.sealed_at(harness.node("oem-a").engine, CHANNEL_AA, 2)
     assert first is not None and first.entry.kind == "terms"
     with pytest.raises(Conflict, match="does not decrypt"):
         await supplier.handle_proposal("oem-a", _proposal(harness, "terms", dict(first.entry.body)))

@@ -24,6 +24,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from supplymesh.audit.checks import Copy, Pull, Reader
+from supplymesh.cli.netgen import build_network, default_seats
 from supplymesh.cli.scenarios import DEMAND_A
 from supplymesh.config import NETWORK_LEDGER, NetworkConfig, channel_ledger
 from supplymesh.core.actions import DEMAND_SUBMITTED, Action, sign_action
@@ -33,9 +34,8 @@ from supplymesh.core.entry import GENESIS_PREV, Entry, SealedEntry, format_time,
 from supplymesh.core.numbers import normalise
 from supplymesh.core.sealing import Recipient, key_entry_body, seal_body
 from supplymesh.core.verify import Finding
-from supplymesh.keys import ENC_KEY_FILE, KEY_FILE, load_enc_key_file, load_key_file
-from supplymesh.netgen import build_network, default_seats
 from supplymesh.network.rules import recompute
+from supplymesh.node.keys import ENC_KEY_FILE, KEY_FILE, load_enc_key_file, load_key_file
 
 T0 = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
 PARTNERS = ("oem-a", "oem-b", "supplier-a", "supplier-b")

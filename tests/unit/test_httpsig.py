@@ -1,4 +1,4 @@
-"""Tests for supplymesh.httpsig: the RFC 9421 request-signature profile."""
+"""Tests for supplymesh.node.httpsig: the RFC 9421 request-signature profile."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from supplymesh.httpsig import (
+from supplymesh.node.httpsig import (
     RequestSignatureError,
     RequestTarget,
     VerifiedRequest,

@@ -1,4 +1,4 @@
-"""Tests for supplymesh.keys (private key files) and supplymesh.erp_clients (ERP tokens)."""
+"""Tests for supplymesh.node.keys (private key files) and supplymesh.node.erp_clients (ERP tokens)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from supplymesh.erp_clients import (
+from supplymesh.node.erp_clients import (
     TOKEN_PREFIX,
     ErpClients,
     add_client,
     token_hash,
 )
-from supplymesh.keys import KeyFileError, generate_key_file, load_key_file, load_or_generate
+from supplymesh.node.keys import KeyFileError, generate_key_file, load_key_file, load_or_generate
 
 
 def mode_of(path: Path) -> int:

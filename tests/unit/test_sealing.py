@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from supplymesh.cli.netgen import CONFIG_FILE, build_network, default_seats, seats_from_file
 from supplymesh.config import NetworkConfig, Role
 from supplymesh.core.contracts.channel import EndorsementRefused, check_body
 from supplymesh.core.encoding import b64url_encode
@@ -25,11 +26,10 @@ from supplymesh.core.sealing import (
     seal_body,
     unwrap_key,
 )
-from supplymesh.keys import ENC_KEY_FILE, KeyFileError, generate_enc_key_file, load_enc_key_file
-from supplymesh.netgen import CONFIG_FILE, build_network, default_seats, seats_from_file
-from supplymesh.settings import NodeSettings
+from supplymesh.node.context import NodeStartupError, open_node
+from supplymesh.node.keys import ENC_KEY_FILE, KeyFileError, generate_enc_key_file, load_enc_key_file
+from supplymesh.node.settings import NodeSettings
 from supplymesh.storage.engine import close_engine
-from supplymesh.web.node import NodeStartupError, open_node
 
 LEDGER = "channel:oem-a:supplier-a"
 KEY = bytes(range(32))

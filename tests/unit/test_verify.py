@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from supplymesh.audit.parallel_verify import verify_ledger_parallel
 from supplymesh.core.canonical import parse_canonical
 from supplymesh.core.entry import GENESIS_PREV, Entry, SealedEntry, sign_entry
 from supplymesh.core.merkle import root_from_leaf_hashes
 from supplymesh.core.verify import LedgerReport, Record, verify_ledger
-from supplymesh.parallel_verify import verify_ledger_parallel
 from tests.unit.ledger_fixtures import (
     LEDGER,
     OEM,

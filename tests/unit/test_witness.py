@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from supplymesh.cli.netgen import build_network, default_seats
 from supplymesh.cli.scenarios import DEMAND_A
 from supplymesh.config import NETWORK_LEDGER, NetworkConfig, channel_ledger
 from supplymesh.core.contracts.channel import CAPACITY_KIND
@@ -21,7 +22,6 @@ from supplymesh.core.contracts.network import CANCEL, SPLIT, NetworkState
 from supplymesh.core.contracts.records import DemandRecord, EscrowRecord
 from supplymesh.core.entry import Entry, format_time
 from supplymesh.core.vocabulary.bodies import DemandTerms, parse_body
-from supplymesh.netgen import build_network, default_seats
 from supplymesh.network.rules import RuleViolation
 from supplymesh.network.witness import (
     check_after_base,

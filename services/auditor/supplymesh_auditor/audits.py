@@ -56,8 +56,8 @@ from supplymesh.core.entry import EntryFormatError, check_name
 from supplymesh.core.treehead import SignedTreeHead, verify_tree_head
 from supplymesh.core.verify import Finding
 from supplymesh.errors import PeerError
+from supplymesh.node.context import Node
 from supplymesh.storage.engine import read_transaction, write_transaction
-from supplymesh.web.node import Node
 from supplymesh_auditor.tables import (
     audit_checkpoints,
     audit_copies,

@@ -15,7 +15,7 @@ from supplymesh.config import NETWORK_LEDGER
 from supplymesh.core.entry import Entry
 from supplymesh.core.verify import verify_ledger
 from supplymesh.errors import NotFound, PeerError
-from supplymesh.web.node import Node
+from supplymesh.node.context import Node
 
 PAGE = 1000
 

@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from supplymesh.config import Role
-from supplymesh.settings import NodeSettings
+from supplymesh.node.settings import NodeSettings
 from supplymesh.web.app import build_app
 from supplymesh_auditor import audits
 from supplymesh_auditor.routes import audits as audit_routes

@@ -17,11 +17,11 @@ from supplymesh.config import Role
 from supplymesh.core.actions import DEMAND_SUBMITTED, Action, sign_action
 from supplymesh.core.contracts.network import DemandRecord, NetworkState
 from supplymesh.errors import NotFound, PeerError, Unprocessable
+from supplymesh.node.context import Node
 from supplymesh.storage.engine import read_transaction, write_transaction
 from supplymesh.storage.events import publish
+from supplymesh.storage.idempotency import respond_in
 from supplymesh.storage.outbox import enqueue
-from supplymesh.web.idempotency import respond_in
-from supplymesh.web.node import Node
 from supplymesh_oem.models import Allocation, DemandCreated, DemandIn, DemandOut, DemandTermsOut
 from supplymesh_oem.tables import demands
 

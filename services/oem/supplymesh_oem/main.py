@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from supplymesh.config import Role
-from supplymesh.settings import NodeSettings
+from supplymesh.node.settings import NodeSettings
 from supplymesh.web.app import build_app
 from supplymesh.web.partner import attach_partner, partner_routers
 from supplymesh_oem import demands

@@ -26,7 +26,7 @@ from supplymesh.core.contracts.split import AttestedCapacity
 from supplymesh.core.vocabulary.values import MessageError
 from supplymesh.errors import PeerError
 from supplymesh.network.rules import RuleViolation, check_attestation
-from supplymesh.web.node import Node
+from supplymesh.node.context import Node
 
 ATTESTATIONS_PATH = "/peer/v1/capacity/attestations"
 NO_ANSWER = "did not answer in time"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from supplymesh.config import NETWORK_LEDGER
 from supplymesh.core.canonical import canonical_hash
 from supplymesh.core.entry import SealedEntry, next_entry, sign_entry
+from supplymesh.node.context import Node
 from supplymesh.storage.ledger_store import Head
-from supplymesh.web.node import Node
 
 GENESIS_KIND = "network.genesis"
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from supplymesh.config import Role
 from supplymesh.network.replica import NetworkReplica
-from supplymesh.settings import NodeSettings
+from supplymesh.node.settings import NodeSettings
 from supplymesh.web.app import build_app
 from supplymesh_pdu.genesis import ensure_genesis
 from supplymesh_pdu.routes import actions, decisions

@@ -20,7 +20,6 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from supplymesh.channels import state as pending
 from supplymesh.config import NETWORK_LEDGER
 from supplymesh.core.actions import Action, ActionError, check_action
 from supplymesh.core.contracts.network import (
@@ -39,9 +38,9 @@ from supplymesh.core.quorum import check
 from supplymesh.errors import Forbidden, PeerError, Unprocessable
 from supplymesh.network.replica import NetworkReplica
 from supplymesh.network.rules import MAX_CLOCK_SKEW_SECONDS, policy_for
-from supplymesh.storage import outbox
+from supplymesh.node.context import Node
+from supplymesh.storage import entry_records, outbox
 from supplymesh.storage.engine import write_transaction
-from supplymesh.web.node import Node
 from supplymesh_pdu.admission import admit
 from supplymesh_pdu.attestations import Gathered, gather_attestations
 from supplymesh_pdu.votes import Refused, ask_partner, unbuildable
@@ -82,7 +81,7 @@ class Sequencer:
         now = self.node.now_text()
 
         def follow_up(conn: Connection, _sealed: SealedEntry, _state: NetworkState) -> None:
-            pending.clear_pending(conn, NETWORK_LEDGER)
+            entry_records.clear_pending(conn, NETWORK_LEDGER)
             for partner in self.partners:
                 outbox.enqueue(
                     conn,
@@ -269,7 +268,7 @@ class Sequencer:
 
     def _withdraw_split_locked(self, demand_hash: str) -> None:
         """Withdraw a pending split of ``demand_hash`` made without attestations known now."""
-        kept = pending.load_pending(self.node.engine, NETWORK_LEDGER)
+        kept = entry_records.load_pending(self.node.engine, NETWORK_LEDGER)
         if kept is None or kept[0].seq != self.replica.state.size + 1 or kept[0].kind != SPLIT:
             return
         inputs = kept[0].body.get("inputs")
@@ -307,7 +306,7 @@ class Sequencer:
         longer sign an entry dated that far from their clocks, so the PDU withdraws it
         (a ``proposal.withdrawn`` entry takes its seq) and proposes afresh.
         """
-        kept = pending.load_pending(self.node.engine, NETWORK_LEDGER)
+        kept = entry_records.load_pending(self.node.engine, NETWORK_LEDGER)
         if kept is not None and kept[0].seq == self.replica.state.size + 1 and self._expired(kept[0]):
             self._withdraw_locked(kept[0])
             kept = None
@@ -326,7 +325,7 @@ class Sequencer:
         else:
             entry = self._entry(kind, body)
             own = self._own(entry)
-            pending.save_pending(self.node.engine, entry, own.sig)
+            entry_records.save_pending(self.node.engine, entry, own.sig)
         policy = policy_for(self.node.config, kind)
         votes = await asyncio.gather(*(self._ask(p, entry, own) for p in sorted(policy.members)))
         signatures = [v for v in votes if isinstance(v, Signature)]
@@ -338,7 +337,7 @@ class Sequencer:
                 # fresh proposal may take this seq. A partner that did not answer in time
                 # may have signed it: then the same proposal is offered again.
                 with write_transaction(self.node.engine) as conn:
-                    pending.clear_pending(conn, NETWORK_LEDGER)
+                    entry_records.clear_pending(conn, NETWORK_LEDGER)
             key = subject or str(inputs.get("demand", ""))
             self.failures.setdefault(key, []).append(f"{outcome.describe()}: " + "; ".join(reasons))
             log.warning("%s at seq %d: %s %s", kind, entry.seq, outcome.describe(), reasons)
@@ -377,10 +376,10 @@ class Sequencer:
     async def resume(self) -> None:
         """Start-up: finish a proposal that may have collected signatures before a crash."""
         async with self.replica.lock:
-            kept = pending.load_pending(self.node.engine, NETWORK_LEDGER)
+            kept = entry_records.load_pending(self.node.engine, NETWORK_LEDGER)
             if kept is not None and kept[0].seq <= self.replica.state.size:
                 with write_transaction(self.node.engine) as conn:
-                    pending.clear_pending(conn, NETWORK_LEDGER)
+                    entry_records.clear_pending(conn, NETWORK_LEDGER)
             elif kept is not None:
                 entry = kept[0]
                 await self._round(

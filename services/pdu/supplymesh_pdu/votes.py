@@ -17,7 +17,7 @@ from supplymesh.core.entry import Entry, Signature
 from supplymesh.core.vocabulary.decisions import check_result
 from supplymesh.core.vocabulary.values import MessageError
 from supplymesh.errors import PeerError
-from supplymesh.web.node import Node
+from supplymesh.node.context import Node
 
 PROPOSALS_PATH = "/peer/v1/network/proposals"
 

@@ -19,14 +19,14 @@ import logging
 from typing import Any
 
 from supplymesh.channels.service import ChannelService
-from supplymesh.channels.state import latest_of_kind
 from supplymesh.config import channel_ledger
 from supplymesh.core.contracts.channel import CAPACITY_KIND
 from supplymesh.core.contracts.network import NetworkState, demand_terms
 from supplymesh.core.entry import SealedEntry
 from supplymesh.errors import Conflict, NotFound, PeerError, Unprocessable
 from supplymesh.network.copies import attestation_made_for
-from supplymesh.web.node import Node
+from supplymesh.node.context import Node
+from supplymesh.storage.entry_records import latest_of_kind
 from supplymesh_supplier.dms import Dms
 
 log = logging.getLogger("supplymesh.supplier")

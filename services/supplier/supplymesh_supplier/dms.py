@@ -19,9 +19,9 @@ from supplymesh.core.contracts.capacity import WINDOW, Capacity, PlantProfile, c
 from supplymesh.core.contracts.dms import DefectClass, Reading, SensorSpec, defective_units, evaluate
 from supplymesh.errors import Conflict
 from supplymesh.network.replica import NetworkReplica
+from supplymesh.node.context import Node
 from supplymesh.storage.engine import read_transaction, write_transaction
-from supplymesh.web.idempotency import respond_in
-from supplymesh.web.node import Node
+from supplymesh.storage.idempotency import respond_in
 from supplymesh_supplier.models import (
     ProfileIn,
     ProfileOut,

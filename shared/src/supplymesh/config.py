@@ -2,7 +2,7 @@
 
 It lists the members (id, role, URL, Ed25519 public key, X25519 encryption key), the channels (one per OEM ×
 supplier pair unless listed explicitly) and the quorum policies per decision kind.
-It holds no secrets. Private keys never appear here (see :mod:`supplymesh.keys`).
+It holds no secrets. Private keys never appear here (see :mod:`supplymesh.node.keys`).
 """
 
 from __future__ import annotations

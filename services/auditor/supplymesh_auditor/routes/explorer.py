@@ -23,8 +23,8 @@ from supplymesh.config import NETWORK_LEDGER
 from supplymesh.core.contracts.network import DECISION_KINDS, NetworkState, apply
 from supplymesh.core.entry import Entry, EntryFormatError, SealedEntry, parse_signatures
 from supplymesh.network.rules import policy_for
+from supplymesh.node.context import Node
 from supplymesh.web.deps import NodeDep
-from supplymesh.web.node import Node
 from supplymesh_auditor import audits
 
 log = logging.getLogger("supplymesh.explorer")

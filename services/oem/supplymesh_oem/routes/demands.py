@@ -8,10 +8,10 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from supplymesh.network.routes import Replica
 from supplymesh.web.deps import ErpReader, NodeDep
 from supplymesh.web.idempotency import IdempotencyDep
 from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, cursor_query, int32_cursor, page_response
+from supplymesh.web.routes.network import Replica
 from supplymesh_oem import demands
 from supplymesh_oem.models import DemandCreated, DemandIn, DemandOut
 

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from supplymesh.channels.routes import Channels
-from supplymesh.network.routes import Replica
 from supplymesh.web.deps import ErpReader
 from supplymesh.web.idempotency import IdempotencyDep
 from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, page_response
+from supplymesh.web.routes.channels import Channels
+from supplymesh.web.routes.network import Replica
 from supplymesh_oem import escrows
 from supplymesh_oem.models import DepositIn, EscrowOut, OfferAccepted, OfferOut
 

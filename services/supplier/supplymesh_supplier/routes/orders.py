@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from supplymesh.channels.routes import Channels
-from supplymesh.network.routes import Replica
 from supplymesh.web.deps import ErpReader, ErpWriter
 from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, page_response
+from supplymesh.web.routes.channels import Channels
+from supplymesh.web.routes.network import Replica
 from supplymesh_supplier import orders
 from supplymesh_supplier.deps import DmsDep
 from supplymesh_supplier.models import OrderOut, ProductionCompleteIn

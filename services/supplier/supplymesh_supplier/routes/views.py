@@ -12,12 +12,12 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from supplymesh.channels.service import sealed_json
-from supplymesh.channels.state import late_signatures_of, latest_of_kind
 from supplymesh.config import Role, channel_ledger
 from supplymesh.core.contracts.channel import CAPACITY_KIND, QUALITY_KIND
 from supplymesh.errors import Forbidden, NotFound
+from supplymesh.node.context import Node
+from supplymesh.storage.entry_records import late_signatures_of, latest_of_kind
 from supplymesh.web.deps import NodeDep, PeerSender
-from supplymesh.web.node import Node
 from supplymesh_supplier.deps import AttestationsDep
 
 router = APIRouter(prefix="/peer/v1", tags=["peer"])

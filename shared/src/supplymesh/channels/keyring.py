@@ -27,7 +27,6 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from supplymesh.channels.state import latest_of_kind
 from supplymesh.config import MissingEncryptionKey
 from supplymesh.core.canonical import canonicalize
 from supplymesh.core.contracts.channel import KEY_KIND, EndorsementRefused, is_private
@@ -46,7 +45,8 @@ from supplymesh.core.sealing import (
     sealed_key_id,
     unwrap_key,
 )
-from supplymesh.web.node import Node
+from supplymesh.node.context import Node
+from supplymesh.storage.entry_records import latest_of_kind
 
 
 class NoChannelKey(LookupError):

@@ -28,7 +28,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from supplymesh.channels import state
 from supplymesh.channels.keyring import ChannelKeyring
 from supplymesh.core.contracts.channel import (
     KEY_KIND,
@@ -48,12 +47,12 @@ from supplymesh.core.entry import (
     parse_signatures,
 )
 from supplymesh.errors import Conflict, Forbidden, PeerError, PeerUnavailable, Unprocessable
-from supplymesh.storage import outbox
+from supplymesh.node.context import Node
+from supplymesh.storage import entry_records, outbox
 from supplymesh.storage.engine import write_transaction
 from supplymesh.storage.events import publish
+from supplymesh.storage.idempotency import respond_in
 from supplymesh.storage.ledger_store import Head
-from supplymesh.web.idempotency import respond_in
-from supplymesh.web.node import Node
 
 log = logging.getLogger("supplymesh.channels")
 PROPOSE_TASK = "channel.propose"
@@ -169,11 +168,11 @@ class ChannelService:
         entry = sealed.entry
         with self.node.store.writer(entry.ledger) as writer:
             writer.append(sealed)
-            state.clear_pending(writer.conn, entry.ledger)
+            entry_records.clear_pending(writer.conn, entry.ledger)
             if respond:
                 respond_in(writer.conn, sealed_json(sealed), 201)
             if late is not None:
-                state.add_late_signature(writer.conn, entry.ledger, entry.seq, late, now)
+                entry_records.add_late_signature(writer.conn, entry.ledger, entry.seq, late, now)
             for task, key, payload in tasks:
                 outbox.enqueue(writer.conn, task=task, key=key, payload=payload, now_text=now)
             publish(
@@ -258,26 +257,26 @@ class ChannelService:
     ) -> SealedEntry:
         entry = self._next(ledger, kind, body)
         own = self._sign(entry)
-        state.save_pending(self.node.engine, entry, own.sig)
+        entry_records.save_pending(self.node.engine, entry, own.sig)
         return await self._complete_locked(entry, own, respond=respond)
 
     async def finish_pending(self) -> None:
         """Complete own entries left pending by a crash (run at start-up)."""
-        for ledger in state.pending_ledgers(self.node.engine):
+        for ledger in entry_records.pending_ledgers(self.node.engine):
             if self.node.id != ChannelMembers.of(ledger).supplier:
                 continue
             async with self._lock(self._sequence_locks, ledger):
                 await self._finish_pending_locked(ledger)
 
     async def _finish_pending_locked(self, ledger: str) -> None:
-        pending = state.load_pending(self.node.engine, ledger)
+        pending = entry_records.load_pending(self.node.engine, ledger)
         if pending is None:
             return
         entry, sig = pending
         head = self.head(ledger)
         if head.size >= entry.seq:  # appended before the crash; only the cleanup was lost
             with write_transaction(self.node.engine) as conn:
-                state.clear_pending(conn, ledger)
+                entry_records.clear_pending(conn, ledger)
             return
         await self._complete_locked(entry, Signature(self.node.id, sig))
 
@@ -388,13 +387,13 @@ class ChannelService:
         if sender != members.supplier or entry.author != sender:
             raise Forbidden("only the supplier asks for countersignatures of its own entries")
         self._verify(sealed, members)
-        stored = state.sealed_at(self.node.engine, entry.ledger, entry.seq)
+        stored = entry_records.sealed_at(self.node.engine, entry.ledger, entry.seq)
         if stored is None and entry.seq > self.head(entry.ledger).size + 1:
             await self.sync(entry.ledger)
-            stored = state.sealed_at(self.node.engine, entry.ledger, entry.seq)
+            stored = entry_records.sealed_at(self.node.engine, entry.ledger, entry.seq)
         if stored is not None and stored.entry.hash != entry.hash:
             raise Conflict(f"seq {entry.seq} of {entry.ledger} is already a different entry here")
-        done = state.countersigned_hash(self.node.engine, entry.ledger, entry.seq)
+        done = entry_records.countersigned_hash(self.node.engine, entry.ledger, entry.seq)
         if done is not None and done[0] == entry.hash:
             return Signature(self.node.id, done[1])
         if stored is None:
@@ -404,7 +403,7 @@ class ChannelService:
     def _require_countersignable(self, entry: Entry, refusal: str, *, size_in_problem: bool = False) -> None:
         """Raise Conflict unless this member may countersign ``entry`` against its own copy."""
         head = self.head(entry.ledger)
-        done = state.countersigned_hash(self.node.engine, entry.ledger, entry.seq)
+        done = entry_records.countersigned_hash(self.node.engine, entry.ledger, entry.seq)
         try:
             check_countersign(
                 entry,
@@ -419,7 +418,7 @@ class ChannelService:
 
     def _countersign(self, entry: Entry) -> Signature:
         """Sign ``entry`` and record it first; never a second entry for one seq."""
-        recorded_hash, recorded_sig = state.record_countersignature(
+        recorded_hash, recorded_sig = entry_records.record_countersignature(
             self.node.engine, entry, self._sign(entry).sig
         )
         if recorded_hash != entry.hash:
@@ -435,7 +434,7 @@ class ChannelService:
         self._verify(sealed, members)
         async with self._lock(self._sequence_locks, entry.ledger):
             await self._finish_pending_locked(entry.ledger)
-            stored = state.sealed_at(self.node.engine, entry.ledger, entry.seq)
+            stored = entry_records.sealed_at(self.node.engine, entry.ledger, entry.seq)
             if stored is not None and stored.entry.hash == entry.hash:
                 return stored
             self._require_countersignable(entry, "proposal refused", size_in_problem=True)
@@ -454,7 +453,7 @@ class ChannelService:
                 await self._pull_locked(ledger, members)
                 head = self.head(ledger)
             if sealed.entry.seq <= head.size:
-                stored = state.sealed_at(self.node.engine, ledger, sealed.entry.seq)
+                stored = entry_records.sealed_at(self.node.engine, ledger, sealed.entry.seq)
                 if stored is None or stored.leaf != sealed.leaf:
                     raise Conflict(f"{ledger} seq {sealed.entry.seq} differs from this copy")
                 return
@@ -509,7 +508,7 @@ class ChannelService:
         members = self.members(ledger)
         if sender != members.other(self.node.id):
             raise Forbidden("only the counterpart sends late countersignatures")
-        stored = state.sealed_at(self.node.engine, ledger, seq)
+        stored = entry_records.sealed_at(self.node.engine, ledger, seq)
         if stored is None:
             raise Conflict(f"{ledger} has no seq {seq} here yet")
         if sender in stored.signers():
@@ -519,7 +518,7 @@ class ChannelService:
         except SignatureError as exc:
             raise Unprocessable("late countersignature does not verify") from exc
         with write_transaction(self.node.engine) as conn:
-            state.add_late_signature(conn, ledger, seq, Signature(sender, sig), self.node.now_text())
+            entry_records.add_late_signature(conn, ledger, seq, Signature(sender, sig), self.node.now_text())
 
     async def sync_forever(self, interval: float) -> None:
         """Background (OEM side): pull from each supplier now and then.
@@ -542,7 +541,7 @@ class ChannelService:
     async def deliver_push(self, payload: dict[str, Any]) -> None:
         """Outbox: (re)deliver a sealed entry to the OEM, asking for its countersignature."""
         ledger, seq = payload["ledger"], int(payload["seq"])
-        sealed = state.sealed_at(self.node.engine, ledger, seq)
+        sealed = entry_records.sealed_at(self.node.engine, ledger, seq)
         if sealed is None:
             raise LookupError(f"{ledger} seq {seq} not found")
         response = await self.node.peers.request(

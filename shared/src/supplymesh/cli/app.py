@@ -21,12 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from supplymesh.cli.launcher import LaunchError, LocalNetwork
-from supplymesh.cli.openapi import export
-from supplymesh.cli.scenarios import Demo, ScenarioFailed
-from supplymesh.config import NetworkConfig
-from supplymesh.erp_clients import write_private_file
-from supplymesh.keys import KeyFileError
-from supplymesh.netgen import (
+from supplymesh.cli.netgen import (
     CONFIG_FILE,
     RUNTIME_FILE,
     build_network,
@@ -35,6 +30,11 @@ from supplymesh.netgen import (
     read_token,
     seats_from_file,
 )
+from supplymesh.cli.openapi import export
+from supplymesh.cli.scenarios import Demo, ScenarioFailed
+from supplymesh.config import NetworkConfig
+from supplymesh.node.erp_clients import write_private_file
+from supplymesh.node.keys import KeyFileError
 
 app = typer.Typer(
     help="SupplyMesh: multi-party supply-network nodes.", no_args_is_help=True, add_completion=False

@@ -21,8 +21,8 @@ from urllib.parse import urlparse
 
 import httpx
 
+from supplymesh.cli.netgen import CONFIG_FILE
 from supplymesh.config import NetworkConfig
-from supplymesh.netgen import CONFIG_FILE
 
 _PR_SET_PDEATHSIG = 1
 

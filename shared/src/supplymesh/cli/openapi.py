@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from supplymesh.cli.netgen import CONFIG_FILE, build_network, default_seats
 from supplymesh.config import Role
-from supplymesh.netgen import CONFIG_FILE, build_network, default_seats
 
 ROLES = (Role.OEM, Role.SUPPLIER, Role.PDU, Role.AUDITOR)
 

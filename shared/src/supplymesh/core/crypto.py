@@ -7,7 +7,7 @@ canonical JSON (see :mod:`supplymesh.core.canonical`); what is signed is always 
 digest, never re-serialised text.
 
 Deliberately not here: generating keys or reading key files (that draws randomness and
-touches the file system: see :mod:`supplymesh.keys`).
+touches the file system: see :mod:`supplymesh.node.keys`).
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ import asyncio
 import logging
 from collections.abc import Collection
 
-from supplymesh.channels import state as signed_records
 from supplymesh.core.entry import Entry, SealedEntry, Signature
 from supplymesh.errors import Conflict, Forbidden
 from supplymesh.network.copies import StoredChannels, head_time
@@ -31,6 +30,7 @@ from supplymesh.network.witness import (
     check_clock,
     unheld,
 )
+from supplymesh.storage import entry_records
 
 log = logging.getLogger("supplymesh.network")
 # How long a buyer waits for a supplier to serve its channel before signing a split
@@ -64,7 +64,7 @@ async def sign_proposal(replica: NetworkReplica, sender: str, sealed: SealedEntr
         except (RuleViolation, ValueError) as exc:
             raise Conflict(f"proposal refused by {node.id}: {exc}") from exc
         own = node.signer.sign_text(entry.digest)
-        recorded_hash, recorded_sig = signed_records.record_countersignature(node.engine, entry, own)
+        recorded_hash, recorded_sig = entry_records.record_countersignature(node.engine, entry, own)
         if recorded_hash != entry.hash:
             raise Conflict(
                 f"proposal refused by {node.id}: already signed another decision for seq {entry.seq}"
@@ -81,7 +81,7 @@ def _signed_before(replica: NetworkReplica, entry: Entry) -> Signature | None:
     """
     if entry.seq != replica.state.size + 1:
         return None
-    recorded = signed_records.countersigned_hash(replica.node.engine, entry.ledger, entry.seq)
+    recorded = entry_records.countersigned_hash(replica.node.engine, entry.ledger, entry.seq)
     if recorded is None or recorded[0] != entry.hash:
         return None
     return Signature(replica.node.id, recorded[1])

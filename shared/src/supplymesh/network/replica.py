@@ -21,8 +21,8 @@ from supplymesh.core.contracts.network import NetworkState, apply
 from supplymesh.core.entry import Entry, SealedEntry, parse_signatures
 from supplymesh.errors import Conflict, PeerError, Unprocessable
 from supplymesh.network.rules import RuleViolation, check_entry
+from supplymesh.node.context import Node
 from supplymesh.storage.events import publish
-from supplymesh.web.node import Node
 
 log = logging.getLogger("supplymesh.network")
 Hook = Callable[[Connection, SealedEntry, NetworkState], None]

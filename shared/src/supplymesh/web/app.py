@@ -18,14 +18,14 @@ from pydantic import BaseModel
 
 from supplymesh import __version__
 from supplymesh.config import Role
-from supplymesh.settings import NodeSettings
-from supplymesh.web.events_api import events_router
+from supplymesh.node.context import Node, open_node
+from supplymesh.node.settings import NodeSettings
 from supplymesh.web.fastbody import install_extra_schemas
 from supplymesh.web.gate import AuthGateMiddleware
-from supplymesh.web.ledger_api import erp_ledger_router, peer_ledger_router
 from supplymesh.web.limits import BodyLimitMiddleware
-from supplymesh.web.node import Node, open_node
 from supplymesh.web.problems import install_problem_handlers
+from supplymesh.web.routes.events import events_router
+from supplymesh.web.routes.ledgers import erp_ledger_router, peer_ledger_router
 
 StartHook = Callable[[Node], Awaitable[None]]
 

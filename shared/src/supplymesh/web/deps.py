@@ -3,7 +3,7 @@
 ``ErpReader`` / ``ErpWriter`` / ``ErpAuditor`` authenticate ``Authorization: Bearer``
 tokens of this node's ERP clients (401 with ``WWW-Authenticate`` when missing or unknown,
 403 without the scope). ``PeerSender`` verifies an RFC 9421 signed peer request and
-returns the sender's member id, refusing replays (see :mod:`supplymesh.web.nonces`).
+returns the sender's member id, refusing replays (see :mod:`supplymesh.node.nonces`).
 
 Both take what :class:`~supplymesh.web.gate.AuthGateMiddleware` established from the
 headers before the body was read; ``PeerSender`` then checks the body against the
@@ -18,11 +18,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from supplymesh.erp_clients import ErpClient, Scope
 from supplymesh.errors import Forbidden, Unauthenticated
-from supplymesh.httpsig import RequestSignatureError, VerifiedRequest, check_digest
+from supplymesh.node.context import Node
+from supplymesh.node.erp_clients import ErpClient, Scope
+from supplymesh.node.httpsig import RequestSignatureError, VerifiedRequest, check_digest
 from supplymesh.web.gate import ERP_SCOPE_KEY, PEER_SCOPE_KEY, authenticate_erp, authenticate_peer
-from supplymesh.web.node import Node
 
 _bearer = HTTPBearer(auto_error=False, description="Bearer token of an ERP client of this node")
 

@@ -7,7 +7,7 @@ to the body limit (16 MiB by default, ``SUPPLYMESH_MAX_BODY_BYTES``) first.
 
 * ``/v1/…`` needs ``Authorization: Bearer`` with a token of one of this node's ERP
   clients; the scope (read, write, audit) is checked later by the route's dependency.
-* ``/peer/v1/…`` needs an RFC 9421 signature (:mod:`supplymesh.httpsig`) by another
+* ``/peer/v1/…`` needs an RFC 9421 signature (:mod:`supplymesh.node.httpsig`) by another
   member, for this node's own authority, fresh, with an unused nonce. The signature
   covers the ``Content-Digest`` header, so it is checked here without the body; the
   route's dependency then checks the body against that digest.
@@ -26,24 +26,24 @@ from fastapi.security.utils import get_authorization_scheme_param
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from supplymesh.erp_clients import ErpClient
 from supplymesh.errors import Forbidden, SupplyMeshError, Unauthenticated
-from supplymesh.httpsig import (
+from supplymesh.node.context import Node
+from supplymesh.node.erp_clients import ErpClient
+from supplymesh.node.httpsig import (
     RequestSignatureError,
     RequestTarget,
     VerifiedRequest,
     url_authority,
     verify_signature,
 )
-from supplymesh.web.node import Node
 from supplymesh.web.problems import error_response
 
 PEER_PREFIX = "/peer/v1/"
 ERP_PREFIX = "/v1/"
 PEER_SCOPE_KEY = "supplymesh.peer"
-"""ASGI scope key of the :class:`~supplymesh.httpsig.VerifiedRequest` of a peer request."""
+"""ASGI scope key of the :class:`~supplymesh.node.httpsig.VerifiedRequest` of a peer request."""
 ERP_SCOPE_KEY = "supplymesh.erp_client"
-"""ASGI scope key of the authenticated :class:`~supplymesh.erp_clients.ErpClient`."""
+"""ASGI scope key of the authenticated :class:`~supplymesh.node.erp_clients.ErpClient`."""
 
 
 def authenticate_erp(node: Node, authorization: str | None) -> ErpClient:

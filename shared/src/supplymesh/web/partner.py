@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
 
-from supplymesh.channels.routes import channel_erp_router, channel_peer_router
 from supplymesh.channels.service import ChannelService
 from supplymesh.network.notify import notifier
 from supplymesh.network.replica import NetworkReplica
-from supplymesh.network.routes import network_partner_router
+from supplymesh.web.routes.channels import channel_erp_router, channel_peer_router
+from supplymesh.web.routes.network import network_partner_router
 
 NETWORK_SYNC_SECONDS = 2.0
 CHANNEL_SYNC_SECONDS = 5.0

@@ -1,7 +1,7 @@
 """Run one node process under uvicorn: ``python -m supplymesh_<role> [options]``.
 
 Options override ``SUPPLYMESH_*`` environment variables (see
-:class:`supplymesh.settings.NodeSettings`). The process exits with status 2 and a
+:class:`supplymesh.node.settings.NodeSettings`). The process exits with status 2 and a
 one-line reason when the node cannot start (unknown member, wrong key, port taken).
 """
 
@@ -18,9 +18,9 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from supplymesh.keys import KeyFileError
-from supplymesh.settings import NodeSettings
-from supplymesh.web.node import NodeStartupError
+from supplymesh.node.context import NodeStartupError
+from supplymesh.node.keys import KeyFileError
+from supplymesh.node.settings import NodeSettings
 
 
 def parse_settings(argv: Sequence[str]) -> NodeSettings:

@@ -19,9 +19,9 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from supplymesh.node.context import Node
 from supplymesh.storage.events import read_events
 from supplymesh.web.deps import ErpReader, NodeDep
-from supplymesh.web.node import Node
 from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, cursor_query, int32_cursor, page_response
 
 POLL_SECONDS = 0.2

@@ -2,7 +2,7 @@
 
 Endpoints per ledger: entries (paginated by seq), head (with a tree head signed by this
 node), RFC 9162 inclusion and consistency proofs. ERP clients of the node read every
-ledger it holds; peers read what :func:`supplymesh.access.peer_may_read` allows.
+ledger it holds; peers read what :func:`supplymesh.node.access.peer_may_read` allows.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from supplymesh.access import peer_may_read
-from supplymesh.channels.state import late_signatures_of
 from supplymesh.core import merkle
 from supplymesh.core.treehead import TreeHead, sign_tree_head
 from supplymesh.errors import BadRequest, Forbidden, NotFound
+from supplymesh.node.access import peer_may_read
+from supplymesh.node.context import Node
+from supplymesh.storage.entry_records import late_signatures_of
 from supplymesh.storage.ledger_store import Head, StoredEntry
 from supplymesh.web.deps import ErpReader, NodeDep, PeerSender
-from supplymesh.web.node import Node
 from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, cursor_query, page_response
 
 LedgerName = Annotated[

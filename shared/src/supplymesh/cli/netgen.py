@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from supplymesh.config import Member, NetworkConfig, Role
-from supplymesh.erp_clients import CLIENTS_FILE, Scope, add_client, write_private_file
-from supplymesh.keys import (
+from supplymesh.node.erp_clients import CLIENTS_FILE, Scope, add_client, write_private_file
+from supplymesh.node.keys import (
     ENC_KEY_FILE,
     KEY_FILE,
     KeyFileError,

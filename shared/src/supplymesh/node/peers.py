@@ -1,4 +1,4 @@
-"""HTTP client for node-to-node calls, signing every request (see :mod:`supplymesh.httpsig`).
+"""HTTP client for node-to-node calls, signing every request (see :mod:`supplymesh.node.httpsig`).
 
 One ``httpx.AsyncClient`` per node, with keep-alive connections reused across peers,
 as the performance notes advise. Transport failures become :class:`PeerUnavailable`;
@@ -18,7 +18,7 @@ import httpx
 from supplymesh.config import NetworkConfig
 from supplymesh.core.crypto import Signer
 from supplymesh.errors import PeerError, PeerUnavailable
-from supplymesh.httpsig import RequestTarget, sign_request, url_authority
+from supplymesh.node.httpsig import RequestTarget, sign_request, url_authority
 
 
 class PeerSignatureAuth(httpx.Auth):

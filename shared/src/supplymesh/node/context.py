@@ -20,16 +20,16 @@ from supplymesh.config import Member, NetworkConfig, Role
 from supplymesh.core.crypto import Signer
 from supplymesh.core.entry import format_time
 from supplymesh.core.sealing import Recipient
-from supplymesh.erp_clients import CLIENTS_FILE, ErpClients
-from supplymesh.keys import ENC_KEY_FILE, KEY_FILE, KeyFileError, load_enc_key_file, load_key_file
-from supplymesh.peer_client import PeerClient
-from supplymesh.settings import NodeSettings
+from supplymesh.node.erp_clients import CLIENTS_FILE, ErpClients
+from supplymesh.node.keys import ENC_KEY_FILE, KEY_FILE, KeyFileError, load_enc_key_file, load_key_file
+from supplymesh.node.nonces import NonceCache
+from supplymesh.node.peers import PeerClient
+from supplymesh.node.settings import NodeSettings
+from supplymesh.node.tree_cache import TreeCache
 from supplymesh.storage.engine import close_engine, make_engine
 from supplymesh.storage.ledger_store import LedgerStore
 from supplymesh.storage.migrate import MigrationError, migrate
 from supplymesh.storage.outbox import Handler, OutboxWorker
-from supplymesh.web.nonces import NonceCache
-from supplymesh.web.tree_cache import TreeCache
 
 
 class NodeStartupError(Exception):

@@ -10,18 +10,18 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from supplymesh.channels import state
 from supplymesh.channels.service import ChannelService, parse_sealed, sealed_json
 from supplymesh.core.canonical import CanonicalizationError, canonicalize
 from supplymesh.core.contracts.channel import CAPACITY_KIND, is_private
 from supplymesh.core.entry import Entry
 from supplymesh.core.sealing import SealingError, sealed_key_id
 from supplymesh.errors import BadRequest, Forbidden, NotFound, Unprocessable
+from supplymesh.storage import entry_records
 from supplymesh.storage.ledger_store import StoredEntry
 from supplymesh.web.deps import ErpReader, ErpWriter, PeerSender
 from supplymesh.web.idempotency import IdempotencyDep, Reply
-from supplymesh.web.ledger_api import LedgerName
 from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, cursor_query, page_response
+from supplymesh.web.routes.ledgers import LedgerName
 
 
 def get_channels(request: Request) -> ChannelService:
@@ -246,12 +246,12 @@ def channel_peer_router() -> APIRouter:
         members = channels.members(ledger)
         if sender != channels.node.config.pdu.id:
             raise Forbidden("only the PDU reads attestations through this route")
-        found = state.latest_of_kind(channels.node.engine, ledger, CAPACITY_KIND, demand=demand)
+        found = entry_records.latest_of_kind(channels.node.engine, ledger, CAPACITY_KIND, demand=demand)
         if found is None and channels.node.id == members.oem:
             # It may have countersigned the attestation before the supplier's push arrived.
             with contextlib.suppress(Exception):  # the supplier is unreachable: answer from the copy
                 await asyncio.wait_for(channels.sync(ledger), timeout=CATCH_UP_SECONDS)
-            found = state.latest_of_kind(channels.node.engine, ledger, CAPACITY_KIND, demand=demand)
+            found = entry_records.latest_of_kind(channels.node.engine, ledger, CAPACITY_KIND, demand=demand)
         if found is None:
             raise NotFound(f"{ledger} holds no attestation for demand {demand}")
         return sealed_json(found)

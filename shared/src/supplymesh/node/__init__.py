@@ -1,0 +1,1 @@
+"""The runtime of one node: its context, keys, settings, peer client and request signatures."""
