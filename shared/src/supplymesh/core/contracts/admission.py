@@ -29,7 +29,7 @@ from supplymesh.core.vocabulary.bodies import (
 from supplymesh.core.vocabulary.values import Message, MessageError
 
 if TYPE_CHECKING:
-    from supplymesh.core.contracts.network import EscrowRecord, NetworkState
+    from supplymesh.core.contracts.records import EscrowRecord, NetworkState
 
 
 class Refusal(Exception):

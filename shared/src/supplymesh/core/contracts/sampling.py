@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from supplymesh.core.contracts.aql import lot_passes
 from supplymesh.core.contracts.dms import DEFECT_CLASSES
-from supplymesh.core.contracts.quality import lot_passes
 
 NORMAL_LEVEL = "II"
 LEVELS = ("S-1", "S-2", "S-3", "S-4", "I", "II", "III")

@@ -14,6 +14,10 @@ One guard beyond the paper: if rounding ``hours`` to 6 places would lift it abov
 ``available`` (possible only when the exact value has more than 6 decimals and lies
 within half a micro-hour of the limit), q is lowered by one unit, so that open hours
 plus new hours never exceed MHCp × Ld − external queue. The worked examples never hit it.
+
+:func:`decide_split` is the decision the PDU proposes and every partner re-executes: the
+split of a demand against the open hours of the network state at the proposal's base,
+each allocation with its escrow id.
 """
 
 from __future__ import annotations
@@ -21,8 +25,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
+from supplymesh.core.contracts.ids import escrow_id
+from supplymesh.core.contracts.records import DemandRecord, NetworkState
 from supplymesh.core.numbers import EXACT, floor_int, format_decimal, quantize6
+from supplymesh.core.vocabulary.bodies import CapacityAttestation, parse_body
 
 ZERO = Decimal(0)
 
@@ -138,3 +146,63 @@ def hours_for(quantity: int, demand: DemandTerms) -> Decimal:
             EXACT.multiply(Decimal(quantity), demand.required_machine_hours), Decimal(demand.quantity)
         )
     )
+
+
+# -- the decision -------------------------------------------------------------------------
+
+
+def demand_terms(demand: DemandRecord) -> DemandTerms:
+    """The split's view of a demand."""
+    terms = demand.terms
+    return DemandTerms(
+        product=terms.product,
+        quantity=terms.quantity,
+        lead_time_days=terms.lead_time_days,
+        required_machine_hours=Decimal(terms.required_machine_hours),
+        priority=terms.priority_suppliers,
+        unit_price=terms.unit_price.amount,
+    )
+
+
+def attested(body: Mapping[str, Any], supplier: str) -> AttestedCapacity:
+    """Capacity figures from an attestation body.
+
+    Raises:
+        MessageError: if the body is not a well-formed attestation (negative figures, …).
+    """
+    view = parse_body(CapacityAttestation, dict(body))
+    return AttestedCapacity(
+        supplier=supplier,
+        mhc_per_day=Decimal(view.mhc_per_day),
+        queued_machine_hours=Decimal(view.queued_machine_hours),
+        products=view.products,
+    )
+
+
+def decide_split(
+    state: NetworkState,
+    demand_hash: str,
+    capacities: Mapping[str, AttestedCapacity],
+    unavailable: Mapping[str, str],
+) -> dict[str, Any]:
+    """The result of Algorithm 3 for a demand, with escrow ids (deterministic)."""
+    demand = state.demands[demand_hash]
+    outcome = split(demand_terms(demand), capacities, state.open_hours(), unavailable)
+    allocations = [
+        {**a.as_json(), "escrow_id": escrow_id(demand_hash, a.supplier)} for a in outcome.allocations
+    ]
+    quantity = demand.terms.quantity
+    if not allocations:
+        status = "unallocated"
+    elif outcome.unallocated == 0:
+        status = "allocated"
+    else:
+        status = "partially_allocated"
+    return {
+        "demand": demand_hash,
+        "allocations": allocations,
+        "unallocated": outcome.unallocated,
+        "allocated": quantity - outcome.unallocated,
+        "skipped": [{"supplier": s, "reason": r} for s, r in outcome.skipped],
+        "status": status,
+    }
