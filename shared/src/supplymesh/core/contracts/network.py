@@ -4,8 +4,9 @@ Every partner folds its replica with :func:`apply` (:mod:`.fold`); the PDU propo
 decision computed by :func:`decide_split` (Algorithm 3, :mod:`.split`),
 :func:`decide_quality` (Algorithm 4, :mod:`.quality`) or :func:`decide_cancel` (here)
 against the state at a base (SPEC §5–§7); a partner re-executes the same function on
-its own state at that base and signs only an identical body. Party actions that do not fit the state (a deposit of the wrong amount, a second
-acceptance of an offer) change nothing, the same way on every peer.
+its own state at that base and signs only an identical body. Party actions that do not
+fit the state (a deposit of the wrong amount, a second acceptance of an offer) change
+nothing, the same way on every peer.
 """
 
 from __future__ import annotations
