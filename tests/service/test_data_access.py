@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from supplymesh.config import channel_ledger
+from supplymesh.core.commitment import opens
 from supplymesh.core.contracts.channel import KEY_KIND
 from supplymesh.core.contracts.network import NetworkState
 from supplymesh.core.entry import Entry
-from supplymesh.core.sealing import SealingError, open_body, opens, sealed_key_id, unwrap_key
+from supplymesh.core.sealing import SealingError, open_body, sealed_key_id, unwrap_key
 from supplymesh.node.keys import ENC_KEY_FILE, load_enc_key_file
 from supplymesh.storage.entry_records import latest_of_kind
 from tests.flows import order_for

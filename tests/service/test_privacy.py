@@ -22,9 +22,9 @@ from sqlalchemy import Engine, MetaData, select, text
 
 from supplymesh.cli.scenarios import DEMAND_A
 from supplymesh.config import channel_ledger
+from supplymesh.core.commitment import opens
 from supplymesh.core.contracts.channel import KEY_KIND, PRIVATE_KINDS
 from supplymesh.core.entry import SealedEntry, next_entry, sign_entry
-from supplymesh.core.sealing import opens
 from supplymesh.errors import Conflict
 from supplymesh.node.keys import KEY_FILE, load_key_file
 from supplymesh.storage import entry_records

@@ -12,17 +12,16 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from supplymesh.cli.netgen import CONFIG_FILE, build_network, default_seats, seats_from_file
 from supplymesh.config import NetworkConfig, Role
+from supplymesh.core.commitment import commitment, opens
 from supplymesh.core.contracts.channel import EndorsementRefused, check_body
 from supplymesh.core.encoding import b64url_encode
 from supplymesh.core.sealing import (
     Recipient,
     SealingError,
     check_key_entry_body,
-    commitment,
     key_entry_body,
     key_id_of,
     open_body,
-    opens,
     seal_body,
     unwrap_key,
 )

@@ -16,7 +16,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from supplymesh.core.crypto import PublicKey, SignatureError
-from supplymesh.core.sealing import EncryptionPublicKey, SealingError
+from supplymesh.core.recipients import EncryptionPublicKey, SealingError
 
 MEMBER_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _FRACTION = re.compile(r"^([1-9][0-9]*)/([1-9][0-9]*)$")

@@ -21,7 +21,7 @@ from supplymesh.core.actions import ACTION_FIELDS, ESCROW_DEPOSITED
 from supplymesh.core.contracts.channel import VIEW_KINDS
 from supplymesh.core.contracts.network import DECISION_KINDS, DEMAND_FAILED, PROPOSAL_WITHDRAWN
 from supplymesh.core.entry import Entry, SealedEntry
-from supplymesh.core.sealing import opens
+from supplymesh.core.commitment import opens
 from supplymesh.core.verify import Finding
 
 ALLOWED_DECISION_BODY = frozenset({"decision", "base", "inputs", "result"})

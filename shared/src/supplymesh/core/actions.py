@@ -11,7 +11,7 @@ Only network-visible fields may appear in an action body (SPEC §2): demand term
 deposits, production complete with lot quality (and, for a sample inspection, its
 ``sample_size``), offer acceptance. A deposit's payment
 reference is not network-visible: the action carries a salted commitment to it
-(:func:`supplymesh.core.sealing.commitment`), opened on the buyer's channel with the
+(:func:`supplymesh.core.commitment.commitment`), opened on the buyer's channel with the
 supplier (encrypted).
 """
 

@@ -1,4 +1,4 @@
-"""Channel payload encryption, key wrapping and salted commitments (pure functions).
+"""Channel payload encryption and data-key wrapping (pure functions).
 
 SPEC §2: bodies of channel entries other than capacity and quality attestations are
 encrypted with a per-channel key held only by the two members and the auditor; hashes
@@ -16,11 +16,10 @@ is stored.
 * **Wrapped key.** For each reader, an ephemeral X25519 key agreement with the reader's
   public encryption key; HKDF-SHA256 (salt = ephemeral public ‖ reader public, info
   bound to the purpose) gives a one-time AES-256-GCM key and nonce; the associated data
-  names the ledger, key id and reader. The same construction seals a value to one
-  recipient (:func:`seal_to`), e.g. a node's own queued work at rest.
-* **Salted commitment.** ``SHA-256`` over the canonical JSON of
-  ``{type, salt, value}`` with a 256-bit random salt: a guessable value (a payment
-  reference, a small number) cannot be found from the commitment by trying candidates.
+  names the ledger, key id and reader (:mod:`supplymesh.core.recipients` holds the
+  X25519 construction, which also seals a node's own queued work at rest).
+
+Salted commitments to payment references are in :mod:`supplymesh.core.commitment`.
 
 Deliberately not here: drawing randomness (keys, nonces, ephemeral keys, salts). The
 callers pass them in (see :mod:`supplymesh.channels.keyring`), which keeps this module
@@ -32,33 +31,31 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
-from supplymesh.core.canonical import CanonicalizationError, canonicalize, sha256
+from supplymesh.core.canonical import CanonicalizationError, canonicalize
 from supplymesh.core.encoding import b64url_decode, b64url_encode
+from supplymesh.core.recipients import (
+    KEY_BYTES,
+    NONCE_BYTES,
+    EncryptionPublicKey,
+    Recipient,
+    SealingError,
+    seal_to,
+)
+
+# The key types and sizes callers of this module pass in, from where they are defined.
+__all__ = ["KEY_BYTES", "NONCE_BYTES", "EncryptionPublicKey", "Recipient", "SealingError", "seal_to"]
 
 ENC_FIELD = "enc"
 ALG = "A256GCM"
 WRAP_ALG = "X25519-HKDF-SHA256-A256GCM"
-KEY_BYTES = 32
-NONCE_BYTES = 12
-SALT_BYTES = 32
 _KEY_ID_DOMAIN = b"supplymesh.channel-key.v1\x00"
 _BODY_AAD_TYPE = "supplymesh.channel-body.v1"
-_WRAP_INFO = b"supplymesh.key-wrap.v1"
-COMMITMENT_TYPE = "supplymesh.commitment.v1"
-
-
-class SealingError(ValueError):
-    """A sealed value is malformed, or does not open with the key given."""
 
 
 def key_id_of(key: bytes) -> str:
@@ -66,105 +63,6 @@ def key_id_of(key: bytes) -> str:
     if len(key) != KEY_BYTES:
         raise SealingError(f"a data key has {KEY_BYTES} bytes")
     return hashlib.sha256(_KEY_ID_DOMAIN + key).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class EncryptionPublicKey:
-    """A member's X25519 public key for receiving wrapped keys, as raw bytes."""
-
-    raw: bytes
-
-    def __post_init__(self) -> None:
-        if len(self.raw) != 32:
-            raise SealingError("an X25519 public key has 32 bytes")
-
-    @classmethod
-    def from_text(cls, text: str) -> EncryptionPublicKey:
-        """Parse unpadded base64url text.
-
-        Raises:
-            SealingError: if the text is not a 32-byte base64url key.
-        """
-        try:
-            return cls(b64url_decode(text))
-        except ValueError as exc:
-            raise SealingError(f"bad encryption key: {exc}") from exc
-
-    @property
-    def text(self) -> str:
-        """Unpadded base64url of the raw key."""
-        return b64url_encode(self.raw)
-
-
-class Recipient:
-    """Holds an X25519 private key and opens what was sealed to it; never exposes the key."""
-
-    __slots__ = ("_key", "public_key")
-
-    def __init__(self, private_key: X25519PrivateKey) -> None:
-        self._key = private_key
-        self.public_key = EncryptionPublicKey(
-            private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        )
-
-    def open(self, sealed: Mapping[str, Any], aad: bytes) -> bytes:
-        """Open a value sealed to this recipient by :func:`seal_to`.
-
-        Raises:
-            SealingError: if it is malformed or was not sealed to this key with ``aad``.
-        """
-        if not isinstance(sealed, Mapping) or set(sealed) != {"epk", "ct"}:
-            raise SealingError('a sealed value is {"epk", "ct"}')
-        try:
-            epk = b64url_decode(str(sealed["epk"]))
-            ct = b64url_decode(str(sealed["ct"]))
-            shared = self._key.exchange(X25519PublicKey.from_public_bytes(epk))
-        except ValueError as exc:
-            raise SealingError(f"malformed sealed value: {exc}") from exc
-        key, nonce = _wrap_key(shared, epk, self.public_key.raw)
-        try:
-            return AESGCM(key).decrypt(nonce, ct, aad)
-        except InvalidTag as exc:
-            raise SealingError("does not open with this key (wrong recipient or associated data)") from exc
-
-    def derive_secret(self, info: bytes, length: int = SALT_BYTES) -> bytes:
-        """A secret derived from the private key for ``info`` (HKDF-SHA256).
-
-        E.g. a salt that is the same on every retry yet unpredictable to anyone without
-        the key.
-        """
-        raw = self._key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-        return HKDF(
-            algorithm=hashes.SHA256(), length=length, salt=None, info=b"supplymesh.derive.v1:" + info
-        ).derive(raw)
-
-    def __repr__(self) -> str:
-        return f"Recipient(public_key={self.public_key.text[:12]}…)"
-
-
-def _wrap_key(shared: bytes, epk: bytes, recipient: bytes) -> tuple[bytes, bytes]:
-    if shared == bytes(32):
-        raise SealingError("degenerate key agreement (low-order point)")
-    okm = HKDF(
-        algorithm=hashes.SHA256(), length=KEY_BYTES + NONCE_BYTES, salt=epk + recipient, info=_WRAP_INFO
-    ).derive(shared)
-    return okm[:KEY_BYTES], okm[KEY_BYTES:]
-
-
-def seal_to(
-    recipient: EncryptionPublicKey, plaintext: bytes, aad: bytes, *, ephemeral: X25519PrivateKey
-) -> dict[str, str]:
-    """Seal ``plaintext`` so that only ``recipient``'s private key opens it.
-
-    ``ephemeral`` must be a fresh X25519 key, used for this one value only.
-    """
-    epk = ephemeral.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    try:
-        shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(recipient.raw))
-    except ValueError as exc:
-        raise SealingError(f"cannot agree a key with this recipient: {exc}") from exc
-    key, nonce = _wrap_key(shared, epk, recipient.raw)
-    return {"epk": b64url_encode(epk), "ct": b64url_encode(AESGCM(key).encrypt(nonce, plaintext, aad))}
 
 
 def wrap_aad(ledger: str, key_id: str, reader: str) -> bytes:
@@ -345,22 +243,3 @@ def check_key_entry_body(body: Mapping[str, Any], *, expected_readers: frozenset
         if not isinstance(wrapped, Mapping) or set(wrapped) != {"epk", "ct"}:
             raise SealingError('each wrapped key is {"epk", "ct"}')
     return key_id
-
-
-def commitment(value: str, salt: bytes) -> str:
-    """Salted commitment to ``value``: lowercase hex SHA-256 of canonical ``{type, salt, value}``.
-
-    Raises:
-        SealingError: if the salt is shorter than 32 bytes.
-    """
-    if len(salt) < SALT_BYTES:
-        raise SealingError(f"a commitment salt has at least {SALT_BYTES} bytes")
-    return sha256(canonicalize({"type": COMMITMENT_TYPE, "salt": b64url_encode(salt), "value": value})).hex()
-
-
-def opens(commitment_hex: str, *, value: str, salt_text: str) -> bool:
-    """True if ``value`` with the base64url ``salt_text`` opens ``commitment_hex``."""
-    try:
-        return commitment(value, b64url_decode(salt_text)) == commitment_hex
-    except (ValueError, SealingError):
-        return False

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from supplymesh.config import Member, NetworkConfig, Role
 from supplymesh.core.crypto import Signer
 from supplymesh.core.entry import format_time
-from supplymesh.core.sealing import Recipient
+from supplymesh.core.recipients import Recipient
 from supplymesh.node.erp_clients import CLIENTS_FILE, ErpClients
 from supplymesh.node.keys import ENC_KEY_FILE, KEY_FILE, KeyFileError, load_enc_key_file, load_key_file
 from supplymesh.node.nonces import NonceCache

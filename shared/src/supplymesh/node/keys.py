@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from supplymesh.core.crypto import Signer
-from supplymesh.core.sealing import Recipient
+from supplymesh.core.recipients import Recipient
 
 KEY_FILE = "node.key"
 ENC_KEY_FILE = "node.enc.key"
