@@ -26,6 +26,15 @@ from decimal import Decimal, InvalidOperation
 
 from supplymesh.core.contracts.aql import lot_passes
 from supplymesh.core.contracts.dms import DEFECT_CLASSES
+from supplymesh.core.contracts.sampling_tables import (
+    AQL_COLUMNS,
+    CODE_LETTERS,
+    DOWN,
+    SAMPLE_SIZES,
+    TABLE_I,
+    TABLE_II_A,
+    UP,
+)
 
 NORMAL_LEVEL = "II"
 LEVELS = ("S-1", "S-2", "S-3", "S-4", "I", "II", "III")
@@ -33,84 +42,6 @@ LEVELS = ("S-1", "S-2", "S-3", "S-4", "I", "II", "III")
 
 class SamplingError(ValueError):
     """No single sampling plan fits (an AQL off the table, a lot size below 1, a wrong sample size)."""
-
-
-# Table I: (smallest lot size of the range, code letters for S-1 … III); the range runs to
-# the next row's smallest lot size − 1, the last one without bound. Lot sizes below 2 use
-# the first row (a lot of one is always inspected 100 %).
-_TABLE_I: tuple[tuple[int, str], ...] = (
-    (2, "AAAAAAB"),
-    (9, "AAAAABC"),
-    (16, "AABBBCD"),
-    (26, "ABBCCDE"),
-    (51, "BBCCCEF"),
-    (91, "BBCDDFG"),
-    (151, "BCDEEGH"),
-    (281, "BCDEFHJ"),
-    (501, "CCEFGJK"),
-    (1201, "CDEGHKL"),
-    (3201, "CDFGJLM"),
-    (10001, "CDFHKMN"),
-    (35001, "DEGJLNP"),
-    (150001, "DEGJMPQ"),
-    (500001, "DEHKNQR"),
-)
-
-SAMPLE_SIZES: Mapping[str, int] = {
-    "A": 2,
-    "B": 3,
-    "C": 5,
-    "D": 8,
-    "E": 13,
-    "F": 20,
-    "G": 32,
-    "H": 50,
-    "J": 80,
-    "K": 125,
-    "L": 200,
-    "M": 315,
-    "N": 500,
-    "P": 800,
-    "Q": 1250,
-    "R": 2000,
-}
-CODE_LETTERS: tuple[str, ...] = tuple(SAMPLE_SIZES)
-
-AQL_COLUMNS: tuple[str, ...] = (
-    "0.065",
-    "0.10",
-    "0.15",
-    "0.25",
-    "0.40",
-    "0.65",
-    "1.0",
-    "1.5",
-    "2.5",
-    "4.0",
-    "6.5",
-)
-
-# Table II-A, normal inspection: per code letter, one cell per AQL column — "v" (use the
-# first plan below), "^" (the first plan above) or Ac (Re = Ac + 1).
-_D, _U = "v", "^"
-_TABLE_II_A: Mapping[str, tuple[int | str, ...]] = {
-    "A": (_D, _D, _D, _D, _D, _D, _D, _D, _D, _D, 0),
-    "B": (_D, _D, _D, _D, _D, _D, _D, _D, _D, 0, _U),
-    "C": (_D, _D, _D, _D, _D, _D, _D, _D, 0, _U, _D),
-    "D": (_D, _D, _D, _D, _D, _D, _D, 0, _U, _D, 1),
-    "E": (_D, _D, _D, _D, _D, _D, 0, _U, _D, 1, 2),
-    "F": (_D, _D, _D, _D, _D, 0, _U, _D, 1, 2, 3),
-    "G": (_D, _D, _D, _D, 0, _U, _D, 1, 2, 3, 5),
-    "H": (_D, _D, _D, 0, _U, _D, 1, 2, 3, 5, 7),
-    "J": (_D, _D, 0, _U, _D, 1, 2, 3, 5, 7, 10),
-    "K": (_D, 0, _U, _D, 1, 2, 3, 5, 7, 10, 14),
-    "L": (0, _U, _D, 1, 2, 3, 5, 7, 10, 14, 21),
-    "M": (_U, _D, 1, 2, 3, 5, 7, 10, 14, 21, _U),
-    "N": (_D, 1, 2, 3, 5, 7, 10, 14, 21, _U, _U),
-    "P": (1, 2, 3, 5, 7, 10, 14, 21, _U, _U, _U),
-    "Q": (2, 3, 5, 7, 10, 14, 21, _U, _U, _U, _U),
-    "R": (3, 5, 7, 10, 14, 21, _U, _U, _U, _U, _U),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +69,8 @@ def code_letter(lot_size: int, level: str = NORMAL_LEVEL) -> str:
     if isinstance(lot_size, bool) or not isinstance(lot_size, int) or lot_size < 1:
         raise SamplingError(f"lot size must be a positive integer, not {lot_size!r}")
     column = LEVELS.index(level)
-    letters = _TABLE_I[0][1]
-    for smallest, row in _TABLE_I:
+    letters = TABLE_I[0][1]
+    for smallest, row in TABLE_I:
         if lot_size < smallest:
             break
         letters = row
@@ -166,10 +97,10 @@ def _resolve(letter: str, column: int) -> tuple[str, int]:
     """Follow the arrows from (letter, column) to a plan: (its letter, Ac)."""
     row = CODE_LETTERS.index(letter)
     while True:
-        cell = _TABLE_II_A[CODE_LETTERS[row]][column]
-        if cell == _D:
+        cell = TABLE_II_A[CODE_LETTERS[row]][column]
+        if cell == DOWN:
             row += 1
-        elif cell == _U:
+        elif cell == UP:
             row -= 1
         else:
             assert isinstance(cell, int)
@@ -223,7 +154,7 @@ def class_plans(
         if name not in own:
             ac = 0
         else:
-            cell = _TABLE_II_A[row][aql_column(aql[name])]
+            cell = TABLE_II_A[row][aql_column(aql[name])]
             ac = cell if isinstance(cell, int) else own[name].ac
         plans[name] = Plan(n=lot_size if full else n, ac=ac, re=ac + 1, full_inspection=full)
     return plans
