@@ -189,6 +189,7 @@ def verify_inclusion(*, leaf_hash: bytes, index: int, size: int, proof: Sequence
         raise ProofError(f"{what}: yields root {r.hex()}, expected {root.hex()}")
 
 
+# size: RFC 9162 §2.1.4.2 transcribed step by step, so it can be checked against the RFC line by line
 def verify_consistency(  # noqa: C901, PLR0912 - RFC 9162 §2.1.4.2 transcribed step by step
     *,
     first: int,

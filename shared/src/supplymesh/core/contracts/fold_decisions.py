@@ -16,13 +16,14 @@ from decimal import Decimal
 
 from supplymesh.core.contracts.admission import Refusal
 from supplymesh.core.contracts.ids import escrow_id, offer_id
-from supplymesh.core.contracts.records import EscrowRecord, NetworkState, OfferRecord
+from supplymesh.core.contracts.records import DemandRecord, EscrowRecord, NetworkState, OfferRecord
 from supplymesh.core.entry import Entry
 from supplymesh.core.vocabulary.decisions import (
     CANCEL,
     REFUND,
     RELEASE,
     SPLIT,
+    AllocationResult,
     CancelResult,
     RefundResult,
     ReleaseResult,
@@ -129,33 +130,9 @@ def _plan_split(state: NetworkState, entry: Entry, result: SplitResult) -> Chang
         raise Refusal("not_found", f"{SPLIT}: no demand {result.demand}")
     if demand.status != "pending":
         raise Refusal("conflict", f"{SPLIT}: demand {demand.id} is {demand.status}")
-    terms = demand.terms
-    if result.allocated + result.unallocated != terms.quantity:
-        raise Refusal("invalid", f"{SPLIT}: allocated and unallocated must add up to {terms.quantity}")
-    escrows = []
-    for allocation in result.allocations:
-        if allocation.supplier not in terms.priority_suppliers:
-            raise Refusal("invalid", f"{SPLIT}: {allocation.supplier} is not on the priority list")
-        expected_id = escrow_id(demand.hash, allocation.supplier)
-        if allocation.escrow_id != expected_id or expected_id in state.escrows:
-            raise Refusal("invalid", f"{SPLIT}: the escrow of {allocation.supplier} is {expected_id}")
-        if allocation.escrow_amount != terms.escrow_amount(allocation.quantity):
-            raise Refusal("invalid", f"{SPLIT}: escrow of {allocation.supplier} is not quantity × unit price")
-        escrows.append(
-            EscrowRecord(
-                id=expected_id,
-                buyer=demand.buyer,
-                supplier=allocation.supplier,
-                product=terms.product,
-                quantity=allocation.quantity,
-                machine_hours=Decimal(allocation.machine_hours),
-                amount=allocation.escrow_amount,
-                currency=terms.unit_price.currency,
-                created_seq=entry.seq,
-                created_time=entry.time,
-                demand=demand.hash,
-            )
-        )
+    if result.allocated + result.unallocated != demand.terms.quantity:
+        raise Refusal("invalid", f"{SPLIT}: allocated and unallocated must add up to {demand.terms.quantity}")
+    escrows = [_allocation_escrow(state, entry, demand, a) for a in result.allocations]
     allocations = list(result.allocations)
 
     def change() -> None:
@@ -167,3 +144,30 @@ def _plan_split(state: NetworkState, entry: Entry, result: SplitResult) -> Chang
             state.escrows[escrow.id] = escrow
 
     return change
+
+
+def _allocation_escrow(
+    state: NetworkState, entry: Entry, demand: DemandRecord, allocation: AllocationResult
+) -> EscrowRecord:
+    """The escrow a split's allocation opens, if the allocation fits the demand's terms."""
+    terms = demand.terms
+    if allocation.supplier not in terms.priority_suppliers:
+        raise Refusal("invalid", f"{SPLIT}: {allocation.supplier} is not on the priority list")
+    expected_id = escrow_id(demand.hash, allocation.supplier)
+    if allocation.escrow_id != expected_id or expected_id in state.escrows:
+        raise Refusal("invalid", f"{SPLIT}: the escrow of {allocation.supplier} is {expected_id}")
+    if allocation.escrow_amount != terms.escrow_amount(allocation.quantity):
+        raise Refusal("invalid", f"{SPLIT}: escrow of {allocation.supplier} is not quantity × unit price")
+    return EscrowRecord(
+        id=expected_id,
+        buyer=demand.buyer,
+        supplier=allocation.supplier,
+        product=terms.product,
+        quantity=allocation.quantity,
+        machine_hours=Decimal(allocation.machine_hours),
+        amount=allocation.escrow_amount,
+        currency=terms.unit_price.currency,
+        created_seq=entry.seq,
+        created_time=entry.time,
+        demand=demand.hash,
+    )
