@@ -22,16 +22,9 @@ from supplymesh.core.contracts.network import CANCEL, SPLIT, NetworkState
 from supplymesh.core.contracts.records import DemandRecord, EscrowRecord
 from supplymesh.core.entry import Entry, format_time
 from supplymesh.core.vocabulary.bodies import DemandTerms, parse_body
+from supplymesh.network.clocks import check_after_base, check_after_inputs, check_cancel_due, check_clock
 from supplymesh.network.rules import RuleViolation
-from supplymesh.network.witness import (
-    check_after_base,
-    check_after_inputs,
-    check_as_buyer,
-    check_as_supplier,
-    check_cancel_due,
-    check_clock,
-    unheld,
-)
+from supplymesh.network.witness import check_as_buyer, check_as_supplier, unheld
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 DEMAND = "d" * 64

@@ -18,18 +18,11 @@ from collections.abc import Collection
 
 from supplymesh.core.entry import Entry, SealedEntry, Signature
 from supplymesh.errors import Conflict, Forbidden
+from supplymesh.network.clocks import check_after_base, check_after_inputs, check_cancel_due, check_clock
 from supplymesh.network.copies import StoredChannels, head_time
 from supplymesh.network.replica import NetworkReplica
 from supplymesh.network.rules import RuleViolation, validate_proposal
-from supplymesh.network.witness import (
-    check_after_base,
-    check_after_inputs,
-    check_as_buyer,
-    check_as_supplier,
-    check_cancel_due,
-    check_clock,
-    unheld,
-)
+from supplymesh.network.witness import check_as_buyer, check_as_supplier, unheld
 from supplymesh.storage import entry_records
 
 log = logging.getLogger("supplymesh.network")

@@ -7,11 +7,9 @@ which time to write. These checks use what only the signing partner knows — it
 clock and its own copies of its channels — so a PDU that steers is refused by the very
 partners it wrongs (SPEC §11: "checked by the partners whom it concerns"):
 
-* **times**, every partner: the proposal's time is within :data:`MAX_CLOCK_SKEW` of the
-  partner's own clock, in either direction, and not earlier than the time of the entry
-  at its base, nor more than the skew before an attestation it uses; a cancellation is
-  due by the partner's own clock too. Deadlines that run from a decision's time (the
-  deposit window runs from the split's) therefore run from a time every signer checked.
+* **times**, every partner: :mod:`supplymesh.network.clocks` (the proposal's time
+  within the skew of the partner's own clock, never before its base or the attestations
+  it uses; a cancellation due by the partner's clock).
 * **the supplier** of a split: if its channel with the buyer holds an attestation made
   for the demand, the split must use it — not call the supplier unavailable, not leave it
   out while it is on the priority list, and not carry another entry in its place: the
@@ -36,23 +34,18 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from supplymesh.config import NetworkConfig, channel_ledger
 from supplymesh.core.contracts.channel import ChannelMembers, EndorsementRefused
 from supplymesh.core.contracts.network import (
-    CANCEL,
     SPLIT,
     DemandRecord,
     NetworkState,
     demand_terms,
-    deposit_overdue,
 )
-from supplymesh.core.entry import Entry, EntryFormatError, format_time, parse_time
-from supplymesh.network.rules import MAX_CLOCK_SKEW_SECONDS, RuleViolation
-
-MAX_CLOCK_SKEW = timedelta(seconds=MAX_CLOCK_SKEW_SECONDS)
+from supplymesh.core.entry import Entry, EntryFormatError
+from supplymesh.network.rules import RuleViolation
 
 
 class ChannelRecords(Protocol):
@@ -79,83 +72,11 @@ class AttestationUse:
     time: str
 
 
-def instant(text: str) -> datetime:
-    """The moment of a ledger time text.
-
-    Raises:
-        RuleViolation: if it is not a valid time.
-    """
-    try:
-        moment = parse_time(text)
-    except ValueError as exc:
-        raise RuleViolation(f"time {text!r} is not RFC 3339") from exc
-    if moment.tzinfo is None:
-        raise RuleViolation(f"time {text!r} has no offset")
-    return moment
-
-
-# -- times --------------------------------------------------------------------------------------
-
-
-def check_clock(entry: Entry, now: datetime, *, me: str) -> None:
-    """The proposal's time is within the skew of this partner's clock, either way.
-
-    Raises:
-        RuleViolation: naming the rule and both times.
-    """
-    moment = instant(entry.time)
-    if abs(moment - now) > MAX_CLOCK_SKEW:
-        direction = "ahead of" if moment > now else "behind"
-        raise RuleViolation(
-            f"entry time {entry.time} is more than {MAX_CLOCK_SKEW_SECONDS} s {direction} "
-            f"{me}'s clock ({format_time(now)})"
-        )
-
-
-def check_after_base(entry: Entry, base_time: str) -> None:
-    """Times never go back along the ledger: the proposal is not earlier than its base.
-
-    Raises:
-        RuleViolation: if the entry is dated before the entry at its base.
-    """
-    if base_time and instant(entry.time) < instant(base_time):
-        raise RuleViolation(f"entry time {entry.time} is earlier than its base's ({base_time})")
-
-
-def check_after_inputs(entry: Entry) -> None:
-    """A split is not dated more than the skew before an attestation it uses.
-
-    Raises:
-        RuleViolation: naming the attestation.
-    """
-    if entry.kind != SPLIT:
-        return
-    moment = instant(entry.time)
-    for used in uses(entry):
-        if moment < instant(used.time) - MAX_CLOCK_SKEW:
-            raise RuleViolation(
-                f"entry time {entry.time} is more than {MAX_CLOCK_SKEW_SECONDS} s before the "
-                f"attestation of {used.supplier} it uses ({used.time})"
-            )
-
-
-def check_cancel_due(config: NetworkConfig, state: NetworkState, entry: Entry, now: datetime) -> None:
-    """A cancellation is due by this partner's own clock, not only by the PDU's.
-
-    Raises:
-        RuleViolation: if the deposit window has not elapsed by ``now``.
-    """
-    if entry.kind != CANCEL:
-        return
-    escrow = state.escrows.get(str(_inputs(entry).get("escrow")))
-    if escrow is None or not deposit_overdue(escrow, format_time(now), config.deposit_window_seconds):
-        raise RuleViolation("the deposit window has not elapsed by this partner's clock")
-
-
 # -- attestations -------------------------------------------------------------------------------
 
 
-def _inputs(entry: Entry) -> Mapping[str, Any]:
+def inputs_of(entry: Entry) -> Mapping[str, Any]:
+    """The inputs of a decision entry ({} when it carries none or a malformed one)."""
     inputs = entry.body.get("inputs")
     return inputs if isinstance(inputs, Mapping) else {}
 
@@ -164,7 +85,7 @@ def split_demand(state: NetworkState, entry: Entry) -> DemandRecord | None:
     """The demand a split decides (None if the entry is no split or names none)."""
     if entry.kind != SPLIT:
         return None
-    return state.demands.get(str(_inputs(entry).get("demand")))
+    return state.demands.get(str(inputs_of(entry).get("demand")))
 
 
 def uses(entry: Entry) -> list[AttestationUse]:
@@ -174,7 +95,7 @@ def uses(entry: Entry) -> list[AttestationUse]:
         RuleViolation: if an input is malformed.
     """
     found: list[AttestationUse] = []
-    items = _inputs(entry).get("attestations", [])
+    items = inputs_of(entry).get("attestations", [])
     if not isinstance(items, list):
         raise RuleViolation("attestations must be a list")
     for item in items:
@@ -195,7 +116,7 @@ def _priority(demand: DemandRecord) -> tuple[str, ...]:
 
 
 def _unavailable(entry: Entry) -> Mapping[str, Any]:
-    listed = _inputs(entry).get("unavailable", {})
+    listed = inputs_of(entry).get("unavailable", {})
     return listed if isinstance(listed, Mapping) else {}
 
 
