@@ -104,32 +104,8 @@ def open_node(
     Raises:
         NodeStartupError: on a missing member, a role or key mismatch.
     """
-    try:
-        config = NetworkConfig.load(settings.network_config)
-    except (OSError, ValueError) as exc:
-        raise NodeStartupError(f"cannot read network config: {exc}") from exc
-    try:
-        member = config.member(settings.node_id)
-    except KeyError as exc:
-        raise NodeStartupError(f"{settings.node_id} is not a member of the network") from exc
-    if member.role != role:
-        raise NodeStartupError(f"{member.id} is a {member.role} node, not {role}")
-    signer = load_key_file(settings.node_dir / KEY_FILE)
-    if signer.public_key.text != member.public_key:
-        raise NodeStartupError(f"the key in {settings.node_dir} is not {member.id}'s key in the config")
-    if member.encryption_key is None:
-        raise NodeStartupError(
-            f"the network config has no encryption_key for {member.id} (a config from before channel "
-            "encryption): run `supplymesh up` on the state directory once to add the missing keys"
-        )
-    try:
-        recipient = load_enc_key_file(settings.node_dir / ENC_KEY_FILE)
-    except KeyFileError as exc:
-        raise NodeStartupError(str(exc)) from exc
-    if recipient.public_key.text != member.encryption_key:
-        raise NodeStartupError(
-            f"the encryption key in {settings.node_dir} is not {member.id}'s encryption_key in the config"
-        )
+    config, member = _membership(settings, role)
+    signer, recipient = _own_keys(settings, member)
     engine = make_engine(settings.effective_database_url)
     try:
         migrate(engine, [migrations] if migrations is not None else [])
@@ -156,3 +132,39 @@ def open_node(
         peers=peers,
         trees=TreeCache(store),
     )
+
+
+def _membership(settings: NodeSettings, role: Role) -> tuple[NetworkConfig, Member]:
+    """The network config and this node's member entry in it, of the expected role."""
+    try:
+        config = NetworkConfig.load(settings.network_config)
+    except (OSError, ValueError) as exc:
+        raise NodeStartupError(f"cannot read network config: {exc}") from exc
+    try:
+        member = config.member(settings.node_id)
+    except KeyError as exc:
+        raise NodeStartupError(f"{settings.node_id} is not a member of the network") from exc
+    if member.role != role:
+        raise NodeStartupError(f"{member.id} is a {member.role} node, not {role}")
+    return config, member
+
+
+def _own_keys(settings: NodeSettings, member: Member) -> tuple[Signer, Recipient]:
+    """This node's signing and encryption keys, checked against its member entry."""
+    signer = load_key_file(settings.node_dir / KEY_FILE)
+    if signer.public_key.text != member.public_key:
+        raise NodeStartupError(f"the key in {settings.node_dir} is not {member.id}'s key in the config")
+    if member.encryption_key is None:
+        raise NodeStartupError(
+            f"the network config has no encryption_key for {member.id} (a config from before channel "
+            "encryption): run `supplymesh up` on the state directory once to add the missing keys"
+        )
+    try:
+        recipient = load_enc_key_file(settings.node_dir / ENC_KEY_FILE)
+    except KeyFileError as exc:
+        raise NodeStartupError(str(exc)) from exc
+    if recipient.public_key.text != member.encryption_key:
+        raise NodeStartupError(
+            f"the encryption key in {settings.node_dir} is not {member.id}'s encryption_key in the config"
+        )
+    return signer, recipient

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import httpx
@@ -50,6 +51,34 @@ def build_app(
 ) -> FastAPI:
     """A node application for ``role`` with the shared routes and error handling."""
     node = open_node(settings, role=role, migrations=migrations, peer_mounts=peer_mounts)
+    app = FastAPI(
+        title=f"SupplyMesh {role} node",
+        version=__version__,
+        description=description,
+        lifespan=_lifespan(node, on_start),
+    )
+    app.state.node = node
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AuthGateMiddleware, node=node)  # outermost: credentials before any body
+
+    @app.get("/health", tags=["health"], summary="Liveness")
+    def health() -> Health:
+        return Health(status="ok", node=node.id, role=str(node.role))
+
+    app.include_router(erp_ledger_router())
+    app.include_router(events_router())
+    app.include_router(peer_ledger_router())
+    for router in routers:
+        app.include_router(router)
+    install_extra_schemas(app)
+    return app
+
+
+def _lifespan(
+    node: Node, on_start: StartHook | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start hooks, the outbox worker and background jobs; stop them and close the node."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -68,25 +97,4 @@ def build_app(
             await asyncio.gather(*tasks, return_exceptions=True)
             await node.aclose()
 
-    app = FastAPI(
-        title=f"SupplyMesh {role} node",
-        version=__version__,
-        description=description,
-        lifespan=lifespan,
-    )
-    app.state.node = node
-    install_problem_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(AuthGateMiddleware, node=node)  # outermost: credentials before any body
-
-    @app.get("/health", tags=["health"], summary="Liveness")
-    def health() -> Health:
-        return Health(status="ok", node=node.id, role=str(node.role))
-
-    app.include_router(erp_ledger_router())
-    app.include_router(events_router())
-    app.include_router(peer_ledger_router())
-    for router in routers:
-        app.include_router(router)
-    install_extra_schemas(app)
-    return app
+    return lifespan

@@ -33,6 +33,7 @@ CREATES = (
 )
 
 
+# size: the whole initial schema as Alembic generated it, one table after another
 def upgrade() -> None:
     """Create this revision's tables."""
     op.create_table(

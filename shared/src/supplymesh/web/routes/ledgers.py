@@ -241,13 +241,15 @@ def erp_ledger_router() -> APIRouter:
     return router
 
 
+def _allow(node: Node, sender: str, ledger: str) -> None:
+    """Refuse a member that may not read ``ledger`` (403)."""
+    if not peer_may_read(node.config, sender, ledger):
+        raise Forbidden(f"{sender} may not read {ledger}")
+
+
 def peer_ledger_router() -> APIRouter:
     """``/peer/v1/ledgers…`` for other members, by signed request."""
     router = APIRouter(prefix="/peer/v1/ledgers", tags=["peer"])
-
-    def allow(node: Node, sender: str, ledger: str) -> None:
-        if not peer_may_read(node.config, sender, ledger):
-            raise Forbidden(f"{sender} may not read {ledger}")
 
     @router.get("", response_model=list[LedgerInfo], summary="Ledgers the calling member may read here")
     def list_ledgers(node: NodeDep, sender: PeerSender) -> list[LedgerInfo]:
@@ -262,26 +264,26 @@ def peer_ledger_router() -> APIRouter:
         after: After = 0,
         limit: Limit = DEFAULT_LIMIT,
     ) -> JSONResponse:
-        allow(node, sender, ledger)
+        _allow(node, sender, ledger)
         return _entries(request, node, ledger, after, limit)
 
     @router.get("/{ledger}/head")
     def head(node: NodeDep, sender: PeerSender, ledger: LedgerName) -> HeadOut:
-        allow(node, sender, ledger)
+        _allow(node, sender, ledger)
         return _head_out(node, ledger)
 
     @router.get("/{ledger}/proofs/inclusion")
     def inclusion(
         node: NodeDep, sender: PeerSender, ledger: LedgerName, seq: Seq, size: OptSize = None
     ) -> InclusionProofOut:
-        allow(node, sender, ledger)
+        _allow(node, sender, ledger)
         return _inclusion(node, ledger, seq, size)
 
     @router.get("/{ledger}/proofs/consistency")
     def consistency(
         node: NodeDep, sender: PeerSender, ledger: LedgerName, first: Seq, second: OptSize = None
     ) -> ConsistencyProofOut:
-        allow(node, sender, ledger)
+        _allow(node, sender, ledger)
         return _consistency(node, ledger, first, second)
 
     return router

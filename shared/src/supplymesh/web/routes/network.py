@@ -22,7 +22,7 @@ def get_replica(request: Request) -> NetworkReplica:
 Replica = Annotated[NetworkReplica, Depends(get_replica)]
 
 
-class SignatureReply(BaseModel):
+class DecisionSignatureReply(BaseModel):
     """A partner's signature over a decision entry's hash."""
 
     signer: str
@@ -34,9 +34,9 @@ def network_partner_router() -> APIRouter:
     router = APIRouter(prefix="/peer/v1/network", tags=["peer"])
 
     @router.post("/proposals", summary="Validate and sign a proposed decision (re-executes the rule)")
-    async def proposal(body: dict[str, Any], sender: PeerSender, replica: Replica) -> SignatureReply:
+    async def proposal(body: dict[str, Any], sender: PeerSender, replica: Replica) -> DecisionSignatureReply:
         signature = await sign_proposal(replica, sender, parse(body))
-        return SignatureReply(signer=signature.signer, sig=signature.sig)
+        return DecisionSignatureReply(signer=signature.signer, sig=signature.sig)
 
     @router.post("/entries", status_code=204, summary="Replicate a network-ledger entry from the PDU")
     async def entries(body: dict[str, Any], sender: PeerSender, replica: Replica) -> Response:
