@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from supplymesh.cli.app import prepare, write_runtime_file
 from supplymesh.cli.launcher import LocalNetwork
+from supplymesh.cli.netgen import prepare, write_runtime_file
 from tests.system.conftest import free_base_port
 
 pytestmark = pytest.mark.system

@@ -6,14 +6,8 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from supplymesh.audit.epcis import (
-    CONTEXT,
-    export_document,
-    lot_class,
-    mismatched_event_ids,
-    party,
-    render,
-)
+from supplymesh.audit.epcis import CONTEXT, export_document, mismatched_event_ids, render
+from supplymesh.audit.epcis_ids import lot_class, party
 from supplymesh.core.contracts.network import acceptance_escrow_id, decide_quality, decide_split
 from supplymesh.core.contracts.split import AttestedCapacity
 from supplymesh.core.entry import Entry

@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 
 from supplymesh.audit.epcis_hash import (
-    UnsupportedEventField,
-    canonical_uri,
     context_namespaces,
     event_hash_id,
     format_number,
@@ -19,6 +17,7 @@ from supplymesh.audit.epcis_hash import (
     normalise_time,
     prehash_string,
 )
+from supplymesh.audit.epcis_uris import UnsupportedEventField, canonical_uri
 
 # The two events of the EPCIS 2.0 standard's worked example ``Example_9.6.1-ObjectEvent``
 # (JSON/Example_9.6.1-ObjectEvent.jsonld in the gs1/EPCIS repository), in its JSON

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from supplymesh.core.contracts.channel import KEY_KIND, is_private
-from supplymesh.core.entry import SealedEntry
+from supplymesh.core.entry import Entry, SealedEntry
 from supplymesh.core.sealing import (
     Recipient,
     SealingError,
@@ -44,7 +44,7 @@ class OpenedChannel:
     problems: list[tuple[int, str, str]] = field(default_factory=list)
 
 
-def open_channel(  # noqa: C901 - one pass over the channel: key entries change the key the next bodies open with
+def open_channel(
     ledger: str,
     entries: Iterable[SealedEntry | None],
     *,
@@ -53,57 +53,73 @@ def open_channel(  # noqa: C901 - one pass over the channel: key entries change 
     expected_readers: frozenset[str],
 ) -> OpenedChannel:
     """Unwrap ``reader``'s keys from the key entries and open every private body."""
-    opened = OpenedChannel(ledger)
-    keys: dict[str, bytes] = {}
-    current: str | None = None
+    channel = _ChannelReader(ledger, recipient, reader, expected_readers, OpenedChannel(ledger))
     for sealed in entries:
         if sealed is None:
             continue
-        entry = sealed.entry
-        if entry.kind == KEY_KIND:
-            try:
-                key_id = check_key_entry_body(entry.body, expected_readers=expected_readers)
-                keys[key_id] = unwrap_key(
-                    entry.body["readers"][reader],
-                    recipient=recipient,
-                    ledger=ledger,
-                    reader=reader,
-                    key_id=key_id,
-                )
-                current = key_id
-            except _UNREADABLE as exc:
-                opened.problems.append((entry.seq, "channel_key", str(exc)))
-                if isinstance(entry.body.get("key_id"), str):
-                    current = entry.body["key_id"]
-            continue
-        if not is_private(entry.kind):
-            continue
+        if sealed.entry.kind == KEY_KIND:
+            channel.read_key(sealed.entry)
+        elif is_private(sealed.entry.kind):
+            channel.open_private(sealed.entry)
+    return channel.opened
+
+
+@dataclass
+class _ChannelReader:
+    """One pass over a channel: key entries change the key the next bodies open with."""
+
+    ledger: str
+    recipient: Recipient
+    reader: str
+    expected_readers: frozenset[str]
+    opened: OpenedChannel
+    keys: dict[str, bytes] = field(default_factory=dict)
+    current: str | None = None
+
+    def read_key(self, entry: Entry) -> None:
+        """Unwrap the reader's copy of a key entry's key; it is the current key from now on."""
+        try:
+            key_id = check_key_entry_body(entry.body, expected_readers=self.expected_readers)
+            self.keys[key_id] = unwrap_key(
+                entry.body["readers"][self.reader],
+                recipient=self.recipient,
+                ledger=self.ledger,
+                reader=self.reader,
+                key_id=key_id,
+            )
+            self.current = key_id
+        except _UNREADABLE as exc:
+            self.opened.problems.append((entry.seq, "channel_key", str(exc)))
+            if isinstance(entry.body.get("key_id"), str):
+                self.current = entry.body["key_id"]
+
+    def open_private(self, entry: Entry) -> None:
+        """Open a private entry's sealed body, noting a body that is not sealed, stale or unreadable."""
         try:
             key_id = sealed_key_id(entry.body)
         except SealingError as exc:
-            opened.problems.append((entry.seq, "unencrypted_payload", f"{entry.kind}: {exc}"))
-            continue
-        if key_id != current:
-            opened.problems.append(
+            self.opened.problems.append((entry.seq, "unencrypted_payload", f"{entry.kind}: {exc}"))
+            return
+        if key_id != self.current:
+            self.opened.problems.append(
                 (
                     entry.seq,
                     "stale_key",
-                    f"sealed under {key_id[:12]}…, the current key is {str(current)[:12]}…",
+                    f"sealed under {key_id[:12]}…, the current key is {str(self.current)[:12]}…",
                 )
             )
-        key = keys.get(key_id)
+        key = self.keys.get(key_id)
         if key is None:
-            opened.problems.append(
+            self.opened.problems.append(
                 (entry.seq, "unreadable_payload", f"no readable key {key_id[:12]}… before it")
             )
-            continue
+            return
         try:
-            opened.bodies[entry.seq] = open_body(
-                entry.body, key=key, ledger=ledger, seq=entry.seq, kind=entry.kind, author=entry.author
+            self.opened.bodies[entry.seq] = open_body(
+                entry.body, key=key, ledger=self.ledger, seq=entry.seq, kind=entry.kind, author=entry.author
             )
         except _UNREADABLE as exc:
-            opened.problems.append((entry.seq, "unreadable_payload", str(exc)))
-    return opened
+            self.opened.problems.append((entry.seq, "unreadable_payload", str(exc)))
 
 
 def private_strings(bodies: Iterable[Mapping[str, Any]], *, exclude: frozenset[str]) -> set[str]:

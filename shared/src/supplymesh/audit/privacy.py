@@ -18,10 +18,10 @@ from supplymesh.audit.pull import Pull, finding
 from supplymesh.audit.semantics import UNINTERPRETABLE, judged, malformed
 from supplymesh.config import NETWORK_LEDGER
 from supplymesh.core.actions import ACTION_FIELDS, ESCROW_DEPOSITED
+from supplymesh.core.commitment import opens
 from supplymesh.core.contracts.channel import VIEW_KINDS
 from supplymesh.core.contracts.network import DECISION_KINDS, DEMAND_FAILED, PROPOSAL_WITHDRAWN
 from supplymesh.core.entry import Entry, SealedEntry
-from supplymesh.core.commitment import opens
 from supplymesh.core.verify import Finding
 
 ALLOWED_DECISION_BODY = frozenset({"decision", "base", "inputs", "result"})

@@ -13,6 +13,9 @@ Layout of a state directory::
 Running it again on an existing directory reuses every key and token (resume). A config
 written before channel encryption (members without ``encryption_key``) is migrated on
 resume: each node gets a new ``node.enc.key`` and the config its public half.
+
+:func:`prepare` builds (or reuses) a state directory for ``init``, ``up`` and ``demo``;
+:func:`write_runtime_file` writes ``DIR/network.json``.
 """
 
 from __future__ import annotations
@@ -176,3 +179,33 @@ def member_url(template: str | None, member_id: str, host: str, port: int) -> st
 def read_token(state_dir: Path, node_id: str) -> str:
     """The plaintext ERP token of ``node_id``'s default client."""
     return (state_dir / node_id / TOKEN_FILE).read_text(encoding="utf-8").strip()
+
+
+def prepare(
+    state_dir: Path,
+    config_file: Path | None,
+    base_port: int,
+    suppliers: int = 2,
+    oems: int = 2,
+    url_template: str | None = None,
+) -> NetworkConfig:
+    """Keys, tokens and the public config in ``state_dir`` (reused when present)."""
+    existing = state_dir / CONFIG_FILE
+    if config_file is not None:
+        seats, extra = seats_from_file(config_file)
+    elif existing.exists():
+        seats, extra = seats_from_file(existing)
+    else:
+        seats, extra = default_seats(suppliers=suppliers, oems=oems), {}
+    return build_network(state_dir, seats, base_port=base_port, url_template=url_template, extra=extra)
+
+
+def write_runtime_file(state_dir: Path, config: NetworkConfig) -> Path:
+    """Write ``DIR/network.json`` (URLs and ERP tokens) atomically."""
+    nodes = {
+        m.id: {"role": str(m.role), "url": m.url, "erp_token": read_token(state_dir, m.id)}
+        for m in config.members
+    }
+    path = state_dir / RUNTIME_FILE
+    write_private_file(path, json.dumps({"nodes": nodes}, indent=2) + "\n")
+    return path

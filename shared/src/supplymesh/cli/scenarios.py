@@ -8,19 +8,17 @@ defects in 400) and is refunded, then re-offered to oem-b, whose looser AQL acce
 oem-b accepts, pays, and the PDU releases to supplier-b.
 
 Each step checks the outcome against the worked examples and raises
-:class:`ScenarioFailed` otherwise.
+:class:`~supplymesh.cli.scenario_client.ScenarioFailed` otherwise.
 """
 
 from __future__ import annotations
 
 import functools
-import time
-from collections.abc import Callable
 from typing import Any
 
-import httpx
-from rich.console import Console
 from rich.table import Table
+
+from supplymesh.cli.scenario_client import ScenarioClient, ScenarioFailed
 
 PROFILE_A = {
     "machines": 4,
@@ -56,63 +54,22 @@ DEMAND_B = {
 }
 
 
-class ScenarioFailed(Exception):
-    """A step did not give the outcome of the paper's worked example."""
-
-
-class Demo:
+class Demo(ScenarioClient):
     """Runs the scenarios against ``nodes`` (the ``network.json`` of ``supplymesh up``)."""
-
-    def __init__(self, nodes: dict[str, Any], console: Console, *, timeout: float = 60.0) -> None:
-        self.nodes = nodes
-        self.console = console
-        self.timeout = timeout
-        self.clients = {
-            node_id: httpx.Client(
-                base_url=info["url"], timeout=30.0, headers={"Authorization": f"Bearer {info['erp_token']}"}
-            )
-            for node_id, info in nodes.items()
-        }
-        self.started = time.monotonic()
-
-    def close(self) -> None:
-        """Close HTTP connections."""
-        for client in self.clients.values():
-            client.close()
-
-    def say(self, who: str, text: str) -> None:
-        """One line of the timeline."""
-        elapsed = time.monotonic() - self.started
-        self.console.print(f"[dim]{elapsed:7.2f}s[/dim] [bold cyan]{who:>11}[/bold cyan]  {text}")
-
-    def call(self, node: str, method: str, path: str, **kwargs: Any) -> Any:
-        """An ERP call that must succeed."""
-        response = self.clients[node].request(method, path, **kwargs)
-        if response.status_code >= 400:
-            raise ScenarioFailed(f"{node} {method} {path}: HTTP {response.status_code} {response.text[:300]}")
-        return response.json() if response.content else None
-
-    def wait(self, what: str, probe: Callable[[], Any]) -> Any:
-        """Poll ``probe`` until it returns something truthy."""
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            value = probe()
-            if value:
-                return value
-            time.sleep(0.1)
-        raise ScenarioFailed(f"timed out waiting for {what}")
-
-    @staticmethod
-    def expect(condition: bool, message: str) -> None:
-        """Raise unless ``condition``."""
-        if not condition:
-            raise ScenarioFailed(message)
 
     # -- scenario 1 ---------------------------------------------------------------------------
 
     def scenario_1(self) -> dict[str, Any]:
         """The §5 split."""
         self.console.rule("Scenario 1 — order split by real capacity (SPEC §5)")
+        self._set_plant_profiles()
+        demand = self._split(self._submit("oem-a", DEMAND_A))
+        self._check_split(demand)
+        self._show_orders()
+        return demand
+
+    def _set_plant_profiles(self) -> None:
+        """Both suppliers attest their plant profiles."""
         for supplier, profile in (("supplier-a", PROFILE_A), ("supplier-b", PROFILE_B)):
             self.call(supplier, "PUT", "/v1/dms/profile", json=profile)
             capacity = self.call(supplier, "GET", "/v1/capacity")
@@ -122,7 +79,14 @@ class Demo:
                 f"machine-h/day, external queue {capacity['queued_machine_hours']} h "
                 "(attested on its channels, countersigned by each OEM)",
             )
-        created = self.call("oem-a", "POST", "/v1/demands", json=DEMAND_A)
+
+    def _submit(self, oem: str, terms: dict[str, Any]) -> dict[str, Any]:
+        """``oem`` submits a demand; its creation answer."""
+        created: dict[str, Any] = self.call(oem, "POST", "/v1/demands", json=terms)
+        return created
+
+    def _split(self, created: dict[str, Any]) -> dict[str, Any]:
+        """oem-a's demand, once the PDU's split of it is decided and signed."""
         self.say(
             "oem-a",
             f"demand {created['id'][:8]}…: 1000 × P-100, lead time 5 days, RMHd 400 h, "
@@ -138,6 +102,10 @@ class Demo:
             f"attestations asked for this demand; split proposed at base {decision['base']['seq']}; "
             f"signed by [bold]{signers}[/bold] after each re-executed it",
         )
+        return demand
+
+    def _check_split(self, demand: dict[str, Any]) -> None:
+        """Show the split and check it is the worked example's: 390 + 400, 210 unallocated."""
         table = Table("supplier", "units", "machine-h", "escrow (EUR cents)")
         for allocation in demand["allocations"]:
             table.add_row(
@@ -160,12 +128,14 @@ class Demo:
             demand["unallocated_quantity"] == 210 and demand["status"] == "partially_allocated",
             f"unallocated {demand['unallocated_quantity']}, status {demand['status']}",
         )
+
+    def _show_orders(self) -> None:
+        """Each supplier's order, once it has one."""
         for supplier in ("supplier-a", "supplier-b"):
             order = self.wait(
                 f"{supplier}'s order", functools.partial(self.call, supplier, "GET", "/v1/orders")
             )[0]
             self.say(supplier, f"order {order['id'][:8]}…: {order['quantity']} units, {order['state']}")
-        return demand
 
     def _decided(self, oem: str, demand_id: str) -> dict[str, Any] | None:
         demand: dict[str, Any] = self.call(oem, "GET", f"/v1/demands/{demand_id}")
@@ -183,14 +153,25 @@ class Demo:
     def scenario_2(self, demand: dict[str, Any]) -> None:
         """The §6 release, refund and re-offer."""
         self.console.rule("Scenario 2 — escrow released on quality, refunded and re-offered (SPEC §6)")
-        other = self.call("oem-b", "POST", "/v1/demands", json=DEMAND_B)
+        self._unserved_demand()
+        escrow_a, escrow_b = (a["escrow_id"] for a in demand["allocations"])
+        self._fund(escrow_a, escrow_b)
+        self._release(escrow_a)
+        self._refund(escrow_b)
+        self._reoffer()
+
+    def _unserved_demand(self) -> None:
+        """oem-b's demand, which finds no capacity left."""
+        other = self._submit("oem-b", DEMAND_B)
         other_demand = self.wait("oem-b's split", lambda: self._decided("oem-b", other["id"]))
         self.say(
             "oem-b",
             f"demand 600 × P-100 with AQL major 4.0: {other_demand['status']} "
             f"({other_demand['unallocated_quantity']} units open — no capacity left)",
         )
-        escrow_a, escrow_b = (a["escrow_id"] for a in demand["allocations"])
+
+    def _fund(self, escrow_a: str, escrow_b: str) -> None:
+        """oem-a pays both allocations into escrow."""
         for escrow_id, amount in ((escrow_a, 487500), (escrow_b, 500000)):
             paid = self.call(
                 "oem-a",
@@ -203,6 +184,9 @@ class Demo:
                 "oem-a",
                 f"deposited {amount} EUR cents into escrow {escrow_id[:8]}… for {paid['supplier']}: funded",
             )
+
+    def _release(self, escrow_a: str) -> None:
+        """supplier-a's lot passes oem-a's AQL: the PDU releases its escrow."""
         self.call(
             "supplier-a",
             "POST",
@@ -216,6 +200,9 @@ class Demo:
             "quality passes (5×100 ≤ 2.5×390, 10×100 ≤ 4.0×390): "
             "[green]487500 released to supplier-a[/green]",
         )
+
+    def _refund(self, escrow_b: str) -> None:
+        """supplier-b's lot fails oem-a's AQL: the PDU refunds oem-a and re-offers the lot."""
         self.call(
             "supplier-b",
             "POST",
@@ -228,6 +215,9 @@ class Demo:
             "pdu",
             "quality fails (14×100 > 2.5×400): [yellow]500000 refunded to oem-a[/yellow]; lot re-offered",
         )
+
+    def _reoffer(self) -> None:
+        """oem-b, whose looser AQL admits the lot, accepts the offer and pays; the PDU releases."""
         offers = self.wait(
             "the offer to oem-b",
             lambda: [o for o in self.call("oem-b", "GET", "/v1/offers") if o["state"] == "open"],
