@@ -31,8 +31,8 @@ from typing import Any
 import httpx
 
 from benchmarks.bench_partner import client, free_base, percentile
-from supplymesh.cli.app import prepare, write_runtime_file
 from supplymesh.cli.launcher import LocalNetwork
+from supplymesh.cli.netgen import prepare, write_runtime_file
 
 RESULTS = Path(__file__).parent / "results" / "decisions.json"
 POLL_SECONDS = 0.005

@@ -26,8 +26,8 @@ from typing import Any
 
 import httpx
 
-from supplymesh.cli.app import prepare, write_runtime_file
 from supplymesh.cli.launcher import LocalNetwork, port_in_use
+from supplymesh.cli.netgen import prepare, write_runtime_file
 
 RESULTS = Path(__file__).parent / "results" / "partner.json"
 BATCH = 1000

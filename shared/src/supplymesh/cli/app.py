@@ -18,10 +18,7 @@ from supplymesh.cli.commands.openapi import openapi
 from supplymesh.cli.commands.run_network import up
 from supplymesh.cli.commands.scenarios import demo, scenarios
 
-# benchmarks/bench_partner.py and bench_decisions.py import these two from here
-from supplymesh.cli.netgen import prepare, write_runtime_file
-
-__all__ = ["app", "main", "prepare", "write_runtime_file"]
+__all__ = ["app", "main"]
 
 app = typer.Typer(
     help="SupplyMesh: multi-party supply-network nodes.", no_args_is_help=True, add_completion=False
