@@ -366,19 +366,20 @@ async def test_a_tampered_auditor_copy_is_not_built_on(harness: Harness) -> None
 async def test_scheduled_audits_are_incremental_with_a_periodic_full_one(harness: Harness) -> None:
     import asyncio
 
-    from supplymesh_auditor import audits
+    from supplymesh_auditor import reports, schedule
 
     await setup_split(harness)
     node = harness.node("auditor")
+    auditor = harness.app("auditor").state.auditor
     stop = asyncio.Event()
-    task = asyncio.create_task(audits.run_forever(node, 0.01, full_every=3, stop=stop))
+    task = asyncio.create_task(schedule.run_forever(auditor, 0.01, full_every=3, stop=stop))
     try:
         for _ in range(500):
-            if len(audits.history(node, after=0, limit=10)) >= 3:
+            if len(reports.history(node, after=0, limit=10)) >= 3:
                 break
             await asyncio.sleep(0.02)
     finally:
         stop.set()
         await task  # the audit in progress finishes before the harness closes the database
-    modes = [r["mode"] for r in audits.history(node, after=0, limit=3)]
+    modes = [r["mode"] for r in reports.history(node, after=0, limit=3)]
     assert modes == ["incremental", "incremental", "full"]

@@ -17,7 +17,8 @@ from sqlalchemy import Engine, text
 from supplymesh.config import channel_ledger
 from supplymesh.core.entry import Entry, SealedEntry, sign_entry
 from supplymesh.node.keys import KEY_FILE, load_key_file
-from supplymesh_auditor import audits
+from supplymesh_auditor import audits, schedule
+from supplymesh_auditor import reports as auditor_reports
 from tests.harness import Harness
 from tests.service.test_audit import audit, rules_at
 from tests.service.test_scenarios import setup_split
@@ -152,18 +153,19 @@ async def test_scheduled_audits_report_a_hostile_holder_instead_of_failing(harne
     garble(harness, "supplier-b", {"/peer/v1/ledgers/network/entries": b"[" * 100_000})
     node = harness.node("auditor")
     stop = asyncio.Event()
-    task = asyncio.create_task(audits.run_forever(node, 0.01, full_every=2, stop=stop))
+    auditor = harness.app("auditor").state.auditor
+    task = asyncio.create_task(schedule.run_forever(auditor, 0.01, full_every=2, stop=stop))
     try:
         for _ in range(500):
-            if len(audits.history(node, after=0, limit=10)) >= 2:
+            if len(auditor_reports.history(node, after=0, limit=10)) >= 2:
                 break
             await asyncio.sleep(0.02)
     finally:
         stop.set()
         await task
-    reports = audits.history(node, after=0, limit=2)
+    reports = auditor_reports.history(node, after=0, limit=2)
     assert [r["mode"] for r in reports] == ["incremental", "full"]
-    latest = audits.latest(node)
+    latest = auditor_reports.latest(node)
     assert latest is not None and holders_named(latest) == {"supplier-b"}
 
 
@@ -175,7 +177,7 @@ async def test_audit_that_cannot_complete_still_answers_with_a_report(
     def broken(*_args: Any) -> Any:
         raise RuntimeError("the auditor's own database is gone")
 
-    monkeypatch.setattr(audits, "_load_stored", broken)
+    monkeypatch.setattr(audits, "load_stored", broken)
     response = await harness.erp("auditor").post("/v1/audits", json={"mode": "full"})
     assert response.status_code == 200, response.text
     report = response.json()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from supplymesh.node.settings import NodeSettings
-from supplymesh_auditor import audits
+from supplymesh_auditor import schedule
 from supplymesh_auditor.main import create_app
 from tests.conftest import DatabaseFactory
 from tests.harness import Harness
@@ -19,7 +19,9 @@ async def schedule_of(settings: NodeSettings) -> list[tuple[object, ...]]:
     """(interval, full_every) of every scheduled-audit job of an auditor app with ``settings``."""
     app = create_app(settings)
     try:
-        jobs = [job for job in app.state.node.background if getattr(job, "func", None) is audits.run_forever]
+        jobs = [
+            job for job in app.state.node.background if getattr(job, "func", None) is schedule.run_forever
+        ]
         return [tuple(job.args[1:]) for job in jobs]
     finally:
         await app.state.node.aclose()

@@ -12,7 +12,8 @@ from fastapi import FastAPI
 from supplymesh.config import Role
 from supplymesh.node.settings import NodeSettings
 from supplymesh.web.app import build_app
-from supplymesh_auditor import audits
+from supplymesh_auditor import schedule
+from supplymesh_auditor.audits import Auditor
 from supplymesh_auditor.routes import audits as audit_routes
 from supplymesh_auditor.routes import epcis as epcis_routes
 from supplymesh_auditor.routes import explorer
@@ -39,10 +40,12 @@ def create_app(
         migrations=MIGRATIONS,
         peer_mounts=peer_mounts,
     )
+    auditor = Auditor(app.state.node)
+    app.state.auditor = auditor
     if settings.audit_interval_seconds > 0:
         app.state.node.background.append(
             functools.partial(
-                audits.run_forever, app.state.node, settings.audit_interval_seconds, settings.audit_full_every
+                schedule.run_forever, auditor, settings.audit_interval_seconds, settings.audit_full_every
             )
         )
     return app

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict
 from supplymesh.errors import NotFound
 from supplymesh.web.deps import ErpAuditor, ErpReader, NodeDep
 from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, cursor_query, int32_cursor, page_response
-from supplymesh_auditor import audits
+from supplymesh_auditor import reports
+from supplymesh_auditor.deps import AuditorDep
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"])
 
@@ -37,13 +38,13 @@ class AuditRequest(BaseModel):
     "it, and the ledger is judged on the longest prefix of any copy that verifies. `demand_waits` "
     "counts only times that passed the time checks (`time_checked`).",
 )
-async def run(node: NodeDep, _client: ErpAuditor, body: AuditRequest | None = None) -> dict[str, Any]:
-    return await audits.run_audit(node, (body or AuditRequest()).mode)
+async def run(auditor: AuditorDep, _client: ErpAuditor, body: AuditRequest | None = None) -> dict[str, Any]:
+    return await auditor.run((body or AuditRequest()).mode)
 
 
 @router.get("/latest", summary="The newest report")
 def latest(node: NodeDep, _client: ErpReader) -> dict[str, Any]:
-    report = audits.latest(node)
+    report = reports.latest(node)
     if report is None:
         raise NotFound("no audit has run yet: POST /v1/audits")
     return report
@@ -57,5 +58,5 @@ def history(
     after: Annotated[int, cursor_query("Cursor: the `id` of the last report you have")] = 0,
     limit: Limit = DEFAULT_LIMIT,
 ) -> JSONResponse:
-    items = audits.history(node, after=int32_cursor(after), limit=limit + 1)
+    items = reports.history(node, after=int32_cursor(after), limit=limit + 1)
     return page_response(request, items, limit=limit, cursor=lambda r: r["id"], render=lambda r: r)

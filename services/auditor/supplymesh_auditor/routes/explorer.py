@@ -25,7 +25,8 @@ from supplymesh.core.entry import Entry, EntryFormatError, SealedEntry, parse_si
 from supplymesh.network.rules import policy_for
 from supplymesh.node.context import Node
 from supplymesh.web.deps import NodeDep
-from supplymesh_auditor import audits
+from supplymesh_auditor import reports
+from supplymesh_auditor.deps import AuditorDep
 
 log = logging.getLogger("supplymesh.explorer")
 router = APIRouter(prefix="/explorer", tags=["explorer"], include_in_schema=False)
@@ -89,7 +90,7 @@ async def overview(request: Request, node: NodeDep, session: Session = None) -> 
         except Exception as exc:  # a holder that is down is not listed; the audit reports it
             log.info("explorer: %s not reachable: %s", member.id, exc)
     rows.sort(key=lambda r: (r["ledger"], r["holder"]))
-    report = audits.latest(node)
+    report = reports.latest(node)
     members = {m.id for m in node.config.members}
     findings = [
         {**f, "holder": _holder_named(f["detail"], members)} for f in (report or {}).get("findings", [])
@@ -106,11 +107,13 @@ def _holder_named(detail: str, members: set[str]) -> str | None:
 
 
 @router.post("/audit")
-async def audit_now(request: Request, node: NodeDep, session: Session = None) -> Response:
+async def audit_now(
+    request: Request, node: NodeDep, auditor: AuditorDep, session: Session = None
+) -> Response:
     """Run a full audit from the explorer."""
     if not _authorised(node, request, session):
         return _login(request)
-    await audits.run_audit(node, "full")
+    await auditor.run("full")
     return RedirectResponse("/explorer", status_code=303)
 
 
@@ -127,7 +130,7 @@ async def ledger_page(
         return _login(request)
     holder = holder or _default_holder(node, ledger)
     items = await _holder_ledger(node, holder, ledger)
-    report = audits.latest(node) or {"findings": []}
+    report = reports.latest(node) or {"findings": []}
     flagged = {f["seq"] for f in report["findings"] if f["ledger"] == ledger and f["seq"]}
     plain = _decrypted(node, ledger, items)
     entries = [
