@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI
 from supplymesh.channels.service import ChannelService
 from supplymesh.network.notify import notifier
 from supplymesh.network.replica import NetworkReplica
-from supplymesh.web.routes.channels import channel_erp_router, channel_peer_router
+from supplymesh.web.routes import channels as channel_routes
 from supplymesh.web.routes.network import network_partner_router
 
 NETWORK_SYNC_SECONDS = 2.0
@@ -31,7 +31,7 @@ class PartnerParts:
 
 def partner_routers() -> list[APIRouter]:
     """Channel (ERP and peer) and network-ledger peer routes."""
-    return [channel_erp_router(), channel_peer_router(), network_partner_router()]
+    return [channel_routes.erp_router, channel_routes.peer_router, network_partner_router()]
 
 
 def attach_partner(app: FastAPI) -> PartnerParts:

@@ -1,4 +1,7 @@
-"""Peer routes of the channel protocol, mounted by supplier and OEM nodes."""
+"""Channel routes mounted by supplier and OEM nodes: the ERP's and the peers' (members, PDU)."""
+
+# Route functions are documented by summary= in OpenAPI; a docstring would become its description.
+# ruff: noqa: D103
 
 from __future__ import annotations
 
@@ -10,10 +13,11 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from supplymesh.channels.service import ChannelService, parse_sealed, sealed_json
+from supplymesh.channels.service import ChannelService
+from supplymesh.channels.wire import parse_sealed, sealed_json
 from supplymesh.core.canonical import CanonicalizationError, canonicalize
 from supplymesh.core.contracts.channel import CAPACITY_KIND, is_private
-from supplymesh.core.entry import Entry
+from supplymesh.core.entry import Entry, SealedEntry
 from supplymesh.core.sealing import SealingError, sealed_key_id
 from supplymesh.errors import BadRequest, Forbidden, NotFound, Unprocessable
 from supplymesh.storage import entry_records
@@ -48,7 +52,8 @@ class SignatureReply(BaseModel):
     sig: str
 
 
-def _sealed_for(ledger: str, body: dict[str, Any]) -> Any:
+def _sealed_for(ledger: str, body: dict[str, Any]) -> SealedEntry:
+    """The sealed entry in ``body``, which must be for ``ledger``."""
     sealed = parse_sealed(body)
     if sealed.entry.ledger != ledger:
         raise BadRequest(f"entry is for {sealed.entry.ledger}, not {ledger}")
@@ -90,88 +95,89 @@ class ChannelInfo(BaseModel):
     head_hash: str
 
 
-def channel_erp_router() -> APIRouter:
-    """``/v1/channels…`` for the node's ERP: list channels, add private entries."""
-    router = APIRouter(prefix="/v1/channels", tags=["channels"])
+erp_router = APIRouter(prefix="/v1/channels", tags=["channels"])
+"""``/v1/channels…`` for the node's ERP: list channels, add private entries."""
 
-    @router.get("", summary="Channels this node is a member of")
-    def list_channels(channels: Channels, _client: ErpReader) -> list[ChannelInfo]:
-        result = []
-        for ledger in channels.ledgers():
-            head = channels.head(ledger)
-            members = channels.members(ledger)
-            result.append(
-                ChannelInfo(
-                    ledger=ledger,
-                    oem=members.oem,
-                    supplier=members.supplier,
-                    size=head.size,
-                    head_hash=head.head_hash,
-                )
+
+@erp_router.get("", summary="Channels this node is a member of")
+def list_channels(channels: Channels, _client: ErpReader) -> list[ChannelInfo]:
+    result = []
+    for ledger in channels.ledgers():
+        head = channels.head(ledger)
+        members = channels.members(ledger)
+        result.append(
+            ChannelInfo(
+                ledger=ledger,
+                oem=members.oem,
+                supplier=members.supplier,
+                size=head.size,
+                head_hash=head.head_hash,
             )
-        return result
-
-    @router.post(
-        "/{ledger}/entries",
-        status_code=201,
-        summary="Add channel-specific terms or a message, endorsed by both members",
-        description="201 with the sealed entry; 202 if the supplier (the channel's sequencer) is unreachable "
-        "and the entry was queued to be proposed when it returns.",
-        responses={202: {"description": "Queued"}},
-    )
-    async def add_entry(
-        ledger: LedgerName, body: ChannelEntryIn, channels: Channels, idem: IdempotencyDep
-    ) -> JSONResponse:
-        async def run() -> dict[str, Any] | Reply:
-            try:
-                canonicalize(body.body)
-            except CanonicalizationError as exc:
-                raise Unprocessable(f"body: {exc}") from exc
-            sealed = await channels.append(ledger, body.kind, body.body, respond=True)
-            return Reply(202, {"queued": True}) if sealed is None else sealed_json(sealed)
-
-        return await idem.run(201, run)
-
-    @router.get(
-        "/{ledger}/entries",
-        summary="Entries of a channel with their bodies decrypted (members only)",
-        response_model=list[PlainEntryOut],
-    )
-    def plain_entries(
-        request: Request,
-        ledger: LedgerName,
-        channels: Channels,
-        _client: ErpReader,
-        after: Annotated[int, cursor_query("Cursor: the `seq` of the last entry you have")] = 0,
-        limit: Limit = DEFAULT_LIMIT,
-    ) -> JSONResponse:
-        channels.members(ledger)
-        rows = channels.node.store.entries(ledger, after=after, limit=limit + 1)
-
-        def render(row: StoredEntry) -> dict[str, Any]:
-            return plain_entry(channels, row)
-
-        return page_response(request, rows, limit=limit, cursor=lambda r: r.seq, render=render)
-
-    @router.post(
-        "/{ledger}/keys",
-        status_code=201,
-        summary="Rotate the channel key: later private entries are sealed under a new key",
-        description="Appends a channel.key entry wrapping a fresh key for both members and the auditor. "
-        "Earlier entries stay readable under their own keys. 202 if queued (supplier unreachable).",
-        responses={202: {"description": "Queued"}},
-    )
-    async def rotate(ledger: LedgerName, channels: Channels, _client: ErpWriter) -> JSONResponse:
-        channels.members(ledger)
-        sealed = await channels.rotate_key(ledger)
-        if sealed is None:
-            return JSONResponse({"queued": True}, status_code=202)
-        return JSONResponse(
-            {"key_id": sealed.entry.body["key_id"], "seq": sealed.entry.seq, "hash": sealed.entry.hash},
-            status_code=201,
         )
+    return result
 
-    return router
+
+@erp_router.post(
+    "/{ledger}/entries",
+    status_code=201,
+    summary="Add channel-specific terms or a message, endorsed by both members",
+    description="201 with the sealed entry; 202 if the supplier (the channel's sequencer) is unreachable "
+    "and the entry was queued to be proposed when it returns.",
+    responses={202: {"description": "Queued"}},
+)
+async def add_entry(
+    ledger: LedgerName, body: ChannelEntryIn, channels: Channels, idem: IdempotencyDep
+) -> JSONResponse:
+    async def run() -> dict[str, Any] | Reply:
+        try:
+            canonicalize(body.body)
+        except CanonicalizationError as exc:
+            raise Unprocessable(f"body: {exc}") from exc
+        sealed = await channels.append(ledger, body.kind, body.body, respond=True)
+        return Reply(202, {"queued": True}) if sealed is None else sealed_json(sealed)
+
+    return await idem.run(201, run)
+
+
+@erp_router.get(
+    "/{ledger}/entries",
+    summary="Entries of a channel with their bodies decrypted (members only)",
+    response_model=list[PlainEntryOut],
+)
+def plain_entries(
+    request: Request,
+    ledger: LedgerName,
+    channels: Channels,
+    _client: ErpReader,
+    after: Annotated[int, cursor_query("Cursor: the `seq` of the last entry you have")] = 0,
+    limit: Limit = DEFAULT_LIMIT,
+) -> JSONResponse:
+    channels.members(ledger)
+    rows = channels.node.store.entries(ledger, after=after, limit=limit + 1)
+
+    def render(row: StoredEntry) -> dict[str, Any]:
+        return plain_entry(channels, row)
+
+    return page_response(request, rows, limit=limit, cursor=lambda r: r.seq, render=render)
+
+
+@erp_router.post(
+    "/{ledger}/keys",
+    status_code=201,
+    summary="Rotate the channel key: later private entries are sealed under a new key",
+    description="Appends a channel.key entry wrapping a fresh key for both members and the auditor. "
+    "Earlier entries stay readable under their own keys. 202 if queued (supplier unreachable).",
+    responses={202: {"description": "Queued"}},
+)
+async def rotate(ledger: LedgerName, channels: Channels, _client: ErpWriter) -> JSONResponse:
+    channels.members(ledger)
+    sealed = await channels.rotate_key(ledger)
+    if sealed is None:
+        return JSONResponse({"queued": True}, status_code=202)
+    return JSONResponse(
+        {"key_id": sealed.entry.body["key_id"], "seq": sealed.entry.seq, "hash": sealed.entry.hash},
+        status_code=201,
+    )
 
 
 def plain_entry(channels: ChannelService, row: StoredEntry) -> dict[str, Any]:
@@ -204,63 +210,63 @@ CATCH_UP_SECONDS = 1.0
 """How long a member waits on the supplier when it catches up before answering a peer."""
 
 
-def channel_peer_router() -> APIRouter:
-    """``/peer/v1/channels/{ledger}/…``."""
-    router = APIRouter(prefix="/peer/v1/channels/{ledger}", tags=["peer"])
+peer_router = APIRouter(prefix="/peer/v1/channels/{ledger}", tags=["peer"])
+"""``/peer/v1/channels/{ledger}/…``: the channel protocol between members, and the PDU's reads."""
 
-    @router.post("/countersign", summary="Countersign the supplier's entry (OEM)")
-    async def countersign(
-        ledger: LedgerName, body: dict[str, Any], sender: PeerSender, channels: Channels
-    ) -> SignatureReply:
-        signature = await channels.handle_countersign(sender, _sealed_for(ledger, body))
-        return SignatureReply(signer=signature.signer, sig=signature.sig)
 
-    @router.post("/proposals", summary="Sequence the OEM's entry (supplier)")
-    async def propose(
-        ledger: LedgerName, body: dict[str, Any], sender: PeerSender, channels: Channels
-    ) -> dict[str, Any]:
-        return sealed_json(await channels.handle_proposal(sender, _sealed_for(ledger, body)))
+@peer_router.post("/countersign", summary="Countersign the supplier's entry (OEM)")
+async def countersign(
+    ledger: LedgerName, body: dict[str, Any], sender: PeerSender, channels: Channels
+) -> SignatureReply:
+    signature = await channels.handle_countersign(sender, _sealed_for(ledger, body))
+    return SignatureReply(signer=signature.signer, sig=signature.sig)
 
-    @router.post("/entries", status_code=204, summary="Replicate a sealed entry (OEM)")
-    async def receive(
-        ledger: LedgerName, body: dict[str, Any], sender: PeerSender, channels: Channels
-    ) -> Response:
-        members = channels.members(ledger)
-        if sender != members.supplier:
-            raise BadRequest("only the supplier replicates its channel")
-        await channels.accept(_sealed_for(ledger, body))
-        return Response(status_code=204)
 
-    @router.get(
-        "/attestations",
-        summary="The capacity attestation made for a demand, as this member holds it (PDU)",
-        description="The PDU asks the buyer for a supplier's attestation when the supplier does not "
-        "answer: a capacity view, which the PDU may read. 404 if this copy holds none for the demand.",
-    )
-    async def attestation(
-        ledger: LedgerName,
-        sender: PeerSender,
-        channels: Channels,
-        demand: Annotated[str, Query(pattern="^[0-9a-f]{64}$", description="Hash of the demand's entry")],
-    ) -> dict[str, Any]:
-        members = channels.members(ledger)
-        if sender != channels.node.config.pdu.id:
-            raise Forbidden("only the PDU reads attestations through this route")
+@peer_router.post("/proposals", summary="Sequence the OEM's entry (supplier)")
+async def propose(
+    ledger: LedgerName, body: dict[str, Any], sender: PeerSender, channels: Channels
+) -> dict[str, Any]:
+    return sealed_json(await channels.handle_proposal(sender, _sealed_for(ledger, body)))
+
+
+@peer_router.post("/entries", status_code=204, summary="Replicate a sealed entry (OEM)")
+async def receive(
+    ledger: LedgerName, body: dict[str, Any], sender: PeerSender, channels: Channels
+) -> Response:
+    members = channels.members(ledger)
+    if sender != members.supplier:
+        raise BadRequest("only the supplier replicates its channel")
+    await channels.accept(_sealed_for(ledger, body))
+    return Response(status_code=204)
+
+
+@peer_router.get(
+    "/attestations",
+    summary="The capacity attestation made for a demand, as this member holds it (PDU)",
+    description="The PDU asks the buyer for a supplier's attestation when the supplier does not "
+    "answer: a capacity view, which the PDU may read. 404 if this copy holds none for the demand.",
+)
+async def attestation(
+    ledger: LedgerName,
+    sender: PeerSender,
+    channels: Channels,
+    demand: Annotated[str, Query(pattern="^[0-9a-f]{64}$", description="Hash of the demand's entry")],
+) -> dict[str, Any]:
+    members = channels.members(ledger)
+    if sender != channels.node.config.pdu.id:
+        raise Forbidden("only the PDU reads attestations through this route")
+    found = entry_records.latest_of_kind(channels.node.engine, ledger, CAPACITY_KIND, demand=demand)
+    if found is None and channels.node.id == members.oem:
+        # It may have countersigned the attestation before the supplier's push arrived.
+        with contextlib.suppress(Exception):  # the supplier is unreachable: answer from the copy
+            await asyncio.wait_for(channels.sync(ledger), timeout=CATCH_UP_SECONDS)
         found = entry_records.latest_of_kind(channels.node.engine, ledger, CAPACITY_KIND, demand=demand)
-        if found is None and channels.node.id == members.oem:
-            # It may have countersigned the attestation before the supplier's push arrived.
-            with contextlib.suppress(Exception):  # the supplier is unreachable: answer from the copy
-                await asyncio.wait_for(channels.sync(ledger), timeout=CATCH_UP_SECONDS)
-            found = entry_records.latest_of_kind(channels.node.engine, ledger, CAPACITY_KIND, demand=demand)
-        if found is None:
-            raise NotFound(f"{ledger} holds no attestation for demand {demand}")
-        return sealed_json(found)
+    if found is None:
+        raise NotFound(f"{ledger} holds no attestation for demand {demand}")
+    return sealed_json(found)
 
-    @router.post("/countersignatures", status_code=204, summary="Deliver a late countersignature")
-    async def late(
-        ledger: LedgerName, body: LateSignatureIn, sender: PeerSender, channels: Channels
-    ) -> Response:
-        await channels.handle_late_signature(sender, ledger, body.seq, body.sig)
-        return Response(status_code=204)
 
-    return router
+@peer_router.post("/countersignatures", status_code=204, summary="Deliver a late countersignature")
+async def late(ledger: LedgerName, body: LateSignatureIn, sender: PeerSender, channels: Channels) -> Response:
+    await channels.handle_late_signature(sender, ledger, body.seq, body.sig)
+    return Response(status_code=204)
