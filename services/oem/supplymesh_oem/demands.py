@@ -17,6 +17,7 @@ from supplymesh.config import Role
 from supplymesh.core.actions import DEMAND_SUBMITTED, Action, sign_action
 from supplymesh.core.contracts.network import DemandRecord, NetworkState
 from supplymesh.errors import NotFound, PeerError, Unprocessable
+from supplymesh.network.replica import NetworkReplica
 from supplymesh.node.context import Node
 from supplymesh.storage.engine import read_transaction, write_transaction
 from supplymesh.storage.events import publish
@@ -29,67 +30,135 @@ SUBMIT_TASK = "demand.submit"
 log = logging.getLogger("supplymesh.oem")
 
 
-def create(node: Node, terms: DemandIn) -> DemandCreated:
-    """Store a demand and queue its submission to the PDU.
+class Demands:
+    """This buyer's demands: stored here, sequenced by the PDU, split on the network ledger."""
 
-    Raises:
-        Unprocessable: if a priority supplier is not a supplier of the network.
-    """
-    suppliers = {m.id for m in node.config.by_role(Role.SUPPLIER)}
-    unknown = [s for s in terms.priority_suppliers if s not in suppliers]
-    if unknown:
-        raise Unprocessable(f"not suppliers of this network: {', '.join(unknown)}")
-    demand_id = uuid.uuid4().hex
-    now = node.now_text()
-    with write_transaction(node.engine) as conn:
-        seq = conn.execute(select(func.coalesce(func.max(demands.c.seq), 0))).scalar_one() + 1
-        conn.execute(
-            insert(demands).values(
-                id=demand_id, seq=seq, terms=terms.model_dump_json(), status="pending", created=now
+    def __init__(self, node: Node, replica: NetworkReplica) -> None:
+        self.node = node
+        self.replica = replica
+
+    def create(self, terms: DemandIn) -> DemandCreated:
+        """Store a demand and queue its submission to the PDU.
+
+        Raises:
+            Unprocessable: if a priority supplier is not a supplier of the network.
+        """
+        node = self.node
+        suppliers = {m.id for m in node.config.by_role(Role.SUPPLIER)}
+        unknown = [s for s in terms.priority_suppliers if s not in suppliers]
+        if unknown:
+            raise Unprocessable(f"not suppliers of this network: {', '.join(unknown)}")
+        demand_id = uuid.uuid4().hex
+        now = node.now_text()
+        with write_transaction(node.engine) as conn:
+            seq = conn.execute(select(func.coalesce(func.max(demands.c.seq), 0))).scalar_one() + 1
+            conn.execute(
+                insert(demands).values(
+                    id=demand_id, seq=seq, terms=terms.model_dump_json(), status="pending", created=now
+                )
             )
+            enqueue(conn, task=SUBMIT_TASK, key=demand_id, payload={"demand": demand_id}, now_text=now)
+            publish(
+                conn,
+                type_="demand.created",
+                subject=demand_id,
+                data={"id": demand_id, "status": "pending"},
+                now_text=now,
+            )
+            created = DemandCreated(id=demand_id, status="pending")
+            respond_in(conn, created)  # a retry after a crash gets this very answer
+        node.wake_outbox()
+        return created
+
+    def get(self, demand_id: str) -> DemandOut:
+        """One demand with its split so far.
+
+        Raises:
+            NotFound: if there is no such demand.
+        """
+        state = self.replica.state
+        with read_transaction(self.node.engine) as conn:
+            row = conn.execute(select(demands).where(demands.c.id == demand_id)).one_or_none()
+        if row is None:
+            raise NotFound(f"no demand {demand_id!r}")
+        return self._out(row, state)
+
+    def page(self, *, after: int, limit: int) -> list[tuple[int, DemandOut]]:
+        """Demands in creation order after cursor ``after``."""
+        state = self.replica.state
+        with read_transaction(self.node.engine) as conn:
+            rows = conn.execute(
+                select(demands).where(demands.c.seq > after).order_by(demands.c.seq).limit(limit)
+            ).all()
+        return [(int(r.seq), self._out(r, state)) for r in rows]
+
+    def _out(self, row: Any, state: NetworkState) -> DemandOut:
+        return _out(row, state.demand_by_id(self.node.id, row.id), self._refused(state, row.id))
+
+    def _refused(self, state: NetworkState, demand_id: str) -> str | None:
+        """Why the network's fold refused this demand, if a PDU sequenced it although inadmissible."""
+        reason = state.refused_actions.get((DEMAND_SUBMITTED, self.node.id, demand_id))
+        return None if reason is None else f"refused by the network: {reason}"
+
+    async def submit(self, payload: dict[str, Any]) -> None:
+        """Outbox handler: sign the demand as a party action and have the PDU sequence it."""
+        node = self.node
+        demand_id = payload["demand"]
+        with read_transaction(node.engine) as conn:
+            row = conn.execute(select(demands).where(demands.c.id == demand_id)).one()
+        action = Action(
+            kind=DEMAND_SUBMITTED, party=node.id, id=demand_id, time=row.created, body=json.loads(row.terms)
         )
-        enqueue(conn, task=SUBMIT_TASK, key=demand_id, payload={"demand": demand_id}, now_text=now)
-        publish(
-            conn,
-            type_="demand.created",
-            subject=demand_id,
-            data={"id": demand_id, "status": "pending"},
-            now_text=now,
+        response = await node.peers.request(
+            node.config.pdu.id,
+            "POST",
+            "/peer/v1/actions",
+            json={"action": action.statement(), "signature": sign_action(action, node.signer)},
         )
-        created = DemandCreated(id=demand_id, status="pending")
-        respond_in(conn, created)  # a retry after a crash gets this very answer
-    node.wake_outbox()
-    return created
+        if 400 <= response.status_code < 500 and response.status_code not in (401, 408, 429):
+            self._refused_by_pdu(demand_id, response)
+            return
+        if response.status_code != 200:
+            raise PeerError(
+                f"PDU refused demand {demand_id}: HTTP {response.status_code} {response.text[:300]}"
+            )
+        self._sequenced(demand_id, response.json())
 
+    def _sequenced(self, demand_id: str, placed: dict[str, Any]) -> None:
+        """The PDU sequenced the demand at ``placed["seq"]``: note it and tell the ERP."""
+        with write_transaction(self.node.engine) as conn:
+            conn.execute(
+                update(demands)
+                .where(demands.c.id == demand_id)
+                .values(network_seq=placed["seq"], network_hash=placed["hash"])
+            )
+            publish(
+                conn,
+                type_="demand.submitted",
+                subject=demand_id,
+                data={"id": demand_id, "network_seq": placed["seq"]},
+                now_text=self.node.now_text(),
+            )
 
-def get(node: Node, state: NetworkState, demand_id: str) -> DemandOut:
-    """One demand with its split so far.
-
-    Raises:
-        NotFound: if there is no such demand.
-    """
-    with read_transaction(node.engine) as conn:
-        row = conn.execute(select(demands).where(demands.c.id == demand_id)).one_or_none()
-    if row is None:
-        raise NotFound(f"no demand {demand_id!r}")
-    return _out(row, state.demand_by_id(node.id, demand_id), _refused(node, state, demand_id))
-
-
-def page(node: Node, state: NetworkState, *, after: int, limit: int) -> list[tuple[int, DemandOut]]:
-    """Demands in creation order after cursor ``after``."""
-    with read_transaction(node.engine) as conn:
-        rows = conn.execute(
-            select(demands).where(demands.c.seq > after).order_by(demands.c.seq).limit(limit)
-        ).all()
-    return [
-        (int(r.seq), _out(r, state.demand_by_id(node.id, r.id), _refused(node, state, r.id))) for r in rows
-    ]
-
-
-def _refused(node: Node, state: NetworkState, demand_id: str) -> str | None:
-    """Why the network's fold refused this demand, if a PDU sequenced it although inadmissible."""
-    reason = state.refused_actions.get((DEMAND_SUBMITTED, node.id, demand_id))
-    return None if reason is None else f"refused by the network: {reason}"
+    def _refused_by_pdu(self, demand_id: str, response: Any) -> None:
+        """The PDU will never sequence this demand: it ends ``failed`` with the PDU's reason."""
+        try:
+            detail = str(response.json().get("detail", ""))
+        except ValueError:
+            detail = response.text[:300]
+        reason = f"refused by the PDU (HTTP {response.status_code}): {detail}"[:2000]
+        log.warning("demand %s %s", demand_id, reason)
+        with write_transaction(self.node.engine) as conn:
+            conn.execute(
+                update(demands).where(demands.c.id == demand_id).values(status="failed", detail=reason)
+            )
+            publish(
+                conn,
+                type_="demand.failed",
+                subject=demand_id,
+                data={"demand": demand_id, "detail": reason},
+                now_text=self.node.now_text(),
+            )
 
 
 def _out(row: Any, record: DemandRecord | None, refused: str | None = None) -> DemandOut:
@@ -116,57 +185,3 @@ def _out(row: Any, record: DemandRecord | None, refused: str | None = None) -> D
         terms=terms,
         network_seq=record.seq,
     )
-
-
-def _refused_by_pdu(node: Node, demand_id: str, response: Any) -> None:
-    """The PDU will never sequence this demand: it ends ``failed`` with the PDU's reason."""
-    try:
-        detail = str(response.json().get("detail", ""))
-    except ValueError:
-        detail = response.text[:300]
-    reason = f"refused by the PDU (HTTP {response.status_code}): {detail}"[:2000]
-    log.warning("demand %s %s", demand_id, reason)
-    with write_transaction(node.engine) as conn:
-        conn.execute(update(demands).where(demands.c.id == demand_id).values(status="failed", detail=reason))
-        publish(
-            conn,
-            type_="demand.failed",
-            subject=demand_id,
-            data={"demand": demand_id, "detail": reason},
-            now_text=node.now_text(),
-        )
-
-
-async def submit(node: Node, payload: dict[str, Any]) -> None:
-    """Outbox handler: sign the demand as a party action and have the PDU sequence it."""
-    demand_id = payload["demand"]
-    with read_transaction(node.engine) as conn:
-        row = conn.execute(select(demands).where(demands.c.id == demand_id)).one()
-    action = Action(
-        kind=DEMAND_SUBMITTED, party=node.id, id=demand_id, time=row.created, body=json.loads(row.terms)
-    )
-    response = await node.peers.request(
-        node.config.pdu.id,
-        "POST",
-        "/peer/v1/actions",
-        json={"action": action.statement(), "signature": sign_action(action, node.signer)},
-    )
-    if 400 <= response.status_code < 500 and response.status_code not in (401, 408, 429):
-        _refused_by_pdu(node, demand_id, response)
-        return
-    if response.status_code != 200:
-        raise PeerError(f"PDU refused demand {demand_id}: HTTP {response.status_code} {response.text[:300]}")
-    placed = response.json()
-    with write_transaction(node.engine) as conn:
-        conn.execute(
-            update(demands)
-            .where(demands.c.id == demand_id)
-            .values(network_seq=placed["seq"], network_hash=placed["hash"])
-        )
-        publish(
-            conn,
-            type_="demand.submitted",
-            subject=demand_id,
-            data={"id": demand_id, "network_seq": placed["seq"]},
-            now_text=node.now_text(),
-        )

@@ -13,7 +13,6 @@ a retried deposit commits to the same hash.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
 from typing import Any
@@ -21,9 +20,9 @@ from typing import Any
 from supplymesh.channels.service import ChannelService
 from supplymesh.config import channel_ledger
 from supplymesh.core.actions import ESCROW_DEPOSITED, OFFER_ACCEPTED, Action, sign_action
+from supplymesh.core.commitment import commitment
 from supplymesh.core.contracts.network import EscrowRecord, OfferRecord, acceptance_escrow_id
 from supplymesh.core.encoding import b64url_encode
-from supplymesh.core.sealing import commitment
 from supplymesh.errors import Conflict, NotFound, PeerError, Unprocessable
 from supplymesh.network.replica import NetworkReplica
 from supplymesh_oem.models import DepositIn, EscrowOut, Money, OfferOut
@@ -32,11 +31,163 @@ log = logging.getLogger("supplymesh.oem")
 ESCROW_EVENT = "escrow.event"
 
 
-def _escrow(replica: NetworkReplica, escrow_id: str) -> EscrowRecord:
-    escrow = replica.state.escrows.get(escrow_id)
-    if escrow is None or escrow.buyer != replica.node.id:
-        raise NotFound(f"no escrow {escrow_id!r}")
-    return escrow
+class Escrows:
+    """This buyer's escrows and the offers made to it, on the node's network replica."""
+
+    def __init__(self, replica: NetworkReplica, channels: ChannelService) -> None:
+        self.replica = replica
+        self.channels = channels
+
+    def _escrow(self, escrow_id: str) -> EscrowRecord:
+        escrow = self.replica.state.escrows.get(escrow_id)
+        if escrow is None or escrow.buyer != self.replica.node.id:
+            raise NotFound(f"no escrow {escrow_id!r}")
+        return escrow
+
+    async def get(self, escrow_id: str) -> EscrowOut:
+        """One escrow of this buyer (the replica is brought up to date first)."""
+        await self.replica.sync_if_reachable()
+        return escrow_out(self._escrow(escrow_id))
+
+    def check_deposit(self, escrow_id: str, deposit: DepositIn) -> EscrowRecord:
+        """Validate a deposit against its escrow.
+
+        Raises:
+            NotFound: unknown escrow.
+            Conflict: the escrow does not await a deposit.
+            Unprocessable: wrong amount or currency.
+        """
+        escrow = self._escrow(escrow_id)
+        if escrow.state != "awaiting_deposit":
+            raise Conflict(f"escrow {escrow_id} is {escrow.state}; it does not await a deposit")
+        if deposit.currency != escrow.currency or deposit.amount != escrow.amount:
+            raise Unprocessable(
+                f"deposit the full amount: {escrow.amount} {escrow.currency} "
+                f"(got {deposit.amount} {deposit.currency})"
+            )
+        return escrow
+
+    async def deposit(self, escrow_id: str, body: DepositIn, *, rerun: bool = False) -> EscrowOut:
+        """Deposit the full amount: sequenced on the network ledger, then the escrow is funded.
+
+        ``rerun``: the same keyed request is run again after a crash lost its answer; if this
+        very deposit (same amount, same committed reference) already stands, it is the answer.
+        """
+        await self.replica.sync_if_reachable()
+        salt = self.replica.node.recipient.derive_secret(f"payment-reference:{escrow_id}".encode())
+        committed = commitment(body.payment_reference, salt)
+        if rerun:
+            done = self._escrow(escrow_id)
+            if done.payment_reference_commitment == committed and done.amount == body.amount:
+                return escrow_out(done)
+        escrow = self.check_deposit(escrow_id, body)
+        await self.record_opening(escrow, body, salt, committed)
+        await self.submit(
+            ESCROW_DEPOSITED,
+            f"deposit-{escrow_id}",
+            {
+                "escrow": escrow_id,
+                "amount": body.amount,
+                "currency": body.currency,
+                "payment_reference_commitment": committed,
+            },
+        )
+        return escrow_out(self._escrow(escrow_id))
+
+    async def record_opening(
+        self, escrow: EscrowRecord, body: DepositIn, salt: bytes, committed: str
+    ) -> None:
+        """Record the payment reference and its salt on the channel with the supplier (sealed).
+
+        The deposit does not wait on the supplier: if it is down the entry is queued.
+        """
+        ledger = channel_ledger(escrow.buyer, escrow.supplier)
+        if ledger not in self.channels.ledgers():
+            return
+        opening = {
+            "event": "deposit",
+            "escrow": escrow.id,
+            "amount": body.amount,
+            "currency": body.currency,
+            "payment_reference": body.payment_reference,
+            "salt": b64url_encode(salt),
+            "commitment": committed,
+        }
+        try:
+            await self.channels.append(ledger, ESCROW_EVENT, opening)
+        except (Conflict, PeerError) as exc:  # the network deposit must not depend on the channel
+            log.warning(
+                "deposit %s: could not record the payment reference on %s: %s", escrow.id, ledger, exc
+            )
+
+    async def offers(self, *, after: str, limit: int) -> list[OfferOut]:
+        """Offers made to this buyer, by id (the replica is brought up to date first)."""
+        await self.replica.sync_if_reachable()
+        mine = sorted(
+            (o for o in self.replica.state.offers.values() if o.buyer == self.replica.node.id),
+            key=lambda o: o.id,
+        )
+        return [offer_out(o) for o in mine if o.id > after][:limit]
+
+    async def accept(self, offer_id: str, *, rerun: bool = False) -> str:
+        """Accept an open offer; return the new escrow's id.
+
+        ``rerun``: the same keyed request is run again after a crash lost its answer; if this
+        buyer's acceptance already stands, its escrow is the answer.
+
+        Raises:
+            NotFound: unknown offer.
+            Conflict: the offer is no longer open (another buyer was first).
+        """
+        await self.replica.sync_if_reachable()
+        offer = self.replica.state.offers.get(offer_id)
+        if offer is None or offer.buyer != self.replica.node.id:
+            raise NotFound(f"no offer {offer_id!r}")
+        if rerun and offer.state == "accepted":
+            return acceptance_escrow_id(offer_id)
+        if offer.state != "open":
+            raise Conflict(f"offer {offer_id} is {offer.state}")
+        await self.submit(
+            OFFER_ACCEPTED,
+            f"accept-{offer_id}",
+            {
+                "offer": offer_id,
+                "escrow": acceptance_escrow_id(offer_id),
+                "unit_price": offer.unit_price,
+            },
+        )
+        return acceptance_escrow_id(offer_id)
+
+    async def submit(self, kind: str, action_id: str, body: dict[str, Any]) -> int:
+        """Sign a party action, have the PDU sequence it, and wait for it in the replica.
+
+        Raises:
+            PeerUnavailable: the PDU cannot be reached (nothing was done; retry).
+            Conflict / NotFound / Unprocessable: the PDU refused it, with its reason.
+        """
+        node = self.replica.node
+        action = Action(
+            kind=kind, party=node.id, id=action_id or uuid.uuid4().hex, time=node.now_text(), body=body
+        )
+        response = await node.peers.request(
+            node.config.pdu.id,
+            "POST",
+            "/peer/v1/actions",
+            json={"action": action.statement(), "signature": sign_action(action, node.signer)},
+        )
+        if response.status_code == 200:
+            seq = int(response.json()["seq"])
+            while self.replica.state.size < seq:
+                await self.replica.sync()
+            return seq
+        detail = response.json().get("detail", response.text) if response.content else ""
+        if response.status_code == 404:
+            raise NotFound(f"the PDU refused: {detail}")
+        if response.status_code == 409:
+            raise Conflict(f"the PDU refused: {detail}")
+        if response.status_code in (400, 422):
+            raise Unprocessable(f"the PDU refused: {detail}")
+        raise PeerError(f"the PDU answered HTTP {response.status_code}: {detail}")
 
 
 def escrow_out(escrow: EscrowRecord) -> EscrowOut:
@@ -51,95 +202,6 @@ def escrow_out(escrow: EscrowRecord) -> EscrowOut:
     )
 
 
-async def get_escrow(replica: NetworkReplica, escrow_id: str) -> EscrowOut:
-    """One escrow of this buyer (the replica is brought up to date first)."""
-    await refresh(replica)
-    return escrow_out(_escrow(replica, escrow_id))
-
-
-def check_deposit(replica: NetworkReplica, escrow_id: str, deposit: DepositIn) -> EscrowRecord:
-    """Validate a deposit against its escrow.
-
-    Raises:
-        NotFound: unknown escrow.
-        Conflict: the escrow does not await a deposit.
-        Unprocessable: wrong amount or currency.
-    """
-    escrow = _escrow(replica, escrow_id)
-    if escrow.state != "awaiting_deposit":
-        raise Conflict(f"escrow {escrow_id} is {escrow.state}; it does not await a deposit")
-    if deposit.currency != escrow.currency or deposit.amount != escrow.amount:
-        raise Unprocessable(
-            f"deposit the full amount: {escrow.amount} {escrow.currency} "
-            f"(got {deposit.amount} {deposit.currency})"
-        )
-    return escrow
-
-
-async def deposit(
-    replica: NetworkReplica, escrow_id: str, body: DepositIn, channels: ChannelService, *, rerun: bool = False
-) -> EscrowOut:
-    """Deposit the full amount: sequenced on the network ledger, then the escrow is funded.
-
-    ``rerun``: the same keyed request is run again after a crash lost its answer; if this
-    very deposit (same amount, same committed reference) already stands, it is the answer.
-    """
-    await refresh(replica)
-    salt = replica.node.recipient.derive_secret(f"payment-reference:{escrow_id}".encode())
-    committed = commitment(body.payment_reference, salt)
-    if rerun:
-        done = _escrow(replica, escrow_id)
-        if done.payment_reference_commitment == committed and done.amount == body.amount:
-            return escrow_out(done)
-    escrow = check_deposit(replica, escrow_id, body)
-    await record_opening(channels, escrow, body, salt, committed)
-    await submit(
-        replica,
-        ESCROW_DEPOSITED,
-        f"deposit-{escrow_id}",
-        {
-            "escrow": escrow_id,
-            "amount": body.amount,
-            "currency": body.currency,
-            "payment_reference_commitment": committed,
-        },
-    )
-    return escrow_out(_escrow(replica, escrow_id))
-
-
-async def record_opening(
-    channels: ChannelService, escrow: EscrowRecord, body: DepositIn, salt: bytes, committed: str
-) -> None:
-    """Record the payment reference and its salt on the channel with the supplier (sealed).
-
-    The deposit does not wait on the supplier: if it is down the entry is queued.
-    """
-    ledger = channel_ledger(escrow.buyer, escrow.supplier)
-    if ledger not in channels.ledgers():
-        return
-    opening = {
-        "event": "deposit",
-        "escrow": escrow.id,
-        "amount": body.amount,
-        "currency": body.currency,
-        "payment_reference": body.payment_reference,
-        "salt": b64url_encode(salt),
-        "commitment": committed,
-    }
-    try:
-        await channels.append(ledger, ESCROW_EVENT, opening)
-    except (Conflict, PeerError) as exc:  # the network deposit must not depend on the channel
-        log.warning("deposit %s: could not record the payment reference on %s: %s", escrow.id, ledger, exc)
-
-
-def offers(replica: NetworkReplica, *, after: str, limit: int) -> list[OfferOut]:
-    """Offers made to this buyer, by id."""
-    mine = sorted(
-        (o for o in replica.state.offers.values() if o.buyer == replica.node.id), key=lambda o: o.id
-    )
-    return [offer_out(o) for o in mine if o.id > after][:limit]
-
-
 def offer_out(offer: OfferRecord) -> OfferOut:
     """Wire form of an offer."""
     return OfferOut(
@@ -150,72 +212,3 @@ def offer_out(offer: OfferRecord) -> OfferOut:
         unit_price=Money(amount=offer.unit_price, currency=offer.currency),
         state=offer.state,
     )
-
-
-async def accept(replica: NetworkReplica, offer_id: str, *, rerun: bool = False) -> str:
-    """Accept an open offer; return the new escrow's id.
-
-    ``rerun``: the same keyed request is run again after a crash lost its answer; if this
-    buyer's acceptance already stands, its escrow is the answer.
-
-    Raises:
-        NotFound: unknown offer.
-        Conflict: the offer is no longer open (another buyer was first).
-    """
-    await refresh(replica)
-    offer = replica.state.offers.get(offer_id)
-    if offer is None or offer.buyer != replica.node.id:
-        raise NotFound(f"no offer {offer_id!r}")
-    if rerun and offer.state == "accepted":
-        return acceptance_escrow_id(offer_id)
-    if offer.state != "open":
-        raise Conflict(f"offer {offer_id} is {offer.state}")
-    await submit(
-        replica,
-        OFFER_ACCEPTED,
-        f"accept-{offer_id}",
-        {
-            "offer": offer_id,
-            "escrow": acceptance_escrow_id(offer_id),
-            "unit_price": offer.unit_price,
-        },
-    )
-    return acceptance_escrow_id(offer_id)
-
-
-async def submit(replica: NetworkReplica, kind: str, action_id: str, body: dict[str, Any]) -> int:
-    """Sign a party action, have the PDU sequence it, and wait for it in the replica.
-
-    Raises:
-        PeerUnavailable: the PDU cannot be reached (nothing was done; retry).
-        Conflict / NotFound / Unprocessable: the PDU refused it, with its reason.
-    """
-    node = replica.node
-    action = Action(
-        kind=kind, party=node.id, id=action_id or uuid.uuid4().hex, time=node.now_text(), body=body
-    )
-    response = await node.peers.request(
-        node.config.pdu.id,
-        "POST",
-        "/peer/v1/actions",
-        json={"action": action.statement(), "signature": sign_action(action, node.signer)},
-    )
-    if response.status_code == 200:
-        seq = int(response.json()["seq"])
-        while replica.state.size < seq:
-            await replica.sync()
-        return seq
-    detail = response.json().get("detail", response.text) if response.content else ""
-    if response.status_code == 404:
-        raise NotFound(f"the PDU refused: {detail}")
-    if response.status_code == 409:
-        raise Conflict(f"the PDU refused: {detail}")
-    if response.status_code in (400, 422):
-        raise Unprocessable(f"the PDU refused: {detail}")
-    raise PeerError(f"the PDU answered HTTP {response.status_code}: {detail}")
-
-
-async def refresh(replica: NetworkReplica) -> None:
-    """Bring the replica up to date if the PDU answers; otherwise answer from it as it is."""
-    with contextlib.suppress(PeerError):  # the PDU is down: answer from the replica as it is
-        await replica.sync()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -13,7 +12,8 @@ from supplymesh.config import Role
 from supplymesh.node.settings import NodeSettings
 from supplymesh.web.app import build_app
 from supplymesh.web.partner import attach_partner, partner_routers
-from supplymesh_oem import demands
+from supplymesh_oem.demands import SUBMIT_TASK, Demands
+from supplymesh_oem.escrows import Escrows
 from supplymesh_oem.routes import demands as demand_routes
 from supplymesh_oem.routes import escrows as escrow_routes
 
@@ -37,7 +37,10 @@ def create_app(
         migrations=MIGRATIONS,
         peer_mounts=peer_mounts,
     )
-    attach_partner(app)
+    parts = attach_partner(app)
     node = app.state.node
-    node.outbox_handlers[demands.SUBMIT_TASK] = functools.partial(demands.submit, node)
+    demands = Demands(node, parts.replica)
+    app.state.demands = demands
+    app.state.escrows = Escrows(parts.replica, parts.channels)
+    node.outbox_handlers[SUBMIT_TASK] = demands.submit
     return app

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from supplymesh_supplier.attest import Attestations
 from supplymesh_supplier.dms import Dms
+from supplymesh_supplier.orders import Orders
 
 
 def _dms(request: Request) -> Dms:
@@ -20,5 +21,11 @@ def _attestations(request: Request) -> Attestations:
     return attestations
 
 
+def _orders(request: Request) -> Orders:
+    orders: Orders = request.app.state.orders
+    return orders
+
+
 DmsDep = Annotated[Dms, Depends(_dms)]
 AttestationsDep = Annotated[Attestations, Depends(_attestations)]
+OrdersDep = Annotated[Orders, Depends(_orders)]

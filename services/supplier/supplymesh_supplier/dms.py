@@ -105,6 +105,14 @@ class Dms:
             Conflict: if a sensor id is registered with a different specification, or
                 repeated in the batch with different specifications.
         """
+        fresh, unchanged = self._unregistered(batch)
+        out = SensorsOut(registered=len(fresh), unchanged=unchanged)
+        if fresh:
+            self._store_sensors(fresh, out)
+        return out
+
+    def _unregistered(self, batch: SensorsIn) -> tuple[list[SensorIn], int]:
+        """The batch's sensors not registered yet, and how many are registered unchanged."""
         known = self.sensors()
         fresh: dict[str, SensorIn] = {}
         unchanged = 0
@@ -118,29 +126,30 @@ class Dms:
                 unchanged += 1
                 continue
             fresh[sensor.id] = sensor
-        out = SensorsOut(registered=len(fresh), unchanged=unchanged)
-        if fresh:
-            now = self.node.now_text()
-            with write_transaction(self.node.engine) as conn:
-                conn.execute(
-                    insert(dms_sensors),
-                    [
-                        {
-                            "sensor_id": s.id,
-                            "process": s.process,
-                            "target": s.target,
-                            "tolerance": s.tolerance,
-                            "defect_class": s.defect_class,
-                            "standard_seconds": s.standard_seconds,
-                            "registered": now,
-                        }
-                        for s in fresh.values()
-                    ],
-                )
-                respond_in(conn, out)  # a keyed retry after a crash gets this very answer
-            with self._sensor_lock:
-                self._sensors = None
-        return out
+        return list(fresh.values()), unchanged
+
+    def _store_sensors(self, sensors: Sequence[SensorIn], out: SensorsOut) -> None:
+        """Insert ``sensors`` with the route's answer ``out``, then drop the sensor cache."""
+        now = self.node.now_text()
+        with write_transaction(self.node.engine) as conn:
+            conn.execute(
+                insert(dms_sensors),
+                [
+                    {
+                        "sensor_id": s.id,
+                        "process": s.process,
+                        "target": s.target,
+                        "tolerance": s.tolerance,
+                        "defect_class": s.defect_class,
+                        "standard_seconds": s.standard_seconds,
+                        "registered": now,
+                    }
+                    for s in sensors
+                ],
+            )
+            respond_in(conn, out)  # a keyed retry after a crash gets this very answer
+        with self._sensor_lock:
+            self._sensors = None
 
     # -- readings (Algorithm 1) ------------------------------------------------------------
 

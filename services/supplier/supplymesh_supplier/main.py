@@ -14,6 +14,7 @@ from supplymesh.web.app import build_app
 from supplymesh.web.partner import attach_partner, partner_routers
 from supplymesh_supplier.attest import Attestations
 from supplymesh_supplier.dms import Dms
+from supplymesh_supplier.orders import Orders
 from supplymesh_supplier.routes import dms, orders, views
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -43,5 +44,6 @@ def create_app(
     attestations = Attestations(node, dms_service, parts.channels)
     app.state.dms = dms_service
     app.state.attestations = attestations
+    app.state.orders = Orders(parts.replica, dms_service, parts.channels)
     node.background.append(attestations.run_forever)
     return app

@@ -16,7 +16,6 @@ reaches the network ledger.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from typing import Any
 
@@ -29,7 +28,7 @@ from supplymesh.core.contracts.channel import QUALITY_KIND
 from supplymesh.core.contracts.dms import DEFECT_CLASSES
 from supplymesh.core.contracts.network import EscrowRecord
 from supplymesh.core.numbers import format_decimal
-from supplymesh.errors import Conflict, NotFound, PeerError, Unprocessable
+from supplymesh.errors import Conflict, NotFound, Unprocessable
 from supplymesh.network.replica import NetworkReplica
 from supplymesh_supplier.dms import Dms
 from supplymesh_supplier.models import OrderOut, ProductionCompleteIn
@@ -57,60 +56,112 @@ def order_out(escrow: EscrowRecord) -> OrderOut:
     )
 
 
-async def refresh(replica: NetworkReplica) -> None:
-    """Bring the replica up to date if the PDU answers."""
-    with contextlib.suppress(PeerError):
-        await replica.sync()
+class Orders:
+    """This supplier's orders on the node's network replica, and their production reports."""
+
+    def __init__(self, replica: NetworkReplica, dms: Dms, channels: ChannelService) -> None:
+        self.replica = replica
+        self.dms = dms
+        self.channels = channels
+
+    async def page(self, *, after: str, limit: int) -> list[OrderOut]:
+        """Orders with id > ``after``, by id (allocations, not accepted re-offers).
+
+        The replica is brought up to date first if the PDU answers.
+        """
+        await self.replica.sync_if_reachable()
+        me = self.replica.node.id
+        mine = sorted(
+            (e for e in self.replica.state.escrows.values() if e.supplier == me and e.demand is not None),
+            key=lambda e: e.id,
+        )
+        return [order_out(e) for e in mine if e.id > after][:limit]
+
+    async def get(self, order_id: str) -> OrderOut:
+        """One order (the replica is brought up to date first if the PDU answers).
+
+        Raises:
+            NotFound: if there is no such order.
+        """
+        await self.replica.sync_if_reachable()
+        return order_out(self._order(order_id))
+
+    def _order(self, order_id: str) -> EscrowRecord:
+        escrow = self.replica.state.escrows.get(order_id)
+        if escrow is None or escrow.supplier != self.replica.node.id:
+            raise NotFound(f"no order {order_id!r}")
+        return escrow
+
+    async def production_complete(self, order_id: str, body: ProductionCompleteIn) -> dict[str, Any]:
+        """Record production complete with the lot quality and submit it to the PDU.
+
+        Raises:
+            NotFound: unknown order.
+            Conflict: the order is not funded (or already reported).
+            Unprocessable: a ``sample_size`` that is not the one the buyer's plans require.
+        """
+        await self.replica.sync_if_reachable()
+        order = self._reportable(order_id, body)
+        units, derived = self.dms.lot_quality(order_id)
+        quality = lot_quality(order_id, body, derived)
+        ledger = channel_ledger(order.buyer, self.replica.node.id)
+        if units > 0:  # the DMS saw this order: its counts go on the channel, sealed, for the audit
+            await self.channels.append(ledger, DMS_RECORD_KIND, dms_record(order_id, units, derived))
+        await self.channels.append(ledger, QUALITY_KIND, quality)
+        action_id, seq = await self._report(order_id, quality)
+        return {
+            "order": order_id,
+            "state": order_state(self._order(order_id)),
+            "quality": quality,
+            "network_seq": seq,
+            "report": uuid.uuid5(uuid.NAMESPACE_URL, action_id).hex,
+        }
+
+    def _reportable(self, order_id: str, body: ProductionCompleteIn) -> EscrowRecord:
+        """The order, if production can be reported for it as ``body`` does."""
+        order = self._order(order_id)
+        state = order_state(order)
+        if state != "funded":
+            raise Conflict(f"order {order_id} is {state}; production can be reported only when funded")
+        if body.sample_size is not None:
+            refused = sample_size_error(self.replica.state, order, body.produced_quantity, body.sample_size)
+            if refused is not None:
+                raise Unprocessable(refused)
+        return order
+
+    async def _report(self, order_id: str, quality: dict[str, Any]) -> tuple[str, int]:
+        """Sign the report, have the PDU sequence it, wait for it in the replica: (action id, seq)."""
+        node = self.replica.node
+        action = Action(
+            kind=PRODUCTION_COMPLETED,
+            party=node.id,
+            id=f"production-{order_id}",
+            time=node.now_text(),
+            body={"escrow": order_id, **quality},
+        )
+        response = await node.peers.request(
+            node.config.pdu.id,
+            "POST",
+            "/peer/v1/actions",
+            json={"action": action.statement(), "signature": sign_action(action, node.signer)},
+        )
+        if response.status_code != 200:
+            raise Conflict(f"the PDU refused the report: {response.text[:300]}")
+        seq = int(response.json()["seq"])
+        while self.replica.state.size < seq:
+            await self.replica.sync()
+        return action.id, seq
 
 
-def list_orders(replica: NetworkReplica, *, after: str, limit: int) -> list[OrderOut]:
-    """Orders of this supplier with id > ``after``, by id (allocations, not accepted re-offers)."""
-    mine = sorted(
-        (e for e in replica.state.escrows.values() if e.supplier == replica.node.id and e.demand is not None),
-        key=lambda e: e.id,
-    )
-    return [order_out(e) for e in mine if e.id > after][:limit]
-
-
-def get_order(replica: NetworkReplica, order_id: str) -> EscrowRecord:
-    """One order.
-
-    Raises:
-        NotFound: if there is no such order.
-    """
-    escrow = replica.state.escrows.get(order_id)
-    if escrow is None or escrow.supplier != replica.node.id:
-        raise NotFound(f"no order {order_id!r}")
-    return escrow
-
-
-async def production_complete(
-    replica: NetworkReplica, dms: Dms, channels: ChannelService, order_id: str, body: ProductionCompleteIn
-) -> dict[str, Any]:
-    """Record production complete with the lot quality and submit it to the PDU.
-
-    Raises:
-        NotFound: unknown order.
-        Conflict: the order is not funded (or already reported).
-        Unprocessable: a ``sample_size`` that is not the one the buyer's plans require.
-    """
-    await refresh(replica)
-    order = get_order(replica, order_id)
-    state = order_state(order)
-    if state != "funded":
-        raise Conflict(f"order {order_id} is {state}; production can be reported only when funded")
-    if body.sample_size is not None:
-        refused = sample_size_error(replica.state, order, body.produced_quantity, body.sample_size)
-        if refused is not None:
-            raise Unprocessable(refused)
-    units, derived = dms.lot_quality(order_id)
+def lot_quality(order_id: str, body: ProductionCompleteIn, derived: dict[str, int]) -> dict[str, Any]:
+    """The lot quality to record: the ERP's declared defects, else those the DMS derived."""
     if body.defects is None:
         defects = derived
         source = "dms"
     else:
         defects = {str(c): int(body.defects.get(str(c), 0)) for c in DEFECT_CLASSES}  # type: ignore[call-overload]
         source = "declared"
-    quality = {
+    quality: dict[str, Any] = {
         "order": order_id,
         "produced_quantity": body.produced_quantity,
         "defects": defects,
@@ -118,33 +169,4 @@ async def production_complete(
     }
     if body.sample_size is not None:
         quality["sample_size"] = body.sample_size
-    ledger = channel_ledger(order.buyer, replica.node.id)
-    if units > 0:  # the DMS saw this order: its counts go on the channel, sealed, for the audit
-        await channels.append(ledger, DMS_RECORD_KIND, dms_record(order_id, units, derived))
-    await channels.append(ledger, QUALITY_KIND, quality)
-    node = replica.node
-    action = Action(
-        kind=PRODUCTION_COMPLETED,
-        party=node.id,
-        id=f"production-{order_id}",
-        time=node.now_text(),
-        body={"escrow": order_id, **quality},
-    )
-    response = await node.peers.request(
-        node.config.pdu.id,
-        "POST",
-        "/peer/v1/actions",
-        json={"action": action.statement(), "signature": sign_action(action, node.signer)},
-    )
-    if response.status_code != 200:
-        raise Conflict(f"the PDU refused the report: {response.text[:300]}")
-    seq = int(response.json()["seq"])
-    while replica.state.size < seq:
-        await replica.sync()
-    return {
-        "order": order_id,
-        "state": order_state(get_order(replica, order_id)),
-        "quality": quality,
-        "network_seq": seq,
-        "report": uuid.uuid5(uuid.NAMESPACE_URL, action.id).hex,
-    }
+    return quality

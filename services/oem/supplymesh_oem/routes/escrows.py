@@ -10,9 +10,7 @@ from fastapi.responses import JSONResponse
 from supplymesh.web.deps import ErpReader
 from supplymesh.web.idempotency import IdempotencyDep
 from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, page_response
-from supplymesh.web.routes.channels import Channels
-from supplymesh.web.routes.network import Replica
-from supplymesh_oem import escrows
+from supplymesh_oem.deps import EscrowsDep
 from supplymesh_oem.models import DepositIn, EscrowOut, OfferAccepted, OfferOut
 
 router = APIRouter(prefix="/v1", tags=["escrow"])
@@ -20,8 +18,8 @@ Id = Annotated[str, Path(max_length=64)]
 
 
 @router.get("/escrows/{escrow_id}", summary="An escrow")
-async def get_escrow(escrow_id: Id, replica: Replica, _client: ErpReader) -> EscrowOut:
-    return await escrows.get_escrow(replica, escrow_id)
+async def get_escrow(escrow_id: Id, escrows: EscrowsDep, _client: ErpReader) -> EscrowOut:
+    return await escrows.get(escrow_id)
 
 
 @router.post(
@@ -31,11 +29,9 @@ async def get_escrow(escrow_id: Id, replica: Replica, _client: ErpReader) -> Esc
     description="Signed by this buyer and sequenced on the network ledger; "
     "the escrow is `funded` in the answer.",
 )
-async def deposit(
-    escrow_id: Id, body: DepositIn, replica: Replica, channels: Channels, idem: IdempotencyDep
-) -> JSONResponse:
+async def deposit(escrow_id: Id, body: DepositIn, escrows: EscrowsDep, idem: IdempotencyDep) -> JSONResponse:
     async def run() -> EscrowOut:
-        return await escrows.deposit(replica, escrow_id, body, channels, rerun=idem.rerun)
+        return await escrows.deposit(escrow_id, body, rerun=idem.rerun)
 
     return await idem.run(200, run, rerunnable=True)
 
@@ -43,13 +39,12 @@ async def deposit(
 @router.get("/offers", response_model=list[OfferOut], summary="Lots re-offered to this buyer")
 async def list_offers(
     request: Request,
-    replica: Replica,
+    escrows: EscrowsDep,
     _client: ErpReader,
     after: Annotated[str, Query(max_length=64)] = "",
     limit: Limit = DEFAULT_LIMIT,
 ) -> JSONResponse:
-    await escrows.refresh(replica)
-    items = escrows.offers(replica, after=after, limit=limit + 1)
+    items = await escrows.offers(after=after, limit=limit + 1)
     return page_response(
         request, items, limit=limit, cursor=lambda o: o.id, render=lambda o: o.model_dump(mode="json")
     )
@@ -62,8 +57,8 @@ async def list_offers(
     description="The first acceptance wins; the new escrow "
     "(this buyer's unit price × lot quantity) is readable at once.",
 )
-async def accept_offer(offer_id: Id, replica: Replica, idem: IdempotencyDep) -> JSONResponse:
+async def accept_offer(offer_id: Id, escrows: EscrowsDep, idem: IdempotencyDep) -> JSONResponse:
     async def run() -> OfferAccepted:
-        return OfferAccepted(escrow_id=await escrows.accept(replica, offer_id, rerun=idem.rerun))
+        return OfferAccepted(escrow_id=await escrows.accept(offer_id, rerun=idem.rerun))
 
     return await idem.run(200, run, rerunnable=True)

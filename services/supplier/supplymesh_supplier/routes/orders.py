@@ -9,10 +9,7 @@ from fastapi.responses import JSONResponse
 
 from supplymesh.web.deps import ErpReader, ErpWriter
 from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, page_response
-from supplymesh.web.routes.channels import Channels
-from supplymesh.web.routes.network import Replica
-from supplymesh_supplier import orders
-from supplymesh_supplier.deps import DmsDep
+from supplymesh_supplier.deps import OrdersDep
 from supplymesh_supplier.models import OrderOut, ProductionCompleteIn
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
@@ -22,29 +19,25 @@ OrderId = Annotated[str, Path(max_length=64)]
 @router.get("", response_model=list[OrderOut], summary="Orders allocated to this supplier")
 async def list_orders(
     request: Request,
-    replica: Replica,
+    orders: OrdersDep,
     _client: ErpReader,
     after: Annotated[str, Query(max_length=64)] = "",
     limit: Limit = DEFAULT_LIMIT,
 ) -> JSONResponse:
-    await orders.refresh(replica)
-    items = orders.list_orders(replica, after=after, limit=limit + 1)
+    items = await orders.page(after=after, limit=limit + 1)
     return page_response(request, items, limit=limit, cursor=lambda o: o.id, render=lambda o: o.model_dump())
 
 
 @router.get("/{order_id}", summary="One order")
-async def get_order(order_id: OrderId, replica: Replica, _client: ErpReader) -> OrderOut:
-    await orders.refresh(replica)
-    return orders.order_out(orders.get_order(replica, order_id))
+async def get_order(order_id: OrderId, orders: OrdersDep, _client: ErpReader) -> OrderOut:
+    return await orders.get(order_id)
 
 
 @router.post("/{order_id}/production-complete", summary="Report production complete with the lot quality")
 async def production_complete(
     order_id: OrderId,
     body: ProductionCompleteIn,
-    replica: Replica,
-    dms: DmsDep,
-    channels: Channels,
+    orders: OrdersDep,
     _client: ErpWriter,
 ) -> dict[str, Any]:
-    return await orders.production_complete(replica, dms, channels, order_id, body)
+    return await orders.production_complete(order_id, body)

@@ -10,6 +10,7 @@ escrows, demands) change atomically with its replica.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -123,6 +124,14 @@ class NetworkReplica:
         """Pull what the PDU has and this replica lacks; return how many entries."""
         async with self.lock:
             return await self._pull_locked()
+
+    async def sync_if_reachable(self) -> None:
+        """Catch up with the PDU if it answers; if it is down, keep the replica as it is.
+
+        For reads that answer from the replica: a PDU that is down must not fail them.
+        """
+        with contextlib.suppress(PeerError):
+            await self.sync()
 
     async def _pull_locked(self) -> int:
         pulled = 0
