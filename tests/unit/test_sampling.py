@@ -11,7 +11,6 @@ from decimal import Decimal
 import pytest
 
 from supplymesh.core.contracts.sampling import (
-    AQL_COLUMNS,
     Plan,
     SamplingError,
     class_plans,
@@ -21,6 +20,7 @@ from supplymesh.core.contracts.sampling import (
     sample_release_allowed,
     single_plan,
 )
+from supplymesh.core.contracts.sampling_tables import AQL_COLUMNS
 
 COLUMNS = ("0.065", "0.10", "0.15", "0.25", "0.40", "0.65", "1.0", "1.5", "2.5", "4.0", "6.5")
 
