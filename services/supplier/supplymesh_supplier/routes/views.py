@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from supplymesh.channels.service import sealed_json
+from supplymesh.channels.wire import sealed_json
 from supplymesh.config import Role, channel_ledger
 from supplymesh.core.contracts.channel import CAPACITY_KIND, QUALITY_KIND
 from supplymesh.errors import Forbidden, NotFound

@@ -35,14 +35,13 @@ from supplymesh.channels.delivery import ChannelDelivery
 from supplymesh.channels.follower import Follower
 from supplymesh.channels.proposer import Proposer
 from supplymesh.channels.sequencer import Sequencer
-from supplymesh.channels.wire import sealed_json
 from supplymesh.core.contracts.channel import KEY_KIND, ChannelMembers, may_author
 from supplymesh.core.entry import Entry, SealedEntry, Signature
 from supplymesh.errors import Forbidden
 from supplymesh.node.context import Node
 from supplymesh.storage.ledger_store import Head
 
-__all__ = ["ChannelService", "sealed_json"]  # sealed_json: still imported from here by the supplier
+__all__ = ["ChannelService"]
 
 
 class ChannelService:
