@@ -18,6 +18,7 @@ from supplymesh.cli.netgen import build_network, default_seats
 from supplymesh.cli.scenarios import DEMAND_A
 from supplymesh.config import NETWORK_LEDGER, NetworkConfig, channel_ledger
 from supplymesh.core.contracts.channel import CAPACITY_KIND
+from supplymesh.core.contracts.ids import DemandHash, EscrowId
 from supplymesh.core.contracts.network import CANCEL, SPLIT, NetworkState
 from supplymesh.core.contracts.records import DemandRecord, EscrowRecord
 from supplymesh.core.entry import Entry, format_time
@@ -69,7 +70,7 @@ def at(seconds: float) -> str:
 def state_with_demand() -> NetworkState:
     state = NetworkState(size=1, head="a" * 64, time=at(-10))
     terms = parse_body(DemandTerms, {**DEMAND_A, "aql": {"critical": "0", "major": "2.5", "minor": "4"}})
-    state.demands[DEMAND] = DemandRecord(hash=DEMAND, seq=1, buyer="oem-a", id="d-1", terms=terms)
+    state.demands[DEMAND] = DemandRecord(hash=DemandHash(DEMAND), seq=1, buyer="oem-a", id="d-1", terms=terms)
     return state
 
 
@@ -151,7 +152,7 @@ def test_split_dated_more_than_the_skew_before_an_attestation_it_uses_is_refused
 def escrow_state(created: str) -> NetworkState:
     state = state_with_demand()
     state.escrows["e" * 32] = EscrowRecord(
-        id="e" * 32,
+        id=EscrowId("e" * 32),
         buyer="oem-a",
         supplier="supplier-a",
         product="P-100",
@@ -161,7 +162,7 @@ def escrow_state(created: str) -> NetworkState:
         currency="EUR",
         created_seq=2,
         created_time=created,
-        demand=DEMAND,
+        demand=DemandHash(DEMAND),
     )
     return state
 

@@ -144,7 +144,7 @@ class Escrows:
         if offer is None or offer.buyer != self.replica.node.id:
             raise NotFound(f"no offer {offer_id!r}")
         if rerun and offer.state == "accepted":
-            return acceptance_escrow_id(offer_id)
+            return acceptance_escrow_id(offer.id)
         if offer.state != "open":
             raise Conflict(f"offer {offer_id} is {offer.state}")
         await self.submit(
@@ -152,11 +152,11 @@ class Escrows:
             f"accept-{offer_id}",
             {
                 "offer": offer_id,
-                "escrow": acceptance_escrow_id(offer_id),
+                "escrow": acceptance_escrow_id(offer.id),
                 "unit_price": offer.unit_price,
             },
         )
-        return acceptance_escrow_id(offer_id)
+        return acceptance_escrow_id(offer.id)
 
     async def submit(self, kind: str, action_id: str, body: dict[str, Any]) -> int:
         """Sign a party action, have the PDU sequence it, and wait for it in the replica.

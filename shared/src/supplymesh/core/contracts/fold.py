@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from supplymesh.core.contracts.admission import Refusal, admit
 from supplymesh.core.contracts.fold_decisions import Change, plan_decision
-from supplymesh.core.contracts.ids import acceptance_escrow_id
+from supplymesh.core.contracts.ids import DemandHash, acceptance_escrow_id
 from supplymesh.core.contracts.records import DemandRecord, EscrowRecord, NetworkState
 from supplymesh.core.entry import Entry, parse_time
 from supplymesh.core.vocabulary.bodies import (
@@ -117,7 +117,7 @@ def _nothing() -> None:
 
 def _demand(state: NetworkState, entry: Entry, party: str, action_id: str, terms: DemandTerms) -> Change:
     record = DemandRecord(
-        hash=entry.hash,
+        hash=DemandHash(entry.hash),
         seq=entry.seq,
         buyer=party,
         id=action_id,

@@ -97,11 +97,12 @@ def _plan_refund(state: NetworkState, escrow: EscrowRecord, result: RefundResult
         demand = state.demands.get(offer.demand)
         if demand is None or demand.buyer != offer.buyer or offer.buyer == escrow.buyer:
             raise Refusal("invalid", f"{REFUND}: offer {offer.id} is not for another buyer's open demand")
-        if offer.id != offer_id(escrow.id, offer.buyer) or offer.id in state.offers:
+        expected = offer_id(escrow.id, offer.buyer)
+        if offer.id != expected or offer.id in state.offers:
             raise Refusal("invalid", f"{REFUND}: offer id {offer.id} is not the lot's offer to {offer.buyer}")
         offers.append(
             OfferRecord(
-                id=offer.id,
+                id=expected,
                 lot=escrow.id,
                 buyer=offer.buyer,
                 supplier=escrow.supplier,
@@ -110,7 +111,7 @@ def _plan_refund(state: NetworkState, escrow: EscrowRecord, result: RefundResult
                 defects=offer.defects.as_counts(),
                 unit_price=offer.unit_price,
                 currency=offer.currency,
-                demand=offer.demand,
+                demand=demand.hash,
             )
         )
 

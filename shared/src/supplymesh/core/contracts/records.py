@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from supplymesh.core.contracts.ids import DemandHash, EscrowId, OfferId
 from supplymesh.core.vocabulary.bodies import DemandTerms, Lot
 from supplymesh.core.vocabulary.decisions import AllocationResult
 
@@ -21,7 +22,7 @@ OPEN_ESCROW_STATES = frozenset({"awaiting_deposit", "funded"})
 class DemandRecord:
     """A demand as the network knows it."""
 
-    hash: str
+    hash: DemandHash
     seq: int
     buyer: str
     id: str
@@ -47,7 +48,7 @@ class DemandRecord:
 class EscrowRecord:
     """Money held for one allocation or one accepted offer; the supplier's order."""
 
-    id: str
+    id: EscrowId
     buyer: str
     supplier: str
     product: str
@@ -57,8 +58,8 @@ class EscrowRecord:
     currency: str
     created_seq: int
     created_time: str
-    demand: str | None = None
-    offer: str | None = None
+    demand: DemandHash | None = None
+    offer: OfferId | None = None
     state: str = "awaiting_deposit"
     completed: bool = False
     lot: Lot | None = None
@@ -74,8 +75,8 @@ class EscrowRecord:
 class OfferRecord:
     """A failed lot offered to one eligible buyer."""
 
-    id: str
-    lot: str
+    id: OfferId
+    lot: EscrowId
     buyer: str
     supplier: str
     product: str
@@ -83,7 +84,7 @@ class OfferRecord:
     defects: dict[str, int]
     unit_price: int
     currency: str
-    demand: str
+    demand: DemandHash
     state: str = "open"
 
 

@@ -189,7 +189,7 @@ def decide_split(
     demand = state.demands[demand_hash]
     outcome = split(demand_terms(demand), capacities, state.open_hours(), unavailable)
     allocations = [
-        {**a.as_json(), "escrow_id": escrow_id(demand_hash, a.supplier)} for a in outcome.allocations
+        {**a.as_json(), "escrow_id": escrow_id(demand.hash, a.supplier)} for a in outcome.allocations
     ]
     quantity = demand.terms.quantity
     if not allocations:
