@@ -28,7 +28,8 @@ from supplymesh.storage.tables import outbox
 from supplymesh_oem.demands import SUBMIT_TASK
 from supplymesh_oem.tables import demands as oem_demands
 from supplymesh_pdu.attestations import gather_attestations
-from supplymesh_pdu.sequencer import WITHDRAW_AFTER_SECONDS, Sequencer
+from supplymesh_pdu.rounds import WITHDRAW_AFTER_SECONDS
+from supplymesh_pdu.sequencer import Sequencer
 from tests.harness import Harness
 from tests.insider import PARTNERS, FaultyPdu, Insider, heads, state_of
 from tests.service.test_oem_api import NORMALISED, network_size

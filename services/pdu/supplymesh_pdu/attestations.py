@@ -63,7 +63,10 @@ class Gathered:
 async def gather_attestations(
     node: Node, buyer: str, demand_hash: str, suppliers: Sequence[str], *, timeout: float
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """Attestations for ``demand_hash`` by supplier, and the suppliers unavailable with the reason."""
+    """Attestations for ``demand_hash`` by supplier, and the suppliers unavailable with the reason.
+
+    Both are filled in the order the answers arrive.
+    """
     known = {m.id for m in node.config.by_role(Role.SUPPLIER)}
     found: dict[str, dict[str, Any]] = {}
     unavailable: dict[str, str] = {}
@@ -72,49 +75,65 @@ async def gather_attestations(
         if supplier not in known:
             unavailable[supplier] = "not a supplier of this network"
             return
-        try:
-            response = await asyncio.wait_for(
-                node.peers.request(
-                    supplier, "POST", ATTESTATIONS_PATH, json={"buyer": buyer, "demand": demand_hash}
-                ),
-                timeout=timeout,
-            )
-        except (PeerError, TimeoutError):
-            unavailable[supplier] = NO_ANSWER
-            return
-        if response.status_code != 200:
-            unavailable[supplier] = f"could not attest: HTTP {response.status_code}"
-            return
-        try:
-            item = response.json()
-            _, body = check_attestation(node.config, item, buyer=buyer, demand_hash=demand_hash)
-            attested(body, supplier)
-        except (RuleViolation, MessageError, ValueError, TypeError, KeyError) as exc:
-            unavailable[supplier] = f"invalid attestation: {exc}"[:500]
-            return
-        found[supplier] = {"entry": item["entry"], "signatures": item["signatures"]}
+        answer = await _ask_supplier(node, supplier, buyer, demand_hash, timeout=timeout)
+        if isinstance(answer, str):
+            unavailable[supplier] = answer
+        else:
+            found[supplier] = answer
 
     async def ask_buyer(supplier: str) -> None:
-        """The buyer's copy of the supplier's attestation, for a supplier that did not answer."""
-        ledger = channel_ledger(buyer, supplier)
-        try:
-            response = await asyncio.wait_for(
-                node.peers.request(
-                    buyer, "GET", f"/peer/v1/channels/{ledger}/attestations", params={"demand": demand_hash}
-                ),
-                timeout=timeout,
-            )
-            if response.status_code != 200:
-                return
-            item = response.json()
-            _, body = check_attestation(node.config, item, buyer=buyer, demand_hash=demand_hash)
-            attested(body, supplier)
-        except (PeerError, TimeoutError, RuleViolation, MessageError, ValueError, TypeError, KeyError):
-            return  # stays unavailable with the supplier's own reason
-        found[supplier] = {"entry": item["entry"], "signatures": item["signatures"]}
-        del unavailable[supplier]
+        copy = await _ask_buyer(node, supplier, buyer, demand_hash, timeout=timeout)
+        if copy is not None:  # otherwise it stays unavailable with the supplier's own reason
+            found[supplier] = copy
+            del unavailable[supplier]
 
     await asyncio.gather(*(ask(s) for s in suppliers))
     silent = [s for s, why in unavailable.items() if why == NO_ANSWER or why.startswith("could not attest")]
     await asyncio.gather(*(ask_buyer(s) for s in silent if s in known))
     return found, unavailable
+
+
+async def _ask_supplier(
+    node: Node, supplier: str, buyer: str, demand_hash: str, *, timeout: float
+) -> dict[str, Any] | str:
+    """The supplier's checked attestation for the demand, or why it has none."""
+    try:
+        response = await asyncio.wait_for(
+            node.peers.request(
+                supplier, "POST", ATTESTATIONS_PATH, json={"buyer": buyer, "demand": demand_hash}
+            ),
+            timeout=timeout,
+        )
+    except (PeerError, TimeoutError):
+        return NO_ANSWER
+    if response.status_code != 200:
+        return f"could not attest: HTTP {response.status_code}"
+    try:
+        item = response.json()
+        _, body = check_attestation(node.config, item, buyer=buyer, demand_hash=demand_hash)
+        attested(body, supplier)
+    except (RuleViolation, MessageError, ValueError, TypeError, KeyError) as exc:
+        return f"invalid attestation: {exc}"[:500]
+    return {"entry": item["entry"], "signatures": item["signatures"]}
+
+
+async def _ask_buyer(
+    node: Node, supplier: str, buyer: str, demand_hash: str, *, timeout: float
+) -> dict[str, Any] | None:
+    """The buyer's checked copy of the supplier's attestation, for a supplier that did not answer."""
+    ledger = channel_ledger(buyer, supplier)
+    try:
+        response = await asyncio.wait_for(
+            node.peers.request(
+                buyer, "GET", f"/peer/v1/channels/{ledger}/attestations", params={"demand": demand_hash}
+            ),
+            timeout=timeout,
+        )
+        if response.status_code != 200:
+            return None
+        item = response.json()
+        _, body = check_attestation(node.config, item, buyer=buyer, demand_hash=demand_hash)
+        attested(body, supplier)
+    except (PeerError, TimeoutError, RuleViolation, MessageError, ValueError, TypeError, KeyError):
+        return None
+    return {"entry": item["entry"], "signatures": item["signatures"]}

@@ -12,8 +12,9 @@ from supplymesh.network.replica import NetworkReplica
 from supplymesh.node.settings import NodeSettings
 from supplymesh.web.app import build_app
 from supplymesh_pdu.genesis import ensure_genesis
+from supplymesh_pdu.replication import PUSH_TASK
 from supplymesh_pdu.routes import actions, decisions
-from supplymesh_pdu.sequencer import PUSH_TASK, Sequencer
+from supplymesh_pdu.sequencer import Sequencer
 
 DESCRIPTION = (
     "PDU node: the Procurement and Distribution Unit. It sequences the network ledger, "

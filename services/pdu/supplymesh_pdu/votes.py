@@ -3,7 +3,7 @@
 A vote is a signature, or a :class:`Refused` that says whether the partner answered:
 only a proposal every partner refused outright may be dropped, since a partner that did
 not answer in time may hold a signature of it (see
-:meth:`supplymesh_pdu.sequencer.Sequencer._round`).
+:meth:`supplymesh_pdu.rounds.QuorumRounds._round`).
 """
 
 from __future__ import annotations
