@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from supplymesh.audit.epcis import MEDIA_TYPE, export_document, render
 from supplymesh.web.deps import ErpReader, NodeDep
-from supplymesh_auditor import epcis
+from supplymesh_auditor import verified_export
 
 router = APIRouter(prefix="/v1/epcis", tags=["epcis"])
 
@@ -35,6 +35,6 @@ async def export(
     buyer: Annotated[str | None, Query(description="the buyer of `demand` (member id)")] = None,
     holder: Annotated[str | None, Query(description="member whose copy to export")] = None,
 ) -> Response:
-    entries = await epcis.network_entries(node, holder)
+    entries = await verified_export.network_entries(node, holder)
     document = export_document(entries, demand=demand, buyer=buyer)
     return Response(render(document), media_type=MEDIA_TYPE)

@@ -58,7 +58,7 @@ class NetworkReplica:
         self.lock = asyncio.Lock()
         self.appended = asyncio.Event()
         # The node's channels, if wired: a partner about to sign a split catches up the
-        # channel of an attestation it does not hold yet (supplymesh.network.partner).
+        # channel of an attestation it does not hold yet (supplymesh.network.signing).
         self.channels: ChannelCatchUp | None = None
         self._load()
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 
 from supplymesh.errors import Forbidden
-from supplymesh.network.partner import sign_proposal
 from supplymesh.network.replica import NetworkReplica, parse
+from supplymesh.network.signing import sign_proposal
 from supplymesh.web.deps import PeerSender
 
 
