@@ -84,6 +84,9 @@ class Harness:
             node_dir=self.state_dir / node_id,
             network_config=self.state_dir / CONFIG_FILE,
             database_url=self._urls.setdefault(node_id, self._database_url(node_id)),
+            # In-process nodes share one event loop with the test: on a loaded machine a
+            # supplier answers slowly, and a split must not skip it for that.
+            decision_timeout_seconds=10.0,
         )
 
     def start_all(self) -> None:

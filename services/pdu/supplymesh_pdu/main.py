@@ -37,7 +37,7 @@ def create_app(
     node = app.state.node
     ensure_genesis(node)
     replica = NetworkReplica(node)
-    sequencer = Sequencer(node, replica)
+    sequencer = Sequencer(node, replica, timeout=settings.decision_timeout_seconds)
     app.state.replica = replica
     app.state.sequencer = sequencer
     node.outbox_handlers[PUSH_TASK] = sequencer.push

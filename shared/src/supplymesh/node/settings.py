@@ -28,6 +28,8 @@ class NodeSettings(BaseSettings):
     max_body_bytes: int = 16 * 1024 * 1024
     peer_clock_skew_seconds: int = 300
     peer_timeout_seconds: float = 5.0
+    decision_timeout_seconds: float = 3.0
+    """PDU only: how long it waits for a supplier's attestation or a partner's vote."""
     audit_interval_seconds: float = 300.0
     """Auditor only: seconds between scheduled audits (0 turns the schedule off)."""
     audit_full_every: int = 12
