@@ -14,16 +14,15 @@ a retried deposit commits to the same hash.
 from __future__ import annotations
 
 import logging
-import uuid
-from typing import Any
 
 from supplymesh.channels.service import ChannelService
 from supplymesh.config import channel_ledger
-from supplymesh.core.actions import ESCROW_DEPOSITED, OFFER_ACCEPTED, Action, sign_action
+from supplymesh.core.actions import ESCROW_DEPOSITED, OFFER_ACCEPTED
 from supplymesh.core.commitment import commitment
 from supplymesh.core.contracts.network import EscrowRecord, OfferRecord, acceptance_escrow_id
 from supplymesh.core.encoding import b64url_encode
 from supplymesh.errors import Conflict, NotFound, PeerError, Unprocessable
+from supplymesh.network.actions import submit_action
 from supplymesh.network.replica import NetworkReplica
 from supplymesh_oem.models import DepositIn, EscrowOut, Money, OfferOut
 
@@ -82,7 +81,8 @@ class Escrows:
                 return escrow_out(done)
         escrow = self.check_deposit(escrow_id, body)
         await self.record_opening(escrow, body, salt, committed)
-        await self.submit(
+        await submit_action(
+            self.replica,
             ESCROW_DEPOSITED,
             f"deposit-{escrow_id}",
             {
@@ -147,7 +147,8 @@ class Escrows:
             return acceptance_escrow_id(offer.id)
         if offer.state != "open":
             raise Conflict(f"offer {offer_id} is {offer.state}")
-        await self.submit(
+        await submit_action(
+            self.replica,
             OFFER_ACCEPTED,
             f"accept-{offer_id}",
             {
@@ -157,37 +158,6 @@ class Escrows:
             },
         )
         return acceptance_escrow_id(offer.id)
-
-    async def submit(self, kind: str, action_id: str, body: dict[str, Any]) -> int:
-        """Sign a party action, have the PDU sequence it, and wait for it in the replica.
-
-        Raises:
-            PeerUnavailable: the PDU cannot be reached (nothing was done; retry).
-            Conflict / NotFound / Unprocessable: the PDU refused it, with its reason.
-        """
-        node = self.replica.node
-        action = Action(
-            kind=kind, party=node.id, id=action_id or uuid.uuid4().hex, time=node.now_text(), body=body
-        )
-        response = await node.peers.request(
-            node.config.pdu.id,
-            "POST",
-            "/peer/v1/actions",
-            json={"action": action.statement(), "signature": sign_action(action, node.signer)},
-        )
-        if response.status_code == 200:
-            seq = int(response.json()["seq"])
-            while self.replica.state.size < seq:
-                await self.replica.sync()
-            return seq
-        detail = response.json().get("detail", response.text) if response.content else ""
-        if response.status_code == 404:
-            raise NotFound(f"the PDU refused: {detail}")
-        if response.status_code == 409:
-            raise Conflict(f"the PDU refused: {detail}")
-        if response.status_code in (400, 422):
-            raise Unprocessable(f"the PDU refused: {detail}")
-        raise PeerError(f"the PDU answered HTTP {response.status_code}: {detail}")
 
 
 def escrow_out(escrow: EscrowRecord) -> EscrowOut:

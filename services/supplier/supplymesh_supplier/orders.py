@@ -22,13 +22,14 @@ from typing import Any
 from supplymesh.audit.dms_quality import DMS_RECORD_KIND, dms_record
 from supplymesh.channels.service import ChannelService
 from supplymesh.config import channel_ledger
-from supplymesh.core.actions import PRODUCTION_COMPLETED, Action, sign_action
+from supplymesh.core.actions import PRODUCTION_COMPLETED
 from supplymesh.core.contracts.admission import sample_size_error
 from supplymesh.core.contracts.channel import QUALITY_KIND
 from supplymesh.core.contracts.dms import DEFECT_CLASSES
 from supplymesh.core.contracts.network import EscrowRecord
 from supplymesh.core.numbers import format_decimal
 from supplymesh.errors import Conflict, NotFound, Unprocessable
+from supplymesh.network.actions import submit_action
 from supplymesh.network.replica import NetworkReplica
 from supplymesh_supplier.dms import Dms
 from supplymesh_supplier.models import OrderOut, ProductionCompleteIn
@@ -108,7 +109,10 @@ class Orders:
         if units > 0:  # the DMS saw this order: its counts go on the channel, sealed, for the audit
             await self.channels.append(ledger, DMS_RECORD_KIND, dms_record(order_id, units, derived))
         await self.channels.append(ledger, QUALITY_KIND, quality)
-        action_id, seq = await self._report(order_id, quality)
+        action_id = f"production-{order_id}"
+        seq = await submit_action(
+            self.replica, PRODUCTION_COMPLETED, action_id, {"escrow": order_id, **quality}
+        )
         return {
             "order": order_id,
             "state": order_state(self._order(order_id)),
@@ -128,29 +132,6 @@ class Orders:
             if refused is not None:
                 raise Unprocessable(refused)
         return order
-
-    async def _report(self, order_id: str, quality: dict[str, Any]) -> tuple[str, int]:
-        """Sign the report, have the PDU sequence it, wait for it in the replica: (action id, seq)."""
-        node = self.replica.node
-        action = Action(
-            kind=PRODUCTION_COMPLETED,
-            party=node.id,
-            id=f"production-{order_id}",
-            time=node.now_text(),
-            body={"escrow": order_id, **quality},
-        )
-        response = await node.peers.request(
-            node.config.pdu.id,
-            "POST",
-            "/peer/v1/actions",
-            json={"action": action.statement(), "signature": sign_action(action, node.signer)},
-        )
-        if response.status_code != 200:
-            raise Conflict(f"the PDU refused the report: {response.text[:300]}")
-        seq = int(response.json()["seq"])
-        while self.replica.state.size < seq:
-            await self.replica.sync()
-        return action.id, seq
 
 
 def lot_quality(order_id: str, body: ProductionCompleteIn, derived: dict[str, int]) -> dict[str, Any]:
