@@ -22,6 +22,8 @@ from supplymesh.audit.payloads import open_channel
 from supplymesh.config import NETWORK_LEDGER
 from supplymesh.core.contracts.network import DECISION_KINDS, NetworkState, apply
 from supplymesh.core.entry import Entry, EntryFormatError, SealedEntry, parse_signatures
+from supplymesh.core.vocabulary.currencies import format_minor
+from supplymesh.errors import PeerError
 from supplymesh.network.rules import policy_for
 from supplymesh.node.context import Node
 from supplymesh.web.deps import NodeDep
@@ -31,6 +33,7 @@ from supplymesh_auditor.deps import AuditorDep
 log = logging.getLogger("supplymesh.explorer")
 router = APIRouter(prefix="/explorer", tags=["explorer"], include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+templates.env.filters["money"] = format_minor  # integer minor units, shown in major units
 COOKIE = "supplymesh_explorer"
 Session = Annotated[str | None, Cookie(alias=COOKIE)]
 
@@ -55,6 +58,32 @@ async def _holder_ledger(node: Node, holder: str, ledger: str) -> list[dict[str,
         items += page
         if len(page) < 1000:
             return items
+
+
+def _error(request: Request, status: int, message: str) -> HTMLResponse:
+    """An explorer page that says what went wrong (never the browser's raw JSON view)."""
+    return templates.TemplateResponse(request, "error.html", {"message": message}, status_code=status)
+
+
+def _holders(node: Node, ledger: str) -> list[str] | None:
+    """Who holds ``ledger`` (None if the network has no such ledger)."""
+    if ledger == NETWORK_LEDGER:
+        return [node.config.pdu.id, *(m.id for m in node.config.partners())]
+    channel = node.config.channel(ledger)
+    return None if channel is None else [channel.supplier, channel.oem]
+
+
+async def _copy(node: Node, ledger: str, holder: str) -> list[dict[str, Any]] | tuple[int, str]:
+    """``holder``'s copy of ``ledger``, or the status and message of why it cannot be shown."""
+    holders = _holders(node, ledger)
+    if holders is None:
+        return 404, f"There is no ledger {ledger!r} in this network."
+    if holder not in holders:
+        return 404, f"{holder!r} does not hold {ledger}; its holders are {', '.join(holders)}."
+    try:
+        return await _holder_ledger(node, holder, ledger)
+    except PeerError as exc:
+        return 502, f"{holder} did not serve its copy of {ledger}: {exc}"
 
 
 def _default_holder(node: Node, ledger: str) -> str:
@@ -128,8 +157,18 @@ async def ledger_page(
     """Every entry of one holder's copy, with its signers; findings highlighted."""
     if not _authorised(node, request, session):
         return _login(request)
+    holders = _holders(node, ledger)
+    if holders is None:
+        return _error(request, 404, f"There is no ledger {ledger!r} in this network.")
     holder = holder or _default_holder(node, ledger)
-    items = await _holder_ledger(node, holder, ledger)
+    if holder not in holders:
+        return _error(
+            request, 404, f"{holder!r} does not hold {ledger}; its holders are {', '.join(holders)}."
+        )
+    try:
+        items = await _holder_ledger(node, holder, ledger)
+    except PeerError as exc:
+        return _error(request, 502, f"{holder} did not serve its copy of {ledger}: {exc}")
     report = reports.latest(node) or {"findings": []}
     flagged = {f["seq"] for f in report["findings"] if f["ledger"] == ledger and f["seq"]}
     plain = _decrypted(node, ledger, items)

@@ -189,3 +189,32 @@ ISO_4217 = frozenset(
         "ZWL",
     }
 )
+
+# ISO 4217 minor units of the codes above that do not have two decimal places; the
+# funds and precious-metal codes without a minor unit count whole units (0).
+_MINOR_UNITS: dict[str, int] = {
+    **dict.fromkeys(
+        (
+            "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
+            "VND", "VUV", "XAF", "XOF", "XPF", "XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR",
+            "XPD", "XPT", "XSU", "XTS", "XUA", "XXX",
+        ),
+        0,
+    ),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}  # fmt: skip
+
+
+def minor_unit_digits(currency: str) -> int:
+    """How many decimal places the minor unit of ``currency`` has (ISO 4217; 2 unless listed)."""
+    return _MINOR_UNITS.get(currency, 2)
+
+
+def format_minor(amount: int, currency: str) -> str:
+    """Integer minor units as a readable amount, exactly: ``487500, "EUR"`` → ``"4,875.00 EUR"``."""
+    digits = minor_unit_digits(currency)
+    sign = "-" if amount < 0 else ""
+    whole, fraction = divmod(abs(amount), 10**digits)
+    text = f"{whole:,}" + (f".{fraction:0{digits}d}" if digits else "")
+    return f"{sign}{text} {currency}"
