@@ -172,25 +172,27 @@ async def ledger_page(
     report = reports.latest(node) or {"findings": []}
     flagged = {f["seq"] for f in report["findings"] if f["ledger"] == ledger and f["seq"]}
     plain = _decrypted(node, ledger, items)
-    entries = [
-        {
-            "seq": item["entry"]["seq"],
-            "kind": item["entry"]["kind"],
-            "author": item["entry"]["author"],
-            "time": item["entry"]["time"],
-            "hash": item["hash"],
-            "signers": [s["signer"] for s in item["signatures"]],
-            "late": [s["signer"] for s in item.get("late_signatures", [])],
-            "body": json.dumps(plain.get(item["entry"]["seq"], item["entry"]["body"]), separators=(",", ":"))[
-                :400
-            ],
-            "decrypted": item["entry"]["seq"] in plain,
-        }
-        for item in items
-    ]
+    entries = [_entry_row(item, plain) for item in items]
     return templates.TemplateResponse(
         request, "ledger.html", {"ledger": ledger, "holder": holder, "entries": entries, "flagged": flagged}
     )
+
+
+def _entry_row(item: dict[str, Any], plain: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """One row of a ledger page: the entry, its signers, its body (decrypted if it could be)."""
+    entry = item["entry"]
+    body = plain.get(entry["seq"], entry["body"])
+    return {
+        "seq": entry["seq"],
+        "kind": entry["kind"],
+        "author": entry["author"],
+        "time": entry["time"],
+        "hash": item["hash"],
+        "signers": [s["signer"] for s in item["signatures"]],
+        "late": [s["signer"] for s in item.get("late_signatures", [])],
+        "body": json.dumps(body, separators=(",", ":"))[:400],
+        "decrypted": entry["seq"] in plain,
+    }
 
 
 def _decrypted(node: Node, ledger: str, items: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
