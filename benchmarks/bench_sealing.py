@@ -33,7 +33,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from supplymesh.core.crypto import Signer
 from supplymesh.core.entry import SealedEntry, format_time, next_entry, sign_entry
-from supplymesh.core.sealing import Recipient, key_entry_body, open_body, seal_body, unwrap_key
+from supplymesh.core.recipients import Recipient
+from supplymesh.core.sealing import key_entry_body, open_body, seal_body, unwrap_key
 from supplymesh.storage.engine import close_engine, make_engine
 from supplymesh.storage.ledger_store import Head, LedgerStore
 from supplymesh.storage.migrate import migrate

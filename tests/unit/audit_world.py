@@ -32,7 +32,8 @@ from supplymesh.core.contracts.network import SPLIT, NetworkState, apply
 from supplymesh.core.crypto import Signer
 from supplymesh.core.entry import GENESIS_PREV, Entry, SealedEntry, format_time, sign_entry
 from supplymesh.core.numbers import normalise
-from supplymesh.core.sealing import Recipient, key_entry_body, seal_body
+from supplymesh.core.recipients import Recipient
+from supplymesh.core.sealing import key_entry_body, seal_body
 from supplymesh.core.verify import Finding
 from supplymesh.network.rules import recompute
 from supplymesh.node.keys import ENC_KEY_FILE, KEY_FILE, load_enc_key_file, load_key_file

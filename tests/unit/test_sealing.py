@@ -15,8 +15,8 @@ from supplymesh.config import NetworkConfig, Role
 from supplymesh.core.commitment import commitment, opens
 from supplymesh.core.contracts.channel import EndorsementRefused, check_body
 from supplymesh.core.encoding import b64url_encode
+from supplymesh.core.recipients import Recipient
 from supplymesh.core.sealing import (
-    Recipient,
     SealingError,
     check_key_entry_body,
     key_entry_body,

@@ -73,17 +73,30 @@ def _holders(node: Node, ledger: str) -> list[str] | None:
     return None if channel is None else [channel.supplier, channel.oem]
 
 
-async def _copy(node: Node, ledger: str, holder: str) -> list[dict[str, Any]] | tuple[int, str]:
-    """``holder``'s copy of ``ledger``, or the status and message of why it cannot be shown."""
+class _NotShown(Exception):
+    """A ledger page that cannot be shown: its HTTP status and what to tell the reader."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+async def _copy(node: Node, ledger: str, holder: str) -> list[dict[str, Any]]:
+    """``holder``'s copy of ``ledger``.
+
+    Raises:
+        _NotShown: no such ledger, ``holder`` does not hold it, or it did not serve it.
+    """
     holders = _holders(node, ledger)
     if holders is None:
-        return 404, f"There is no ledger {ledger!r} in this network."
+        raise _NotShown(404, f"There is no ledger {ledger!r} in this network.")
     if holder not in holders:
-        return 404, f"{holder!r} does not hold {ledger}; its holders are {', '.join(holders)}."
+        raise _NotShown(404, f"{holder!r} does not hold {ledger}; its holders are {', '.join(holders)}.")
     try:
         return await _holder_ledger(node, holder, ledger)
     except PeerError as exc:
-        return 502, f"{holder} did not serve its copy of {ledger}: {exc}"
+        raise _NotShown(502, f"{holder} did not serve its copy of {ledger}: {exc}") from exc
 
 
 def _default_holder(node: Node, ledger: str) -> str:
@@ -157,24 +170,19 @@ async def ledger_page(
     """Every entry of one holder's copy, with its signers; findings highlighted."""
     if not _authorised(node, request, session):
         return _login(request)
-    holders = _holders(node, ledger)
-    if holders is None:
-        return _error(request, 404, f"There is no ledger {ledger!r} in this network.")
     holder = holder or _default_holder(node, ledger)
-    if holder not in holders:
-        return _error(
-            request, 404, f"{holder!r} does not hold {ledger}; its holders are {', '.join(holders)}."
-        )
     try:
-        items = await _holder_ledger(node, holder, ledger)
-    except PeerError as exc:
-        return _error(request, 502, f"{holder} did not serve its copy of {ledger}: {exc}")
+        items = await _copy(node, ledger, holder)
+    except _NotShown as shown:
+        return _error(request, shown.status, shown.message)
     report = reports.latest(node) or {"findings": []}
     flagged = {f["seq"] for f in report["findings"] if f["ledger"] == ledger and f["seq"]}
     plain = _decrypted(node, ledger, items)
     entries = [_entry_row(item, plain) for item in items]
     return templates.TemplateResponse(
-        request, "ledger.html", {"ledger": ledger, "holder": holder, "entries": entries, "flagged": flagged}
+        request,
+        "ledger.html",
+        {"ledger": ledger, "holder": holder, "entries": entries, "flagged": flagged},
     )
 
 

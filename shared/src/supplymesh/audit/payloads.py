@@ -21,8 +21,8 @@ from typing import Any
 
 from supplymesh.core.contracts.channel import KEY_KIND, is_private
 from supplymesh.core.entry import Entry, SealedEntry
+from supplymesh.core.recipients import Recipient
 from supplymesh.core.sealing import (
-    Recipient,
     SealingError,
     check_key_entry_body,
     open_body,

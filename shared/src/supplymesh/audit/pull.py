@@ -19,7 +19,7 @@ from supplymesh.config import NETWORK_LEDGER, NetworkConfig
 from supplymesh.core.canonical import sha256
 from supplymesh.core.contracts.channel import ChannelMembers, EndorsementRefused
 from supplymesh.core.entry import SealedEntry
-from supplymesh.core.sealing import Recipient
+from supplymesh.core.recipients import Recipient
 from supplymesh.core.verify import Finding
 
 

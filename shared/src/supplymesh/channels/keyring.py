@@ -31,17 +31,14 @@ from supplymesh.config import MissingEncryptionKey
 from supplymesh.core.canonical import canonicalize
 from supplymesh.core.contracts.channel import KEY_KIND, EndorsementRefused, is_private
 from supplymesh.core.entry import Entry
+from supplymesh.core.recipients import KEY_BYTES, NONCE_BYTES, EncryptionPublicKey, seal_to
 from supplymesh.core.sealing import (
-    KEY_BYTES,
-    NONCE_BYTES,
-    EncryptionPublicKey,
     SealingError,
     check_key_entry_body,
     key_entry_body,
     key_id_of,
     open_body,
     seal_body,
-    seal_to,
     sealed_key_id,
     unwrap_key,
 )

@@ -48,8 +48,8 @@ from supplymesh.core.recipients import (
     seal_to,
 )
 
-# The key types and sizes callers of this module pass in, from where they are defined.
-__all__ = ["KEY_BYTES", "NONCE_BYTES", "EncryptionPublicKey", "Recipient", "SealingError", "seal_to"]
+# SealingError is this module's error too: callers catch it from here.
+__all__ = ["SealingError"]
 
 ENC_FIELD = "enc"
 ALG = "A256GCM"

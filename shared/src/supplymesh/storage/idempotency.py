@@ -54,7 +54,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 from sqlalchemy import Connection, Engine, Row, delete, event, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -155,18 +155,9 @@ def respond_in(conn: Connection, body: Any, status: int | None = None) -> None:
     conn.execute(
         update(idempotency_records)
         .where(where(attempt.client, attempt.key) & (t.response == attempt.owner) & (t.status <= COMMITTED))
-        .values(status=status or attempt.status, response=json.dumps(_plain(body)))
+        .values(status=status or attempt.status, response=json.dumps(to_jsonable_python(body)))
     )
     attempt.responded = True  # once committed, nobody can take the reservation over
-
-
-def _plain(body: Any) -> Any:
-    """A response body as plain JSON values (pydantic models dumped in JSON mode)."""
-    if isinstance(body, BaseModel):
-        return body.model_dump(mode="json")
-    if isinstance(body, list):
-        return [_plain(item) for item in body]
-    return body
 
 
 async def run_as(attempt: Attempt, handler: Callable[[], Awaitable[Any]]) -> Any:

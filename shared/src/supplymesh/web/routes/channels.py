@@ -16,11 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from supplymesh.channels.service import ChannelService
 from supplymesh.channels.wire import parse_sealed, sealed_json
 from supplymesh.core.canonical import CanonicalizationError, canonicalize
-from supplymesh.core.contracts.channel import CAPACITY_KIND, is_private
+from supplymesh.core.contracts.channel import is_private
 from supplymesh.core.entry import Entry, SealedEntry
 from supplymesh.core.sealing import SealingError, sealed_key_id
 from supplymesh.errors import BadRequest, Forbidden, NotFound, Unprocessable
-from supplymesh.storage import entry_records
+from supplymesh.network.copies import StoredChannels, attestation_made_for
+from supplymesh.network.signing import CATCH_UP_SECONDS
 from supplymesh.storage.ledger_store import StoredEntry
 from supplymesh.web.deps import ErpReader, ErpWriter, PeerSender
 from supplymesh.web.idempotency import IdempotencyDep, Reply
@@ -206,10 +207,6 @@ def plain_entry(channels: ChannelService, row: StoredEntry) -> dict[str, Any]:
     }
 
 
-CATCH_UP_SECONDS = 1.0
-"""How long a member waits on the supplier when it catches up before answering a peer."""
-
-
 peer_router = APIRouter(prefix="/peer/v1/channels/{ledger}", tags=["peer"])
 """``/peer/v1/channels/{ledger}/…``: the channel protocol between members, and the PDU's reads."""
 
@@ -255,12 +252,13 @@ async def attestation(
     members = channels.members(ledger)
     if sender != channels.node.config.pdu.id:
         raise Forbidden("only the PDU reads attestations through this route")
-    found = entry_records.latest_of_kind(channels.node.engine, ledger, CAPACITY_KIND, demand=demand)
-    if found is None and channels.node.id == members.oem:
-        # It may have countersigned the attestation before the supplier's push arrived.
+    engine = channels.node.engine
+    found = attestation_made_for(engine, ledger, demand)
+    if found is None and channels.node.id == members.oem and StoredChannels(engine).behind(ledger):
+        # It countersigned an entry the supplier's push has not brought yet: catch up first.
         with contextlib.suppress(Exception):  # the supplier is unreachable: answer from the copy
             await asyncio.wait_for(channels.sync(ledger), timeout=CATCH_UP_SECONDS)
-        found = entry_records.latest_of_kind(channels.node.engine, ledger, CAPACITY_KIND, demand=demand)
+        found = attestation_made_for(engine, ledger, demand)
     if found is None:
         raise NotFound(f"{ledger} holds no attestation for demand {demand}")
     return sealed_json(found)
