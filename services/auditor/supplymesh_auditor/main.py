@@ -12,7 +12,8 @@ from fastapi import FastAPI
 from supplymesh.config import Role
 from supplymesh.node.settings import NodeSettings
 from supplymesh.web.app import build_app
-from supplymesh_auditor import schedule
+from supplymesh.web.routes.health import report_last_audit
+from supplymesh_auditor import reports, schedule
 from supplymesh_auditor.audits import Auditor
 from supplymesh_auditor.routes import audits as audit_routes
 from supplymesh_auditor.routes import epcis as epcis_routes
@@ -42,6 +43,7 @@ def create_app(
     )
     auditor = Auditor(app.state.node)
     app.state.auditor = auditor
+    report_last_audit(app, functools.partial(reports.latest, app.state.node))
     if settings.audit_interval_seconds > 0:
         app.state.node.background.append(
             functools.partial(

@@ -4,21 +4,41 @@ One ``httpx.AsyncClient`` per node, with keep-alive connections reused across pe
 as the performance notes advise. Transport failures become :class:`PeerUnavailable`;
 problem responses from the peer become :class:`PeerError` carrying the peer's status
 and detail.
+
+The client remembers, per peer, whether its last request got an answer and when one
+last did (:class:`PeerReach`), so ``/health`` can report reachability without calling
+anyone. Each request is logged at DEBUG; a peer that stops answering is logged once as
+a WARNING, and once at INFO when it answers again.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Generator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from supplymesh.config import NetworkConfig
 from supplymesh.core.crypto import Signer
+from supplymesh.core.entry import format_time
 from supplymesh.errors import PeerError, PeerUnavailable
 from supplymesh.node.httpsig import RequestTarget, sign_request, url_authority
+
+log = logging.getLogger("supplymesh.peers")
+
+
+@dataclass(frozen=True, slots=True)
+class PeerReach:
+    """What this node last saw of one peer: answering or not, and when it last answered."""
+
+    reachable: bool
+    last_seen: str | None
+    """UTC time of the peer's last answer (ledger time format), None if it never answered."""
 
 
 class PeerSignatureAuth(httpx.Auth):
@@ -70,6 +90,23 @@ class PeerClient:
             timeout=timeout,
             mounts=dict(mounts) if mounts else None,
         )
+        self._reach: dict[str, PeerReach] = {}
+
+    def reachability(self) -> dict[str, PeerReach]:
+        """Per peer called so far: whether its last request got an answer, and its last answer's time."""
+        return dict(self._reach)
+
+    def _answered(self, peer: str) -> None:
+        before = self._reach.get(peer)
+        if before is not None and not before.reachable:
+            log.info("%s answers again", peer)
+        self._reach[peer] = PeerReach(reachable=True, last_seen=format_time(datetime.now(UTC)))
+
+    def _failed(self, peer: str, exc: Exception) -> None:
+        before = self._reach.get(peer)
+        if before is None or before.reachable:
+            log.warning("%s is not answering (%s); retrying in the background", peer, type(exc).__name__)
+        self._reach[peer] = PeerReach(reachable=False, last_seen=before.last_seen if before else None)
 
     async def request(
         self,
@@ -90,7 +127,11 @@ class PeerClient:
         try:
             response = await self._client.request(method, url, json=json, params=params)
         except httpx.TransportError as exc:
+            log.debug("%s %s %s: no answer (%s)", peer, method, path, type(exc).__name__)
+            self._failed(peer, exc)
             raise PeerUnavailable(f"{peer} did not answer: {type(exc).__name__}", peer=peer) from exc
+        log.debug("%s %s %s: %d", peer, method, path, response.status_code)
+        self._answered(peer)
         if response.status_code >= 500:
             raise PeerError(f"{peer} failed: HTTP {response.status_code}", peer=peer)
         return response

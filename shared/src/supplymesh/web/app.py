@@ -15,28 +15,22 @@ from pathlib import Path
 
 import httpx
 from fastapi import APIRouter, FastAPI
-from pydantic import BaseModel
 
 from supplymesh import __version__
 from supplymesh.config import Role
 from supplymesh.node.context import Node, open_node
 from supplymesh.node.settings import NodeSettings
+from supplymesh.web.access_log import AccessLogMiddleware
+from supplymesh.web.apidocs import install_api_docs
 from supplymesh.web.fastbody import install_extra_schemas
 from supplymesh.web.gate import AuthGateMiddleware
 from supplymesh.web.limits import BodyLimitMiddleware
 from supplymesh.web.problems import install_problem_handlers
 from supplymesh.web.routes.events import events_router
+from supplymesh.web.routes.health import health_router
 from supplymesh.web.routes.ledgers import erp_ledger_router, peer_ledger_router
 
 StartHook = Callable[[Node], Awaitable[None]]
-
-
-class Health(BaseModel):
-    """Liveness of a node."""
-
-    status: str
-    node: str
-    role: str
 
 
 def build_app(
@@ -56,22 +50,22 @@ def build_app(
         version=__version__,
         description=description,
         lifespan=_lifespan(node, on_start),
+        docs_url=None,  # served from the node's own assets by install_api_docs
+        redoc_url=None,
     )
     app.state.node = node
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(AuthGateMiddleware, node=node)  # outermost: credentials before any body
-
-    @app.get("/health", tags=["health"], summary="Liveness")
-    def health() -> Health:
-        return Health(status="ok", node=node.id, role=str(node.role))
-
+    app.add_middleware(AuthGateMiddleware, node=node)  # credentials before any body
+    app.add_middleware(AccessLogMiddleware)  # outermost: one line per ERP call, refused ones too
+    app.include_router(health_router())
     app.include_router(erp_ledger_router())
     app.include_router(events_router())
     app.include_router(peer_ledger_router())
     for router in routers:
         app.include_router(router)
     install_extra_schemas(app)
+    install_api_docs(app)
     return app
 
 
