@@ -15,6 +15,7 @@ from supplymesh.web.app import build_app
 from supplymesh.web.routes.health import report_last_audit
 from supplymesh_auditor import reports, schedule
 from supplymesh_auditor.audits import Auditor
+from supplymesh_auditor.openapi_examples import document_api
 from supplymesh_auditor.routes import audits as audit_routes
 from supplymesh_auditor.routes import epcis as epcis_routes
 from supplymesh_auditor.routes import explorer
@@ -41,6 +42,7 @@ def create_app(
         migrations=MIGRATIONS,
         peer_mounts=peer_mounts,
     )
+    document_api(app)
     auditor = Auditor(app.state.node)
     app.state.auditor = auditor
     report_last_audit(app, functools.partial(reports.latest, app.state.node))

@@ -12,6 +12,7 @@ from supplymesh.network.replica import NetworkReplica
 from supplymesh.node.settings import NodeSettings
 from supplymesh.web.app import build_app
 from supplymesh_pdu.genesis import ensure_genesis
+from supplymesh_pdu.openapi_examples import document_api
 from supplymesh_pdu.replication import PUSH_TASK
 from supplymesh_pdu.routes import actions, decisions
 from supplymesh_pdu.sequencer import Sequencer
@@ -34,6 +35,7 @@ def create_app(
         routers=[actions.router, decisions.router],
         peer_mounts=peer_mounts,
     )
+    document_api(app)
     node = app.state.node
     ensure_genesis(node)
     replica = NetworkReplica(node)

@@ -14,6 +14,7 @@ from supplymesh.web.app import build_app
 from supplymesh.web.partner import attach_partner, partner_routers
 from supplymesh_supplier.attest import Attestations
 from supplymesh_supplier.dms import Dms
+from supplymesh_supplier.openapi_examples import document_api
 from supplymesh_supplier.orders import Orders
 from supplymesh_supplier.routes import dms, orders, views
 
@@ -38,6 +39,7 @@ def create_app(
         migrations=MIGRATIONS,
         peer_mounts=peer_mounts,
     )
+    document_api(app)
     parts = attach_partner(app)
     node = app.state.node
     dms_service = Dms(node, parts.replica)

@@ -1,0 +1,80 @@
+"""API docs served by the node itself: Swagger UI at ``/docs``, ReDoc at ``/redoc``.
+
+FastAPI's default pages load Swagger UI and ReDoc from a public CDN (and ReDoc its fonts
+from Google), so on a machine or network that cannot reach them the docs are a blank
+page. Here the pages load the same assets from the node, under ``/docs/assets/``: the
+files shipped by the ``fastapi-offline`` package (Swagger UI 5, Apache-2.0; ReDoc 2, MIT;
+the package itself MIT), served read-only by a :class:`~starlette.staticfiles.StaticFiles`
+mount. Nothing on either page names another host: no fonts, no favicon, no spec
+validator badge.
+
+The pages, their assets and ``/openapi.json`` are public (the auth gate guards only
+``/v1/`` and ``/peer/v1/``); the document itself is post-processed by
+:mod:`supplymesh.web.openapi_doc`.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from supplymesh.web.openapi_doc import install_openapi_doc
+
+DOCS_URL = "/docs"
+REDOC_URL = "/redoc"
+ASSETS_URL = "/docs/assets"
+OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
+SWAGGER_PARAMETERS: dict[str, object] = {
+    "validatorUrl": None,  # the default asks validator.swagger.io, a public host
+    "docExpansion": "list",
+    "tryItOutEnabled": False,
+    "persistAuthorization": True,
+}
+
+
+def assets_dir() -> Path:
+    """The directory of Swagger UI's and ReDoc's files shipped by ``fastapi-offline``."""
+    return Path(str(resources.files("fastapi_offline") / "static"))
+
+
+def install_api_docs(app: FastAPI) -> None:
+    """Serve ``/docs`` and ``/redoc`` from the node's own assets; post-process ``/openapi.json``.
+
+    The app must be built with ``docs_url=None, redoc_url=None`` (FastAPI's CDN pages off).
+    """
+    install_openapi_doc(app)
+    app.mount(ASSETS_URL, StaticFiles(directory=assets_dir()), name="docs-assets")
+    openapi_url = app.openapi_url or "/openapi.json"
+
+    @app.get(DOCS_URL, include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=root + openapi_url,
+            title=f"{app.title} — API docs",
+            swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
+            oauth2_redirect_url=root + OAUTH2_REDIRECT_URL,
+            swagger_ui_parameters=SWAGGER_PARAMETERS,
+        )
+
+    @app.get(OAUTH2_REDIRECT_URL, include_in_schema=False)
+    def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get(REDOC_URL, include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(
+            openapi_url=root + openapi_url,
+            title=f"{app.title} — API reference",
+            redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
+            with_google_fonts=False,
+        )
