@@ -2,13 +2,17 @@
 
 Each node runs as ``python -m supplymesh_<role>`` with its own directory, port and log
 file (``DIR/<node-id>/node.log``). Children ask the kernel to send them SIGTERM if the
-launcher dies (Linux ``PR_SET_PDEATHSIG``), so no node outlives it.
+launcher dies (Linux ``PR_SET_PDEATHSIG``), so no node outlives it. A node restarted
+(:meth:`LocalNetwork.restart`) keeps its port. While it runs, the launcher keeps its pid
+and the nodes' restart counts in ``DIR/launcher.json`` (``supplymesh stop`` and
+``supplymesh status`` read it).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import socket
@@ -25,6 +29,7 @@ from supplymesh.cli.netgen import CONFIG_FILE
 from supplymesh.config import NetworkConfig
 
 _PR_SET_PDEATHSIG = 1
+LAUNCHER_FILE = "launcher.json"
 
 
 class LaunchError(Exception):
@@ -55,6 +60,7 @@ class LocalNetwork:
     config: NetworkConfig
     env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    restarts: dict[str, int] = field(default_factory=dict)
 
     def start(self) -> None:
         """Start every node; refuse if one of their ports is taken."""
@@ -64,10 +70,36 @@ class LocalNetwork:
                 raise LaunchError(
                     f"port {url.port} for {member.id} is already in use; pick another --base-port"
                 )
+        self._write_launcher_file()
         for member in self.config.members:
-            self._spawn(member.id, str(member.role), urlparse(member.url).port or 80)
+            self._spawn(member.id)
 
-    def _spawn(self, node_id: str, role: str, port: int) -> None:
+    def restart(self, node_id: str) -> None:
+        """Start ``node_id`` again, on the port it was first given."""
+        self.restarts[node_id] = self.restarts.get(node_id, 0) + 1
+        self._spawn(node_id)
+        self._write_launcher_file()
+
+    def port_of(self, node_id: str) -> int:
+        """The port ``node_id`` listens on (from its URL in the config)."""
+        return urlparse(self.config.member(node_id).url).port or 80
+
+    def _write_launcher_file(self) -> None:
+        record = {"pid": os.getpid(), "restarts": self.restarts}
+        path = self.state_dir / LAUNCHER_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_suffix(".tmp")
+        temp.write_text(json.dumps(record) + "\n", encoding="utf-8")
+        temp.replace(path)
+
+    def _remove_launcher_file(self) -> None:
+        path = self.state_dir / LAUNCHER_FILE
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            if json.loads(path.read_text(encoding="utf-8"))["pid"] == os.getpid():
+                path.unlink()
+
+    def _spawn(self, node_id: str) -> None:
+        role = str(self.config.member(node_id).role)
         node_dir = self.state_dir / node_id
         node_dir.mkdir(parents=True, exist_ok=True)
         log = (node_dir / "node.log").open("ab")
@@ -82,7 +114,7 @@ class LocalNetwork:
             "--network-config",
             str(self.state_dir / CONFIG_FILE),
             "--port",
-            str(port),
+            str(self.port_of(node_id)),
         ]
         env = {**os.environ, **self.env}
         self.processes[node_id] = subprocess.Popen(
@@ -128,7 +160,7 @@ class LocalNetwork:
         return {n: p.returncode for n, p in self.processes.items() if p.poll() is not None}
 
     def stop(self, grace: float = 10.0) -> None:
-        """SIGTERM every node, then SIGKILL what is left after ``grace`` seconds."""
+        """SIGTERM every node, then SIGKILL what is left after ``grace`` seconds; forget the launcher file."""
         for process in self.processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -140,3 +172,4 @@ class LocalNetwork:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        self._remove_launcher_file()

@@ -10,7 +10,8 @@ Layout of a state directory::
     DIR/<node-id>/node.db       the node's SQLite database (default storage)
     DIR/network.json            written by ``supplymesh up`` once every node is healthy
 
-Running it again on an existing directory reuses every key and token (resume). A config
+Running it again on an existing directory reuses every key and token and keeps every
+member's URL, so its ports (resume); the config file is rewritten only if it changes. A config
 written before channel encryption (members without ``encryption_key``) is migrated on
 resume: each node gets a new ``node.enc.key`` and the config its public half.
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import json
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ CONFIG_FILE = "network-config.json"
 TOKEN_FILE = "erp-token"  # noqa: S105 - a file name, not a secret
 RUNTIME_FILE = "network.json"
 ERP_CLIENT_NAME = "erp"
+DEFAULT_BASE_PORT = 8100
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,8 @@ class Seat:
     role: Role
     public_key: str | None = None
     encryption_key: str | None = None
+    url: str | None = None
+    """Kept as it is when given (a network resumed); otherwise made from the base port."""
 
 
 def _suffixes(count: int) -> list[str]:
@@ -81,7 +85,8 @@ def seats_from_file(path: Path) -> tuple[list[Seat], dict[str, Any]]:
         raw = json.loads(path.read_text(encoding="utf-8"))
         members = raw.pop("members")
         seats = [
-            Seat(m["id"], Role(m["role"]), m.get("public_key"), m.get("encryption_key")) for m in members
+            Seat(m["id"], Role(m["role"]), m.get("public_key"), m.get("encryption_key"), m.get("url"))
+            for m in members
         ]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: not a network config: {exc}") from exc
@@ -133,8 +138,9 @@ def build_network(
 ) -> NetworkConfig:
     """Create node files for every seat and write the public config to ``state_dir``.
 
-    Members' URLs are ``http://{host}:{base_port + n}``, or ``url_template`` formatted
-    with ``id`` and ``port`` (e.g. ``http://{id}:8000`` inside a container network).
+    Members' URLs are the seat's own when it has one, else ``http://{host}:{base_port + n}``,
+    or ``url_template`` formatted with ``id`` and ``port`` (e.g. ``http://{id}:8000`` inside a
+    container network). The config file is written only if its content changes.
     """
     state_dir.mkdir(parents=True, exist_ok=True)
     members = []
@@ -144,7 +150,7 @@ def build_network(
             Member(
                 id=seat.id,
                 role=seat.role,
-                url=member_url(url_template, seat.id, host, base_port + index),
+                url=seat.url or member_url(url_template, seat.id, host, base_port + index),
                 public_key=public_key,
                 encryption_key=encryption_key,
             )
@@ -154,8 +160,10 @@ def build_network(
     config = NetworkConfig.model_validate(
         {**settings, "members": [m.model_dump() for m in members]}, strict=False
     )
-    write_private_file(state_dir / CONFIG_FILE, config.to_json())
-    (state_dir / CONFIG_FILE).chmod(0o644)
+    path = state_dir / CONFIG_FILE
+    if not path.exists() or path.read_text(encoding="utf-8") != config.to_json():
+        write_private_file(path, config.to_json())
+        path.chmod(0o644)
     return config
 
 
@@ -184,20 +192,46 @@ def read_token(state_dir: Path, node_id: str) -> str:
 def prepare(
     state_dir: Path,
     config_file: Path | None,
-    base_port: int,
+    base_port: int | None,
     suppliers: int = 2,
     oems: int = 2,
     url_template: str | None = None,
 ) -> NetworkConfig:
-    """Keys, tokens and the public config in ``state_dir`` (reused when present)."""
+    """Keys, tokens and the public config in ``state_dir`` (reused when present).
+
+    A network already in ``state_dir`` keeps the URLs (ports) it was given; ``base_port``
+    (default :data:`DEFAULT_BASE_PORT`) places a new network.
+
+    Raises:
+        ValueError: if ``base_port`` would move the existing network's ports.
+    """
     existing = state_dir / CONFIG_FILE
     if config_file is not None:
         seats, extra = seats_from_file(config_file)
+        seats = [replace(seat, url=None) for seat in seats]
     elif existing.exists():
         seats, extra = seats_from_file(existing)
+        if base_port is not None:
+            check_base_port(existing, seats, base_port)
     else:
         seats, extra = default_seats(suppliers=suppliers, oems=oems), {}
-    return build_network(state_dir, seats, base_port=base_port, url_template=url_template, extra=extra)
+    port = DEFAULT_BASE_PORT if base_port is None else base_port
+    return build_network(state_dir, seats, base_port=port, url_template=url_template, extra=extra)
+
+
+def check_base_port(config_file: Path, seats: list[Seat], base_port: int) -> None:
+    """Refuse a ``--base-port`` that would give the members of ``config_file`` other URLs.
+
+    Raises:
+        ValueError: naming the ports the network already has.
+    """
+    wanted = [member_url(None, seat.id, "127.0.0.1", base_port + n) for n, seat in enumerate(seats)]
+    if [seat.url for seat in seats] != wanted:
+        ports = ", ".join(f"{seat.id} {seat.url}" for seat in seats)
+        raise ValueError(
+            f"the network in {config_file} already has its URLs ({ports}); --base-port {base_port} "
+            "would move them. Omit --base-port to keep them (or edit the config to move the network)"
+        )
 
 
 def write_runtime_file(state_dir: Path, config: NetworkConfig) -> Path:

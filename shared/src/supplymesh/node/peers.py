@@ -105,7 +105,7 @@ class PeerClient:
     def _failed(self, peer: str, exc: Exception) -> None:
         before = self._reach.get(peer)
         if before is None or before.reachable:
-            log.warning("%s is not answering (%s); retrying in the background", peer, type(exc).__name__)
+            log.warning("%s is not answering (%s)", peer, type(exc).__name__)
         self._reach[peer] = PeerReach(reachable=False, last_seen=before.last_seen if before else None)
 
     async def request(

@@ -20,3 +20,12 @@ ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", exists=True, dir_okay=False, help="Network config (members, channels, quorum)"),
 ]
+ResumePort = Annotated[
+    int | None,
+    typer.Option(
+        "--base-port",
+        min=1,
+        max=65000,
+        help="Port of the first node of a new network (default 8100); a network resumed keeps its ports",
+    ),
+]

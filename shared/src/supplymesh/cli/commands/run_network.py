@@ -2,33 +2,54 @@
 
 SPEC appendix A: nodes on 127.0.0.1 from a base port, files under ``DIR/<node-id>/``,
 ``DIR/network.json`` written atomically once all are healthy, resume on an existing
-directory, every node stopped on Ctrl-C or SIGTERM. ``supplymesh demo`` starts its
-network the same way.
+directory (on the ports it was first given), every node stopped on Ctrl-C or SIGTERM
+(``supplymesh stop``). A node that dies is restarted with back-off
+(:mod:`supplymesh.cli.supervisor`) while the others keep running. ``supplymesh demo``
+starts its network the same way.
 """
 
 from __future__ import annotations
 
 import signal
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 
 import typer
 from rich.table import Table
 
-from supplymesh.cli.commands.options import BasePort, ConfigOpt, StateDir, console
+from supplymesh.cli.commands.options import ConfigOpt, ResumePort, StateDir, console
 from supplymesh.cli.launcher import LaunchError, LocalNetwork
-from supplymesh.cli.netgen import prepare, write_runtime_file
-from supplymesh.config import NetworkConfig
+from supplymesh.cli.netgen import TOKEN_FILE, prepare, write_runtime_file
+from supplymesh.cli.supervisor import Supervisor
+from supplymesh.config import NetworkConfig, Role
 from supplymesh.node.keys import KeyFileError
 
 
-def up(state_dir: StateDir = Path("state"), config: ConfigOpt = None, base_port: BasePort = 8100) -> None:
-    """Start every node of the network as local processes until interrupted."""
+def up(state_dir: StateDir = Path("state"), config: ConfigOpt = None, base_port: ResumePort = None) -> None:
+    """Start every node of the network as local processes until interrupted (or `supplymesh stop`)."""
     network, net_config = start(state_dir, config, base_port)
     print_nodes(net_config, write_runtime_file(state_dir, net_config))
-    console.print("network is up; press Ctrl-C to stop every node")
+    print_explorer(net_config, state_dir)
+    console.print("network is up; press Ctrl-C (or run `supplymesh stop`) to stop every node")
     raise typer.Exit(serve_until_stopped(network))
+
+
+def print_explorer(config: NetworkConfig, state_dir: Path) -> None:
+    """Where the auditor's explorer is, and which token signs in to it (never in the URL)."""
+    auditor = next((m for m in config.members if m.role == Role.AUDITOR), None)
+    if auditor is not None:
+        print_explorer_hint(auditor.url, str(state_dir / auditor.id / TOKEN_FILE))
+
+
+def print_explorer_hint(auditor_url: str, token_place: str) -> None:
+    """The explorer's link and where the auditor's ERP token to sign in with is kept."""
+    console.print(
+        f"explorer: [bold]{auditor_url}/explorer[/bold] — "
+        f"sign in with the auditor's ERP token ({token_place})",
+        soft_wrap=True,
+    )
 
 
 def print_nodes(config: NetworkConfig, runtime: Path) -> None:
@@ -42,7 +63,9 @@ def print_nodes(config: NetworkConfig, runtime: Path) -> None:
     console.print(f"ERP tokens and URLs: [bold]{runtime}[/bold]")
 
 
-def start(state_dir: Path, config_file: Path | None, base_port: int) -> tuple[LocalNetwork, NetworkConfig]:
+def start(
+    state_dir: Path, config_file: Path | None, base_port: int | None
+) -> tuple[LocalNetwork, NetworkConfig]:
     """Prepare the directory, start every node and wait until all are healthy."""
     try:
         config = prepare(state_dir, config_file, base_port)
@@ -62,18 +85,17 @@ def start(state_dir: Path, config_file: Path | None, base_port: int) -> tuple[Lo
 
 
 def serve_until_stopped(network: LocalNetwork) -> int:
-    """Block until Ctrl-C, SIGTERM or a node dies; stop every node; exit status."""
+    """Block until Ctrl-C or SIGTERM, restarting nodes that die; then stop every node (status 0)."""
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    supervisor = Supervisor(network, report=lambda text: console.print(f"[yellow]{text}[/yellow]"))
     try:
         while not stop.wait(0.5):
-            if dead := network.exited():
-                console.print(f"[red]node(s) stopped unexpectedly:[/red] {dead}")
-                return 1
+            supervisor.check(time.monotonic())
         return 0
     finally:
         console.print("stopping every node…")

@@ -19,7 +19,7 @@ import typer
 
 from supplymesh.cli.commands.audit import print_report
 from supplymesh.cli.commands.options import BasePort, console
-from supplymesh.cli.commands.run_network import print_nodes, serve_until_stopped, start
+from supplymesh.cli.commands.run_network import print_explorer_hint, print_nodes, serve_until_stopped, start
 from supplymesh.cli.netgen import RUNTIME_FILE, write_runtime_file
 from supplymesh.cli.scenario_client import ScenarioFailed
 from supplymesh.cli.scenarios import Demo
@@ -63,7 +63,7 @@ def demo(state_dir: DemoStateDir = None, base_port: BasePort = 8100, exit_after:
         stop_after=2,
         run_audit=True,
         succeeded="[bold green]both scenarios succeeded[/bold green]",
-        then=lambda: print_explorer_link(nodes),
+        then=lambda: print_explorer_link(nodes, runtime),
     )
     if exit_after or status:
         network.stop()
@@ -122,10 +122,7 @@ def run_scenarios(
     return status
 
 
-def print_explorer_link(nodes: dict[str, Any]) -> None:
-    """The auditor's explorer URL, logged in with its ERP token."""
+def print_explorer_link(nodes: dict[str, Any], nodes_file: Path) -> None:
+    """The auditor's explorer URL and where its ERP token is; never the token in a URL."""
     auditor = next(info for info in nodes.values() if info["role"] == "auditor")
-    console.print(
-        f"explorer: [bold]{auditor['url']}/explorer/login?token={auditor['erp_token']}[/bold]",
-        soft_wrap=True,
-    )
+    print_explorer_hint(auditor["url"], f"its erp_token in {nodes_file}")
