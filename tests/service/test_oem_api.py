@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import update
 
 from supplymesh.core.actions import DEMAND_SUBMITTED, Action
+from supplymesh.core.entry import parse_time
 from supplymesh.node.erp_clients import CLIENTS_FILE, ErpClients, add_client
 from supplymesh.storage.engine import write_transaction
 from supplymesh.storage.tables import outbox
@@ -147,6 +149,49 @@ async def test_demands_are_listed_oldest_first_with_next_link(harness: Harness) 
 
     exact = await client.get("/v1/demands", params={"limit": 3})
     assert len(exact.json()) == 3 and "link" not in exact.headers
+
+
+async def test_the_id_of_the_last_demand_you_have_is_the_cursor(harness: Harness) -> None:
+    client = harness.erp("oem-a")
+    ids = [await create_demand(client, demand(quantity=q)) for q in (100, 200, 300)]
+    first = await client.get("/v1/demands", params={"limit": 1})
+    assert f"after={ids[0]}" in first.headers["link"]
+    after_id = await client.get("/v1/demands", params={"after": ids[0]})
+    assert [d["id"] for d in after_id.json()] == ids[1:]
+    after_last = await client.get("/v1/demands", params={"after": ids[2]})
+    assert after_last.status_code == 200 and after_last.json() == []
+    legacy = await client.get("/v1/demands", params={"after": "1"})  # a position from an older next link
+    assert [d["id"] for d in legacy.json()] == ids[1:]
+
+
+@pytest.mark.parametrize(
+    "after", ["0123456789abcdef0123456789abcdef", "not an id", str(2**70), "x" * 65], ids=str
+)
+async def test_a_demand_cursor_that_is_no_demand_of_this_node_is_422(harness: Harness, after: str) -> None:
+    client = harness.erp("oem-a")
+    await create_demand(client)
+    response = await client.get("/v1/demands", params={"after": after})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM
+
+
+async def test_another_oems_demand_id_is_no_cursor_here(harness: Harness) -> None:
+    theirs = await create_demand(harness.erp("oem-b"))
+    response = await harness.erp("oem-a").get("/v1/demands", params={"after": theirs})
+    assert response.status_code == 422 and "not the id of an item" in response.json()["detail"]
+
+
+async def test_a_demand_is_created_at_its_location(harness: Harness) -> None:
+    client = harness.erp("oem-a")
+    created = await client.post("/v1/demands", json=DEMAND, headers={"Idempotency-Key": "po-1"})
+    assert created.status_code == 202
+    location = created.headers["location"]
+    assert location.endswith(f"/v1/demands/{created.json()['id']}")
+    read = await client.get(location)
+    assert read.status_code == 200 and read.json()["id"] == created.json()["id"]
+    replayed = await client.post("/v1/demands", json=DEMAND, headers={"Idempotency-Key": "po-1"})
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.headers["location"] == location
 
 
 # --- demands: submission to the PDU ------------------------------------------------------------
@@ -401,7 +446,8 @@ async def test_escrow_awaiting_deposit_is_readable_with_buyer_and_supplier(harne
     escrow_id = await insert_escrow(harness, state="awaiting_deposit")
     response = await harness.erp("oem-a").get(f"/v1/escrows/{escrow_id}")
     assert response.status_code == 200
-    assert response.json() == {
+    escrow = response.json()
+    assert {k: escrow[k] for k in ("id", "state", "amount", "currency", "buyer", "supplier")} == {
         "id": escrow_id,
         "state": "awaiting_deposit",
         "amount": 487500,
@@ -409,6 +455,21 @@ async def test_escrow_awaiting_deposit_is_readable_with_buyer_and_supplier(harne
         "buyer": "oem-a",
         "supplier": "supplier-a",
     }
+    assert (escrow["product"], escrow["quantity"], escrow["deposited_at"], escrow["reason"]) == (
+        "P-100",
+        390,
+        None,
+        None,
+    )
+    window = harness.config.deposit_window_seconds
+    opened = parse_time(escrow["created_at"])
+    assert parse_time(escrow["deposit_deadline"]) == opened + timedelta(seconds=window)
+    [created] = escrow["history"]
+    assert (created["event"], created["time"]) == ("created", escrow["created_at"])
+    demand = (await harness.erp("oem-a").get(escrow["links"]["demand_url"])).json()
+    assert demand["allocations"][0]["escrow_id"] == escrow_id
+    assert demand["decision_id"] == created["entry_hash"]
+    assert escrow["links"]["order_id"] == escrow_id and escrow["links"]["offer_id"] is None
 
 
 @pytest.mark.parametrize(

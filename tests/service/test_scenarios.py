@@ -58,7 +58,7 @@ async def test_scenario_1_split_by_capacity(harness: Harness) -> None:
     capacity = (await harness.erp("supplier-a").get("/v1/capacity")).json()
     assert capacity["open_network_hours"] == "156"
     escrow = (await harness.erp("oem-a").get(f"/v1/escrows/{demand['allocations'][1]['escrow_id']}")).json()
-    assert escrow == {
+    assert {k: escrow[k] for k in ("id", "state", "amount", "currency", "buyer", "supplier")} == {
         "id": demand["allocations"][1]["escrow_id"],
         "state": "awaiting_deposit",
         "amount": 500000,

@@ -15,7 +15,7 @@ from sqlalchemy import func, insert, select, update
 
 from supplymesh.config import Role
 from supplymesh.core.actions import DEMAND_SUBMITTED, Action, sign_action
-from supplymesh.core.contracts.network import DemandRecord, NetworkState
+from supplymesh.core.contracts.network import DemandRecord, NetworkState, acceptance_escrow_id
 from supplymesh.errors import NotFound, PeerError, Unprocessable
 from supplymesh.network.replica import NetworkReplica
 from supplymesh.node.context import Node
@@ -23,7 +23,19 @@ from supplymesh.storage.engine import read_transaction, write_transaction
 from supplymesh.storage.events import publish
 from supplymesh.storage.idempotency import respond_in
 from supplymesh.storage.outbox import enqueue
-from supplymesh_oem.models import Allocation, DemandCreated, DemandIn, DemandOut, DemandTermsOut
+from supplymesh_oem import reasons
+from supplymesh_oem.history import LedgerHistory, Moment, SplitFacts
+from supplymesh_oem.models import (
+    Allocation,
+    DemandCreated,
+    DemandIn,
+    DemandOut,
+    DemandReason,
+    DemandTermsOut,
+    Money,
+    Reoffer,
+    Step,
+)
 from supplymesh_oem.tables import demands
 
 SUBMIT_TASK = "demand.submit"
@@ -33,9 +45,10 @@ log = logging.getLogger("supplymesh.oem")
 class Demands:
     """This buyer's demands: stored here, sequenced by the PDU, split on the network ledger."""
 
-    def __init__(self, node: Node, replica: NetworkReplica) -> None:
+    def __init__(self, node: Node, replica: NetworkReplica, history: LedgerHistory) -> None:
         self.node = node
         self.replica = replica
+        self.history = history
 
     def create(self, terms: DemandIn) -> DemandCreated:
         """Store a demand and queue its submission to the PDU.
@@ -83,17 +96,24 @@ class Demands:
             raise NotFound(f"no demand {demand_id!r}")
         return self._out(row, state)
 
-    def page(self, *, after: int, limit: int) -> list[tuple[int, DemandOut]]:
-        """Demands in creation order after cursor ``after``."""
+    def position(self, demand_id: str) -> int | None:
+        """The creation-order position of a demand of this node (a list cursor), if there is one."""
+        with read_transaction(self.node.engine) as conn:
+            seq = conn.execute(select(demands.c.seq).where(demands.c.id == demand_id)).scalar_one_or_none()
+        return None if seq is None else int(seq)
+
+    def page(self, *, after: int, limit: int) -> list[DemandOut]:
+        """Demands in creation order after position ``after``."""
         state = self.replica.state
         with read_transaction(self.node.engine) as conn:
             rows = conn.execute(
                 select(demands).where(demands.c.seq > after).order_by(demands.c.seq).limit(limit)
             ).all()
-        return [(int(r.seq), self._out(r, state)) for r in rows]
+        return [self._out(r, state) for r in rows]
 
     def _out(self, row: Any, state: NetworkState) -> DemandOut:
-        return _out(row, state.demand_by_id(self.node.id, row.id), self._refused(state, row.id))
+        record = state.demand_by_id(self.node.id, row.id)
+        return demand_out(row, record, state, self.history.caught_up(), self._refused(state, row.id))
 
     def _refused(self, state: NetworkState, demand_id: str) -> str | None:
         """Why the network's fold refused this demand, if a PDU sequenced it although inadmissible."""
@@ -161,27 +181,85 @@ class Demands:
             )
 
 
-def _out(row: Any, record: DemandRecord | None, refused: str | None = None) -> DemandOut:
+def demand_out(
+    row: Any, record: DemandRecord | None, state: NetworkState, history: LedgerHistory, refused: str | None
+) -> DemandOut:
+    """Wire form of a demand: the stored row, and what the network ledger says of it."""
     terms = DemandTermsOut.model_validate_json(row.terms)
+    steps = [Step(event="created", time=row.created)]
+    submitted = history.submitted.get(row.id)
+    if submitted is not None:
+        steps.append(reasons.step(submitted))
     if record is None:  # not (yet) on the network ledger: pending, or refused by the PDU
-        detail = row.detail if row.status == "failed" else refused
-        return DemandOut(
-            id=row.id,
-            status="failed" if detail is not None else "pending",
-            allocations=[],
-            unallocated_quantity=terms.quantity,
-            decision_id=None,
-            detail=detail,
-            terms=terms,
-            network_seq=row.network_seq,
-        )
+        return _unsequenced(row, terms, steps, refused)
+    facts, failure = history.splits.get(record.hash), history.failures.get(record.hash)
+    steps += [reasons.step(m) for m in (facts.moment if facts else None, failure) if m is not None]
+    offers = reoffers(record, state, history)
+    accepted = [history.accepted[o.offer_id] for o in offers if o.offer_id in history.accepted]
+    steps += [reasons.step(m, event="reoffer-accepted") for m in accepted]
+    allocations = [Allocation(**a.model_dump()) for a in record.allocations] if record.decision else []
     return DemandOut(
         id=row.id,
         status=record.status,
-        allocations=[Allocation(**a.model_dump()) for a in record.allocations] if record.decision else [],
+        allocations=allocations,
         unallocated_quantity=record.unallocated,
         decision_id=record.decision,
         detail=record.detail,
         terms=terms,
         network_seq=record.seq,
+        network_hash=record.hash,
+        reason=_reason(record, facts, failure),
+        allocated_quantity=sum(a.quantity for a in allocations),
+        reoffered_quantity=sum(o.quantity for o in offers if o.state == "accepted"),
+        reoffers=offers,
+        history=steps,
     )
+
+
+def _unsequenced(row: Any, terms: DemandTermsOut, steps: list[Step], refused: str | None) -> DemandOut:
+    """A demand the network ledger does not hold: pending, refused by the PDU or by the fold."""
+    detail = row.detail if row.status == "failed" else refused
+    return DemandOut(
+        id=row.id,
+        status="failed" if detail is not None else "pending",
+        allocations=[],
+        unallocated_quantity=terms.quantity,
+        decision_id=None,
+        detail=detail,
+        terms=terms,
+        network_seq=row.network_seq,
+        reason=None if detail is None else reasons.failed(detail, None),
+        history=steps,
+    )
+
+
+def _reason(record: DemandRecord, facts: SplitFacts | None, failure: Moment | None) -> DemandReason | None:
+    if record.status == "pending":
+        return None
+    if record.status == "failed":
+        return reasons.failed(record.detail or "", failure)
+    return reasons.split(record, facts)
+
+
+def reoffers(record: DemandRecord, state: NetworkState, history: LedgerHistory) -> list[Reoffer]:
+    """The refunded lots offered to this buyer for ``record``, by id."""
+    found = []
+    for offer in sorted(state.offers.values(), key=lambda o: o.id):
+        if offer.demand != record.hash or offer.buyer != record.buyer:
+            continue
+        accepted = history.accepted.get(offer.id)
+        escrow = state.escrows.get(acceptance_escrow_id(offer.id)) if offer.state == "accepted" else None
+        found.append(
+            Reoffer(
+                offer_id=offer.id,
+                supplier=offer.supplier,
+                quantity=offer.quantity,
+                unit_price=Money(amount=offer.unit_price, currency=offer.currency),
+                state=offer.state,
+                lot_escrow_id=offer.lot,
+                accepted_at=accepted.time if accepted else None,
+                escrow_id=escrow.id if escrow else None,
+                escrow_state=escrow.state if escrow else None,
+            )
+        )
+    return found

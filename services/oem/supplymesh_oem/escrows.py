@@ -13,18 +13,23 @@ a retried deposit commits to the same hash.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import timedelta
 
 from supplymesh.channels.service import ChannelService
 from supplymesh.config import channel_ledger
 from supplymesh.core.actions import ESCROW_DEPOSITED, OFFER_ACCEPTED
 from supplymesh.core.commitment import commitment
-from supplymesh.core.contracts.network import EscrowRecord, OfferRecord, acceptance_escrow_id
+from supplymesh.core.contracts.network import EscrowRecord, NetworkState, OfferRecord, acceptance_escrow_id
 from supplymesh.core.encoding import b64url_encode
+from supplymesh.core.entry import format_time, parse_time
 from supplymesh.errors import Conflict, NotFound, PeerError, Unprocessable
 from supplymesh.network.actions import submit_action
 from supplymesh.network.replica import NetworkReplica
-from supplymesh_oem.models import DepositIn, EscrowOut, Money, OfferOut
+from supplymesh_oem import reasons
+from supplymesh_oem.history import LedgerHistory
+from supplymesh_oem.models import DepositIn, EscrowLinks, EscrowOut, Money, OfferOut
 
 log = logging.getLogger("supplymesh.oem")
 ESCROW_EVENT = "escrow.event"
@@ -33,9 +38,10 @@ ESCROW_EVENT = "escrow.event"
 class Escrows:
     """This buyer's escrows and the offers made to it, on the node's network replica."""
 
-    def __init__(self, replica: NetworkReplica, channels: ChannelService) -> None:
+    def __init__(self, replica: NetworkReplica, channels: ChannelService, history: LedgerHistory) -> None:
         self.replica = replica
         self.channels = channels
+        self.history = history
 
     def _escrow(self, escrow_id: str) -> EscrowRecord:
         escrow = self.replica.state.escrows.get(escrow_id)
@@ -46,7 +52,12 @@ class Escrows:
     async def get(self, escrow_id: str) -> EscrowOut:
         """One escrow of this buyer (the replica is brought up to date first)."""
         await self.replica.sync_if_reachable()
-        return escrow_out(self._escrow(escrow_id))
+        return await self._out(self._escrow(escrow_id))
+
+    async def _out(self, escrow: EscrowRecord) -> EscrowOut:
+        history = await asyncio.to_thread(self.history.caught_up)
+        window = self.replica.node.config.deposit_window_seconds
+        return escrow_out(escrow, self.replica.state, history, window)
 
     def check_deposit(self, escrow_id: str, deposit: DepositIn) -> EscrowRecord:
         """Validate a deposit against its escrow.
@@ -78,7 +89,7 @@ class Escrows:
         if rerun:
             done = self._escrow(escrow_id)
             if done.payment_reference_commitment == committed and done.amount == body.amount:
-                return escrow_out(done)
+                return await self._out(done)
         escrow = self.check_deposit(escrow_id, body)
         await self.record_opening(escrow, body, salt, committed)
         await submit_action(
@@ -92,7 +103,7 @@ class Escrows:
                 "payment_reference_commitment": committed,
             },
         )
-        return escrow_out(self._escrow(escrow_id))
+        return await self._out(self._escrow(escrow_id))
 
     async def record_opening(
         self, escrow: EscrowRecord, body: DepositIn, salt: bytes, committed: str
@@ -123,11 +134,24 @@ class Escrows:
     async def offers(self, *, after: str, limit: int) -> list[OfferOut]:
         """Offers made to this buyer, by id (the replica is brought up to date first)."""
         await self.replica.sync_if_reachable()
+        state = self.replica.state
         mine = sorted(
-            (o for o in self.replica.state.offers.values() if o.buyer == self.replica.node.id),
-            key=lambda o: o.id,
+            (o for o in state.offers.values() if o.buyer == self.replica.node.id), key=lambda o: o.id
         )
-        return [offer_out(o) for o in mine if o.id > after][:limit]
+        return [offer_out(o, state) for o in mine if o.id > after][:limit]
+
+    async def offer(self, offer_id: str) -> OfferOut:
+        """One offer made to this buyer.
+
+        Raises:
+            NotFound: unknown offer.
+        """
+        await self.replica.sync_if_reachable()
+        state = self.replica.state
+        offer = state.offers.get(offer_id)
+        if offer is None or offer.buyer != self.replica.node.id:
+            raise NotFound(f"no offer {offer_id!r}")
+        return offer_out(offer, state)
 
     async def accept(self, offer_id: str, *, rerun: bool = False) -> str:
         """Accept an open offer; return the new escrow's id.
@@ -160,8 +184,14 @@ class Escrows:
         return acceptance_escrow_id(offer.id)
 
 
-def escrow_out(escrow: EscrowRecord) -> EscrowOut:
-    """Wire form of an escrow."""
+def escrow_out(escrow: EscrowRecord, state: NetworkState, history: LedgerHistory, window: int) -> EscrowOut:
+    """Wire form of an escrow: its state, deadline, links, history and, once settled, why."""
+    moments = history.escrows.get(escrow.id, [])
+    deposited = next((m for m in moments if m.event == "deposited"), None)
+    settled = next((m for m in moments if m.event in ("released", "refunded", "cancelled")), None)
+    deadline = None
+    if escrow.demand is not None:  # an allocation: cancelled if not funded within the window
+        deadline = format_time(parse_time(escrow.created_time) + timedelta(seconds=window))
     return EscrowOut(
         id=escrow.id,
         state=escrow.state,
@@ -169,11 +199,37 @@ def escrow_out(escrow: EscrowRecord) -> EscrowOut:
         currency=escrow.currency,
         buyer=escrow.buyer,
         supplier=escrow.supplier,
+        product=escrow.product,
+        quantity=escrow.quantity,
+        created_at=escrow.created_time,
+        deposit_deadline=deadline,
+        deposited_at=deposited.time if deposited else None,
+        reason=reasons.settled(escrow, settled) if settled else None,
+        links=escrow_links(escrow, state),
+        history=[reasons.step(m) for m in moments],
     )
 
 
-def offer_out(offer: OfferRecord) -> OfferOut:
+def escrow_links(escrow: EscrowRecord, state: NetworkState) -> EscrowLinks:
+    """What an escrow belongs to: its demand (the allocation's, or the one a re-offer was for)."""
+    offer = state.offers.get(escrow.offer) if escrow.offer is not None else None
+    demand_hash = escrow.demand if escrow.demand is not None else (offer.demand if offer else None)
+    demand = state.demands.get(demand_hash) if demand_hash is not None else None
+    return EscrowLinks(
+        escrow_url=f"/v1/escrows/{escrow.id}",
+        order_id=escrow.id,
+        demand_id=demand.id if demand else None,
+        demand_hash=demand_hash,
+        demand_url=f"/v1/demands/{demand.id}" if demand else None,
+        offer_id=escrow.offer,
+        offer_url=f"/v1/offers/{escrow.offer}" if escrow.offer else None,
+        lot_escrow_id=offer.lot if offer else None,
+    )
+
+
+def offer_out(offer: OfferRecord, state: NetworkState) -> OfferOut:
     """Wire form of an offer."""
+    demand = state.demands.get(offer.demand)
     return OfferOut(
         id=offer.id,
         product=offer.product,
@@ -181,4 +237,6 @@ def offer_out(offer: OfferRecord) -> OfferOut:
         defects=offer.defects,
         unit_price=Money(amount=offer.unit_price, currency=offer.currency),
         state=offer.state,
+        demand_id=demand.id if demand else None,
+        escrow_id=acceptance_escrow_id(offer.id) if offer.state == "accepted" else None,
     )

@@ -14,6 +14,7 @@ from supplymesh.web.app import build_app
 from supplymesh.web.partner import attach_partner, partner_routers
 from supplymesh_oem.demands import SUBMIT_TASK, Demands
 from supplymesh_oem.escrows import Escrows
+from supplymesh_oem.history import LedgerHistory
 from supplymesh_oem.openapi_examples import document_api
 from supplymesh_oem.routes import demands as demand_routes
 from supplymesh_oem.routes import escrows as escrow_routes
@@ -41,8 +42,9 @@ def create_app(
     document_api(app)
     parts = attach_partner(app)
     node = app.state.node
-    demands = Demands(node, parts.replica)
+    history = LedgerHistory(parts.replica)
+    demands = Demands(node, parts.replica, history)
     app.state.demands = demands
-    app.state.escrows = Escrows(parts.replica, parts.channels)
+    app.state.escrows = Escrows(parts.replica, parts.channels, history)
     node.outbox_handlers[SUBMIT_TASK] = demands.submit
     return app

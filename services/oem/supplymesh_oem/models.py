@@ -17,6 +17,7 @@ SafeInt = Annotated[int, Field(ge=0, le=2**53 - 1, strict=True)]
 PositiveInt = Annotated[int, Field(ge=1, le=2**53 - 1, strict=True)]
 MemberId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 DemandStatus = Literal["pending", "allocated", "partially_allocated", "unallocated", "failed"]
+OutcomeCode = Literal["allocated", "no-capacity", "not-made", "unavailable", "not-needed"]
 
 
 class _Frozen(BaseModel):
@@ -126,17 +127,74 @@ class Allocation(BaseModel):
     escrow_amount: int
 
 
+class Reason(BaseModel):
+    """Why a demand or an escrow is in its status: a code to act on and a sentence for people."""
+
+    code: str = Field(description="Stable machine code (docs/erp-integration.md lists them)")
+    detail: str
+
+
+class SupplierOutcome(BaseModel):
+    """What one priority supplier contributed to a split, and why."""
+
+    supplier: str
+    code: OutcomeCode
+    quantity: int
+    detail: str
+
+
+class DemandReason(Reason):
+    """Why a demand ended as it did; for a split, each priority supplier's part."""
+
+    suppliers: list[SupplierOutcome] = Field(default_factory=list)
+
+
+class Step(BaseModel):
+    """One step of a demand's or an escrow's history.
+
+    ``seq``/``entry_hash`` name the network entry that made the step (null for what
+    happened only at this node); ``entry_url`` reads it from this node's replica.
+    """
+
+    event: str
+    time: str
+    seq: int | None = None
+    entry_hash: str | None = None
+    entry_url: str | None = None
+    reason: str | None = None
+
+
+class Reoffer(BaseModel):
+    """A refunded lot offered for this demand (SPEC §6), and what became of it."""
+
+    offer_id: str
+    supplier: str
+    quantity: int
+    unit_price: Money
+    state: Literal["open", "accepted", "withdrawn", "surplus"]
+    lot_escrow_id: str = Field(description="The refunded escrow (another buyer's) whose lot this is")
+    accepted_at: str | None = None
+    escrow_id: str | None = Field(default=None, description="The escrow opened by the acceptance")
+    escrow_state: str | None = None
+
+
 class DemandOut(BaseModel):
-    """A demand and its split."""
+    """A demand, its split, what reached it through re-offers, and why it stands where it does."""
 
     id: str
     status: DemandStatus
     allocations: list[Allocation]
-    unallocated_quantity: int
+    unallocated_quantity: int = Field(description="quantity − allocated − reoffered_quantity, not below 0")
     decision_id: str | None
     detail: str | None = None
     terms: DemandTermsOut
     network_seq: int | None = None
+    network_hash: str | None = Field(default=None, description="The demand's hash on the network ledger")
+    reason: DemandReason | None = Field(default=None, description="Null only while pending")
+    allocated_quantity: int = 0
+    reoffered_quantity: int = Field(default=0, description="Units received through accepted re-offers")
+    reoffers: list[Reoffer] = Field(default_factory=list)
+    history: list[Step] = Field(default_factory=list)
 
 
 class DepositIn(_Frozen):
@@ -145,6 +203,19 @@ class DepositIn(_Frozen):
     amount: SafeInt
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     payment_reference: str = Field(min_length=1, max_length=255)
+
+
+class EscrowLinks(BaseModel):
+    """What an escrow belongs to, with the paths of the resources at this node."""
+
+    escrow_url: str
+    order_id: str = Field(description="The supplier's order id (`GET /v1/orders/{id}` at the supplier)")
+    demand_id: str | None = None
+    demand_hash: str | None = None
+    demand_url: str | None = None
+    offer_id: str | None = None
+    offer_url: str | None = None
+    lot_escrow_id: str | None = Field(default=None, description="For a re-offer: the refunded escrow")
 
 
 class EscrowOut(BaseModel):
@@ -156,6 +227,16 @@ class EscrowOut(BaseModel):
     currency: str
     buyer: str
     supplier: str
+    product: str | None = None
+    quantity: int | None = None
+    created_at: str | None = None
+    deposit_deadline: str | None = Field(
+        default=None, description="Cancelled if not funded by then (allocations only; null for re-offers)"
+    )
+    deposited_at: str | None = None
+    reason: Reason | None = Field(default=None, description="Why it was released, refunded or cancelled")
+    links: EscrowLinks | None = None
+    history: list[Step] = Field(default_factory=list)
 
 
 class OfferOut(BaseModel):
@@ -167,6 +248,8 @@ class OfferOut(BaseModel):
     defects: dict[str, int]
     unit_price: Money
     state: Literal["open", "accepted", "withdrawn", "surplus"]
+    demand_id: str | None = Field(default=None, description="This buyer's demand the lot is offered for")
+    escrow_id: str | None = Field(default=None, description="The escrow opened by accepting it")
 
 
 class OfferAccepted(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
@@ -10,7 +11,14 @@ from starlette.concurrency import run_in_threadpool
 
 from supplymesh.web.deps import ErpReader
 from supplymesh.web.idempotency import IdempotencyDep
-from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, cursor_query, int32_cursor, page_response
+from supplymesh.web.pagination import (
+    DEFAULT_LIMIT,
+    IdCursor,
+    Limit,
+    int32_cursor,
+    page_response,
+    position_after,
+)
 from supplymesh_oem.deps import DemandsDep
 from supplymesh_oem.models import DemandCreated, DemandIn, DemandOut
 
@@ -23,13 +31,18 @@ router = APIRouter(prefix="/v1/demands", tags=["demands"])
     response_model=DemandCreated,
     summary="Submit a demand",
     description="Accepted at once as `pending`; the order split follows from the network (quorum decision). "
-    "Follow it with `GET /v1/demands/{id}` or the event feed.",
+    "Follow it at `Location` (`GET /v1/demands/{id}`) or on the event feed.",
 )
-async def create_demand(body: DemandIn, demands: DemandsDep, idem: IdempotencyDep) -> JSONResponse:
+async def create_demand(
+    request: Request, body: DemandIn, demands: DemandsDep, idem: IdempotencyDep
+) -> JSONResponse:
     async def run() -> DemandCreated:
         return await run_in_threadpool(demands.create, body)
 
-    return await idem.run(202, run)
+    response = await idem.run(202, run)  # a replayed answer gets its Location from its body too
+    demand_id = json.loads(bytes(response.body))["id"]
+    response.headers["Location"] = str(request.url_for("get_demand", demand_id=demand_id))
+    return response
 
 
 @router.get("", response_model=list[DemandOut], summary="This buyer's demands, oldest first")
@@ -37,16 +50,13 @@ def list_demands(
     request: Request,
     demands: DemandsDep,
     _client: ErpReader,
-    after: Annotated[int, cursor_query("Cursor from the `next` link (a position, not a demand id)")] = 0,
+    after: IdCursor = "",
     limit: Limit = DEFAULT_LIMIT,
 ) -> JSONResponse:
-    items = demands.page(after=int32_cursor(after), limit=limit + 1)
+    position = int32_cursor(position_after(after, demands.position))
+    items = demands.page(after=position, limit=limit + 1)
     return page_response(
-        request,
-        items,
-        limit=limit,
-        cursor=lambda item: item[0],
-        render=lambda item: item[1].model_dump(mode="json"),
+        request, items, limit=limit, cursor=lambda d: d.id, render=lambda d: d.model_dump(mode="json")
     )
 
 

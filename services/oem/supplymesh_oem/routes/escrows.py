@@ -17,7 +17,12 @@ router = APIRouter(prefix="/v1", tags=["escrow"])
 Id = Annotated[str, Path(max_length=64)]
 
 
-@router.get("/escrows/{escrow_id}", summary="An escrow")
+@router.get(
+    "/escrows/{escrow_id}",
+    summary="An escrow",
+    description="Its state, deposit deadline and deposit time, links to its demand, order and offer, its "
+    "history (each step with the network entry that made it) and, once released, refunded or cancelled, why.",
+)
 async def get_escrow(escrow_id: Id, escrows: EscrowsDep, _client: ErpReader) -> EscrowOut:
     return await escrows.get(escrow_id)
 
@@ -48,6 +53,11 @@ async def list_offers(
     return page_response(
         request, items, limit=limit, cursor=lambda o: o.id, render=lambda o: o.model_dump(mode="json")
     )
+
+
+@router.get("/offers/{offer_id}", summary="A lot re-offered to this buyer")
+async def get_offer(offer_id: Id, escrows: EscrowsDep, _client: ErpReader) -> OfferOut:
+    return await escrows.offer(offer_id)
 
 
 @router.post(

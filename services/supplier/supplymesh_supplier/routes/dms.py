@@ -43,12 +43,22 @@ def get_profile(dms: DmsDep, _client: ErpReader) -> ProfileOut:
     return profile
 
 
-@router.post("/dms/sensors", status_code=201, response_model=SensorsOut, summary="Register sensors")
-async def register_sensors(body: SensorsIn, dms: DmsDep, idem: IdempotencyDep) -> JSONResponse:
+@router.post(
+    "/dms/sensors",
+    status_code=201,
+    response_model=SensorsOut,
+    summary="Register sensors",
+    description="`Location`: the registered sensors (`GET /v1/dms/sensors`).",
+)
+async def register_sensors(
+    request: Request, body: SensorsIn, dms: DmsDep, idem: IdempotencyDep
+) -> JSONResponse:
     async def run() -> SensorsOut:
         return await run_in_threadpool(dms.register, body)
 
-    return await idem.run(201, run)
+    response = await idem.run(201, run)
+    response.headers["Location"] = str(request.url_for("list_sensors"))
+    return response
 
 
 @router.get("/dms/sensors", summary="Registered sensors")

@@ -8,7 +8,7 @@ causes them, numbered by an increasing id that serves as the resume cursor
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,10 +44,11 @@ def publish(conn: Connection, *, type_: str, subject: str, data: Mapping[str, An
     conn.execute(insert(events).values(type=type_, subject=subject, data=json.dumps(data), created=now_text))
 
 
-def read_events(engine: Engine, *, after: int, limit: int = 100) -> list[Event]:
-    """Events with id > ``after``, oldest first."""
+def read_events(engine: Engine, *, after: int, limit: int = 100, types: Collection[str] = ()) -> list[Event]:
+    """Events with id > ``after`` (of one of ``types``, if any are given), oldest first."""
+    query = select(events).where(events.c.id > after)
+    if types:
+        query = query.where(events.c.type.in_(sorted(types)))
     with read_transaction(engine) as conn:
-        rows = conn.execute(
-            select(events).where(events.c.id > after).order_by(events.c.id).limit(limit)
-        ).all()
+        rows = conn.execute(query.order_by(events.c.id).limit(limit)).all()
     return [Event(r.id, r.type, r.subject, json.loads(r.data), r.created) for r in rows]

@@ -1,70 +1,129 @@
-"""ASGI middleware refusing request bodies over the node's size limit with 413.
+"""ASGI middleware checking request bodies before a route sees them: size (413), media type (415).
 
 It checks ``Content-Length`` up front and counts streamed bytes for chunked bodies, so
 an oversized body is refused without being buffered whole. The limit is the node
 setting ``max_body_bytes`` (``SUPPLYMESH_MAX_BODY_BYTES``, 16 MiB by default), for ERP
-and peer requests alike. Credentials are checked before this, from the headers alone
+and peer requests alike. A chunked body that passes the limit midway is answered 413
+whoever was reading it: FastAPI turns any error raised while it reads a body into a
+400, so the answer the application starts after the limit was passed is replaced.
+
+A POST, PUT or PATCH with a body to the ERP or peer API (``/v1/…``, ``/peer/v1/…``)
+must say it is JSON (``Content-Type: application/json`` or ``…+json``); any other or no
+media type is 415 with ``Accept-Post: application/json``. A request without a body
+(accepting an offer) needs no ``Content-Type``.
+
+Credentials are checked before this, from the headers alone
 (:mod:`supplymesh.web.gate`): only an authenticated request gets its body read at all.
 """
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from supplymesh.errors import PayloadTooLarge
+from supplymesh.errors import ClientError, PayloadTooLarge, SupplyMeshError
+from supplymesh.web.gate import ERP_PREFIX, PEER_PREFIX
+from supplymesh.web.problems import PROBLEM_MEDIA_TYPE, problem_json
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class UnsupportedMediaType(ClientError):
+    """A body that is not JSON where only JSON is read."""
+
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
+def is_json(content_type: bytes | None) -> bool:
+    """True for ``application/json`` and ``application/<anything>+json`` (parameters ignored)."""
+    if content_type is None:
+        return False
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
+
+
+def _has_body(headers: dict[bytes, bytes]) -> bool:
+    declared = headers.get(b"content-length")
+    if declared is not None:
+        return declared != b"0"
+    return b"transfer-encoding" in headers
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies over ``max_bytes``."""
+    """Refuse bodies over ``max_bytes`` (413) and API bodies that are not JSON (415)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass the request on, or answer 413."""
+        """Pass the request on, or answer 413 or 415."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(send)
+            await _refuse(send, scope, self._too_large())
             return
+        if self._needs_json(scope, headers) and not is_json(headers.get(b"content-type")):
+            shown = headers.get(b"content-type", b"").decode("latin-1")[:100] or "none"
+            error = UnsupportedMediaType(
+                f"send the body as JSON with Content-Type: application/json (got {shown})"
+            )
+            await _refuse(send, scope, error)
+            return
+        await self._counted(scope, receive, send)
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"request body over the limit of {self.max_bytes} bytes")
+
+    @staticmethod
+    def _needs_json(scope: Scope, headers: dict[bytes, bytes]) -> bool:
+        path: str = scope.get("path", "")
+        api = path.startswith(ERP_PREFIX) or path.startswith(PEER_PREFIX)
+        return api and scope.get("method") in BODY_METHODS and _has_body(headers)
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app counting streamed bytes; past the limit, whatever it answers becomes 413."""
         seen = 0
+        exceeded = refused = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    exceeded = True
+                    raise self._too_large()
             return message
 
+        async def guarded_send(message: Message) -> None:
+            nonlocal refused
+            if not exceeded:
+                await send(message)
+            elif message["type"] == "http.response.start" and not refused:
+                refused = True
+                await _refuse(send, scope, self._too_large())
+
         try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
-        error = PayloadTooLarge(f"request body over the limit of {self.max_bytes} bytes")
-        body = json.dumps(
-            {"type": error.type_uri, "title": error.title, "status": error.status, "detail": error.detail}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded and not refused:
+            await _refuse(send, scope, self._too_large())
 
 
-class _TooLarge(Exception):
-    pass
+async def _refuse(send: Send, scope: Scope, error: SupplyMeshError) -> None:
+    body = problem_json(error, scope.get("path"))
+    headers = [
+        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if isinstance(error, UnsupportedMediaType):
+        headers.append((b"accept-post", b"application/json"))
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

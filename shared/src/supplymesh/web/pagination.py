@@ -1,9 +1,12 @@
 """Cursor pagination for lists: ``?limit=&after=`` and an RFC 8288 ``Link: rel="next"``.
 
 A handler fetches ``limit + 1`` items; if the extra one exists there is a next page,
-whose cursor is the key of the last item returned. An integer cursor (and every other
-integer query parameter: sizes, seqs) is bounded to what the databases store,
-``0 ≤ n ≤ 2**63 - 1`` (:data:`MAX_INT`); a larger one is a 422 problem, never a 500.
+whose cursor is the key of the last item returned: the ``id`` or ``seq`` the items
+show, so an ERP can also resume from the last item it stored. An integer cursor (and
+every other integer query parameter: sizes, seqs) is bounded to what the databases
+store, ``0 ≤ n ≤ 2**63 - 1`` (:data:`MAX_INT`); a larger one is a 422 problem, never a
+500. A list kept in an order its ids do not sort by (demands, in creation order) takes
+the id of its last item and finds its position (:func:`position_after`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Annotated, Any, TypeVar, cast
 from fastapi import Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+
+from supplymesh.errors import Unprocessable
 
 T = TypeVar("T")
 MAX_LIMIT = 1000
@@ -42,6 +47,36 @@ def int32_cursor(after: int) -> int:
     a value its column type cannot hold.
     """
     return min(after, MAX_INT32)
+
+
+IdCursor = Annotated[
+    str,
+    Query(
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._:-]*$",
+        description="Cursor: the `id` of the last item you have (as in the `next` link); empty for the start",
+    ),
+]
+"""``?after=`` of a list whose cursor is an item id."""
+
+
+def position_after(after: str, position_of: Callable[[str], int | None]) -> int:
+    """The position a page starts after, from the ``id`` of the last item a reader has.
+
+    ``""`` is the start. A decimal position of at most 19 digits (an earlier form of the
+    ``next`` link) is still accepted, bounded like every integer cursor.
+
+    Raises:
+        Unprocessable: an id of no item of this list, or a position past :data:`MAX_INT`.
+    """
+    if not after:
+        return 0
+    if after.isdigit() and len(after) <= 19 and int(after) <= MAX_INT:
+        return int(after)
+    position = position_of(after)
+    if position is None:
+        raise Unprocessable(f"after: {after!r} is not the id of an item of this list")
+    return position
 
 
 def page_response(

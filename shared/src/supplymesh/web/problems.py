@@ -3,11 +3,13 @@
 One handler per exception family: SupplyMesh errors, FastAPI validation errors
 (malformed JSON → 400, invalid fields → 422), Starlette HTTP errors (404 for unknown
 routes, 405) and, as a last resort, unexpected exceptions (500, details logged, not
-leaked).
+leaked). Bodies refused before routing (413 too large, 415 not JSON;
+:mod:`supplymesh.web.limits`) are rendered by :func:`problem_json`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import FastAPI, Request
@@ -38,6 +40,20 @@ def problem_response(
         body["instance"] = instance
     body.update(jsonable_encoder(extensions))
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def problem_json(exc: SupplyMeshError, instance: str | None = None) -> bytes:
+    """The problem+json bytes of a SupplyMesh error, for middleware that answers without FastAPI."""
+    body: dict[str, object] = {
+        "type": exc.type_uri,
+        "title": exc.title,
+        "status": exc.status,
+        "detail": exc.detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(jsonable_encoder(exc.extensions))
+    return json.dumps(body).encode()
 
 
 def error_response(exc: SupplyMeshError, instance: str | None = None) -> JSONResponse:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,7 +26,7 @@ from supplymesh.network.signing import CATCH_UP_SECONDS
 from supplymesh.storage.ledger_store import StoredEntry
 from supplymesh.web.deps import ErpReader, ErpWriter, PeerSender
 from supplymesh.web.idempotency import IdempotencyDep, Reply
-from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, cursor_query, page_response
+from supplymesh.web.pagination import DEFAULT_LIMIT, MAX_INT, Limit, cursor_query, page_response
 from supplymesh.web.routes.ledgers import LedgerName
 
 
@@ -122,12 +123,12 @@ def list_channels(channels: Channels, _client: ErpReader) -> list[ChannelInfo]:
     "/{ledger}/entries",
     status_code=201,
     summary="Add channel-specific terms or a message, endorsed by both members",
-    description="201 with the sealed entry; 202 if the supplier (the channel's sequencer) is unreachable "
-    "and the entry was queued to be proposed when it returns.",
+    description="201 with the sealed entry, `Location` its `GET …/entries/{seq}`; 202 if the supplier (the "
+    "sequencer) is unreachable and it was queued (`Location`: the channel's entries, where it will appear).",
     responses={202: {"description": "Queued"}},
 )
 async def add_entry(
-    ledger: LedgerName, body: ChannelEntryIn, channels: Channels, idem: IdempotencyDep
+    request: Request, ledger: LedgerName, body: ChannelEntryIn, channels: Channels, idem: IdempotencyDep
 ) -> JSONResponse:
     async def run() -> dict[str, Any] | Reply:
         try:
@@ -137,7 +138,18 @@ async def add_entry(
         sealed = await channels.append(ledger, body.kind, body.body, respond=True)
         return Reply(202, {"queued": True}) if sealed is None else sealed_json(sealed)
 
-    return await idem.run(201, run)
+    response = await idem.run(201, run)  # a replayed answer gets its Location from its body too
+    created = response.status_code == 201
+    return _located(
+        request, response, ledger, json.loads(bytes(response.body))["entry"]["seq"] if created else None
+    )
+
+
+def _located(request: Request, response: JSONResponse, ledger: str, seq: int | None) -> JSONResponse:
+    """``response`` with the ``Location`` of the entry at ``seq``, or of the channel's entries if queued."""
+    at = request.url_for("plain_entries", ledger=ledger) if seq is None else None
+    response.headers["Location"] = str(at or request.url_for("plain_entry_at", ledger=ledger, seq=seq))
+    return response
 
 
 @erp_router.get(
@@ -162,6 +174,24 @@ def plain_entries(
     return page_response(request, rows, limit=limit, cursor=lambda r: r.seq, render=render)
 
 
+@erp_router.get(
+    "/{ledger}/entries/{seq}",
+    summary="One channel entry with its body decrypted (members only)",
+    response_model=PlainEntryOut,
+)
+def plain_entry_at(
+    ledger: LedgerName,
+    seq: Annotated[int, Path(ge=1, le=MAX_INT)],
+    channels: Channels,
+    _client: ErpReader,
+) -> dict[str, Any]:
+    channels.members(ledger)
+    rows = channels.node.store.entries(ledger, after=seq - 1, limit=1)
+    if not rows or rows[0].seq != seq:
+        raise NotFound(f"{ledger} has no entry {seq}")
+    return plain_entry(channels, rows[0])
+
+
 @erp_router.post(
     "/{ledger}/keys",
     status_code=201,
@@ -170,31 +200,31 @@ def plain_entries(
     "Earlier entries stay readable under their own keys. 202 if queued (supplier unreachable).",
     responses={202: {"description": "Queued"}},
 )
-async def rotate(ledger: LedgerName, channels: Channels, _client: ErpWriter) -> JSONResponse:
+async def rotate(
+    request: Request, ledger: LedgerName, channels: Channels, _client: ErpWriter
+) -> JSONResponse:
     channels.members(ledger)
     sealed = await channels.rotate_key(ledger)
     if sealed is None:
-        return JSONResponse({"queued": True}, status_code=202)
-    return JSONResponse(
+        return _located(request, JSONResponse({"queued": True}, status_code=202), ledger, None)
+    created = JSONResponse(
         {"key_id": sealed.entry.body["key_id"], "seq": sealed.entry.seq, "hash": sealed.entry.hash},
         status_code=201,
     )
+    return _located(request, created, ledger, sealed.entry.seq)
 
 
 def plain_entry(channels: ChannelService, row: StoredEntry) -> dict[str, Any]:
     """A stored channel entry with its body opened by this member's keys."""
     entry = Entry.from_canonical(row.entry)
     sealed = is_private(entry.kind)
-    try:
-        body: dict[str, Any] | None = channels.open_body(entry)
-    except SealingError:
-        body = None
+    body: dict[str, Any] | None = None
+    with contextlib.suppress(SealingError):
+        body = channels.open_body(entry)
     key_id = None
     if sealed:
-        try:
+        with contextlib.suppress(SealingError):
             key_id = sealed_key_id(entry.body)
-        except SealingError:
-            key_id = None
     return {
         "seq": entry.seq,
         "time": entry.time,
