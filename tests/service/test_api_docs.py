@@ -51,6 +51,7 @@ async def test_docs_and_redoc_load_every_asset_from_the_node_itself_without_a_to
         for url in linked:
             asset = await client.get(url)
             assert asset.status_code == 200 and len(asset.content) > 0, url
+            assert b"cdn.redoc.ly" not in asset.content, url
     assert (await client.get("/openapi.json")).json()["openapi"].startswith("3.")
 
 
