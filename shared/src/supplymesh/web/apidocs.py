@@ -61,8 +61,11 @@ def install_api_docs(app: FastAPI) -> None:
     """
     install_openapi_doc(app)
     app.mount(ASSETS_URL, StaticFiles(directory=assets_dir()), name="docs-assets")
-    openapi_url = app.openapi_url or "/openapi.json"
+    _swagger_ui(app, app.openapi_url or "/openapi.json")
+    _redoc(app, app.openapi_url or "/openapi.json")
 
+
+def _swagger_ui(app: FastAPI, openapi_url: str) -> None:
     @app.get(DOCS_URL, include_in_schema=False)
     def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
@@ -80,6 +83,8 @@ def install_api_docs(app: FastAPI) -> None:
     def swagger_ui_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
 
+
+def _redoc(app: FastAPI, openapi_url: str) -> None:
     @app.get(REDOC_JS_URL, include_in_schema=False)
     def redoc_js() -> Response:
         headers = {"Cache-Control": "public, max-age=3600"}
