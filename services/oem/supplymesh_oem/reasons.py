@@ -58,12 +58,15 @@ def split(record: DemandRecord, facts: SplitFacts | None) -> DemandReason:
             code="allocated", detail=f"all {terms.quantity} units allocated", suppliers=suppliers
         )
     short = [f"{o.supplier}: {o.detail}" for o in suppliers if o.code != "allocated"]
-    why = "; ".join(short) or "no priority supplier had capacity for more"
+    why = (
+        "; ".join(short)
+        or f"the priority suppliers had no more free capacity within {terms.lead_time_days} days"
+    )
     if record.status == "partially_allocated":
         return DemandReason(
             code="insufficient-capacity",
-            detail=f"{allocated} of {terms.quantity} units allocated; the other "
-            f"{terms.quantity - allocated} found no capacity within {terms.lead_time_days} days ({why})",
+            detail=f"{allocated} of {terms.quantity} units allocated, "
+            f"{terms.quantity - allocated} unallocated: {why}",
             suppliers=suppliers,
         )
     codes = {o.code for o in suppliers}
