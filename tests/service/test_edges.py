@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -227,3 +228,105 @@ async def test_the_largest_64_bit_cursor_is_an_empty_page_not_an_error(
     assert status == 200 and text == "[]"
     status, _, _ = await _get(harness, node_id, path, {"after": 2**63})
     assert status == 422
+
+
+# --- bodies: JSON only (415), chunked uploads bounded (413) ---------------------------------------
+
+DEMAND_JSON = (
+    b'{"product": "P-100", "quantity": 10, "lead_time_days": 5, "required_machine_hours": "4",'
+    b' "priority_suppliers": ["supplier-a"], "aql": {"critical": "0", "major": "2.5", "minor": "4"},'
+    b' "unit_price": {"amount": 100, "currency": "EUR"}}'
+)
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded", "json"])
+@pytest.mark.parametrize(
+    ("node_id", "path"),
+    [("oem-a", "/v1/demands"), ("supplier-a", "/v1/dms/readings")],
+    ids=["demands", "readings"],
+)
+async def test_a_body_that_is_not_declared_json_is_415_and_stores_nothing(
+    harness: Harness, node_id: str, path: str, content_type: str | None
+) -> None:
+    client = harness.erp(node_id)
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    response = await client.post(path, content=DEMAND_JSON, headers=headers)
+    assert response.status_code == 415, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["accept-post"] == "application/json"
+    problem = response.json()
+    assert (problem["status"], problem["type"], problem["instance"]) == (
+        415,
+        "https://supplymesh.dev/problems/unsupported-media-type",
+        path,
+    )
+    assert "Content-Type: application/json" in problem["detail"]
+    if node_id == "oem-a":
+        assert (await client.get("/v1/demands")).json() == []
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=utf-8", "Application/JSON", "application/merge-patch+json"]
+)
+async def test_json_media_types_with_parameters_or_suffixes_are_read(
+    harness: Harness, content_type: str
+) -> None:
+    response = await harness.erp("oem-a").post(
+        "/v1/demands", content=DEMAND_JSON, headers={"Content-Type": content_type}
+    )
+    assert response.status_code == 202, response.text
+
+
+async def test_a_post_without_a_body_needs_no_content_type(harness: Harness) -> None:
+    response = await harness.erp("oem-a").post("/v1/channels/channel:oem-a:supplier-a/keys")
+    assert response.status_code == 201, response.text
+
+
+async def test_an_unsigned_non_json_peer_post_is_still_401_first(harness: Harness) -> None:
+    response = await harness.anonymous("pdu").post(
+        "/peer/v1/actions", content=b"x", headers={"Content-Type": "text/plain"}
+    )
+    assert response.status_code == 401
+
+
+async def _chunks(total: int, size: int = 1024 * 1024) -> AsyncIterator[bytes]:
+    sent = 0
+    while sent < total:
+        chunk = b" " * min(size, total - sent)
+        sent += len(chunk)
+        yield chunk
+
+
+@pytest.mark.parametrize(
+    ("node_id", "path"),
+    [
+        ("oem-a", "/v1/demands"),
+        ("supplier-a", "/v1/dms/readings"),
+        ("oem-a", "/v1/channels/channel:oem-a:supplier-a/entries"),
+    ],
+    ids=["demands", "readings", "channel-entries"],
+)
+async def test_an_oversized_chunked_upload_is_413_problem(harness: Harness, node_id: str, path: str) -> None:
+    limit: int = harness.app(node_id).state.node.settings.max_body_bytes
+    response = await harness.erp(node_id).post(
+        path, content=_chunks(limit + 1), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert (problem["type"], problem["status"], problem["instance"]) == (
+        "https://supplymesh.dev/problems/payload-too-large",
+        413,
+        path,
+    )
+
+
+async def test_a_chunked_upload_within_the_limit_is_read(harness: Harness) -> None:
+    async def body() -> AsyncIterator[bytes]:
+        yield DEMAND_JSON[:40]
+        yield DEMAND_JSON[40:]
+
+    response = await harness.erp("oem-a").post(
+        "/v1/demands", content=body(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 202, response.text

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from supplymesh.web.routes.events import EVENT_TYPES
 from tests.harness import Harness
 from tests.service.test_oem_api import create_demand, demand
 
@@ -187,3 +188,56 @@ async def test_feeds_are_per_node(harness: Harness) -> None:
     demand_id = await create_demand(harness.erp("oem-a"))
     others = (await harness.erp("oem-b").get("/v1/events", headers=JSON)).json()
     assert demand_id not in [e["subject"] for e in others]
+
+
+# --- filtering by type ---------------------------------------------------------------------------
+
+
+async def test_json_feed_keeps_only_the_requested_types(harness: Harness) -> None:
+    await two_demands(harness)
+    await harness.drain()
+    client = harness.erp("oem-a")
+    every = (await client.get("/v1/events", headers=JSON)).json()
+    assert {"demand.created", "demand.submitted"} <= {e["type"] for e in every}
+    created = (await client.get("/v1/events", params={"type": "demand.created"}, headers=JSON)).json()
+    assert created == [e for e in every if e["type"] == "demand.created"] and len(created) == 2
+    both = await client.get(
+        "/v1/events", params={"type": ["demand.created", "demand.submitted"]}, headers=JSON
+    )
+    wanted = {"demand.created", "demand.submitted"}
+    assert both.json() == [e for e in every if e["type"] in wanted]
+    none_yet = await client.get("/v1/events", params={"type": "escrow.released"}, headers=JSON)
+    assert none_yet.status_code == 200 and none_yet.json() == []
+
+
+async def test_filtered_pages_link_to_the_next_filtered_page(harness: Harness) -> None:
+    await two_demands(harness)
+    await harness.drain()
+    client = harness.erp("oem-a")
+    first = await client.get("/v1/events", params={"type": "demand.submitted", "limit": 1}, headers=JSON)
+    link = first.headers["link"]
+    assert "type=demand.submitted" in link
+    second = await client.get(link[1 : link.index(">")], headers=JSON)
+    assert [e["type"] for e in first.json() + second.json()] == ["demand.submitted"] * 2
+    assert second.json()[0]["id"] > first.json()[0]["id"] and "link" not in second.headers
+
+
+async def test_sse_keeps_only_the_requested_types(harness: Harness) -> None:
+    ids = await two_demands(harness)
+    response = await harness.erp("oem-a").get("/v1/events", params={"timeout": 0.3, "type": "demand.created"})
+    assert response.status_code == 200
+    events = parse_sse(response.text)
+    assert [(e["event"], e["data"]["subject"]) for e in events] == [("demand.created", i) for i in ids]
+
+
+@pytest.mark.parametrize("types", [["demand.exploded"], ["demand.created", "nope"], [""]], ids=str)
+async def test_an_unknown_event_type_is_422_listing_the_types(harness: Harness, types: list[str]) -> None:
+    for headers in (JSON, {}):
+        response = await harness.erp("oem-a").get(
+            "/v1/events", params={"type": types, "timeout": 0.2}, headers=headers
+        )
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        problem = response.json()
+        assert problem["types"] == list(EVENT_TYPES)
+        assert "demand.created" in problem["detail"] and "unknown event type" in problem["detail"]
