@@ -13,12 +13,11 @@ from supplymesh.config import Role
 from supplymesh.node.settings import NodeSettings
 from supplymesh.web.app import build_app
 from supplymesh.web.routes.health import report_last_audit
-from supplymesh_auditor import reports, schedule
+from supplymesh_auditor import explorer, reports, schedule
 from supplymesh_auditor.audits import Auditor
 from supplymesh_auditor.openapi_examples import document_api
 from supplymesh_auditor.routes import audits as audit_routes
 from supplymesh_auditor.routes import epcis as epcis_routes
-from supplymesh_auditor.routes import explorer
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -38,11 +37,12 @@ def create_app(
         settings,
         role=Role.AUDITOR,
         description=DESCRIPTION,
-        routers=[audit_routes.router, epcis_routes.router, explorer.router],
+        routers=[audit_routes.router, epcis_routes.router],
         migrations=MIGRATIONS,
         peer_mounts=peer_mounts,
     )
     document_api(app)
+    explorer.install(app)
     auditor = Auditor(app.state.node)
     app.state.auditor = auditor
     report_last_audit(app, functools.partial(reports.latest, app.state.node))
