@@ -41,6 +41,11 @@ def test_demo_runs_both_scenarios_and_exits_zero(tmp_path: Path) -> None:
     assert "both scenarios succeeded" in out
     assert "390" in out and "487500 released to supplier-a" in out and "500000 refunded to oem-a" in out
     assert "audit ok: no findings" in out
+    runtime_nodes = json.loads((state / "network.json").read_text())["nodes"]
+    auditor = runtime_nodes["auditor"]
+    assert f"explorer: {auditor['url']}/explorer — sign in with the auditor's ERP token" in out
+    assert "token=" not in out and not any(node["erp_token"] in out for node in runtime_nodes.values())
+    assert not (state / "launcher.json").exists()  # --exit stopped the network and its launcher
     runtime = json.loads((state / "network.json").read_text())
     assert set(runtime["nodes"]) == {"oem-a", "oem-b", "supplier-a", "supplier-b", "pdu", "auditor"}
 

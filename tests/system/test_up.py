@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from supplymesh import __version__
 from supplymesh.cli.launcher import port_in_use
 from tests.system.conftest import free_base_port
 
@@ -31,11 +32,11 @@ def _check_nodes(runtime: dict[str, Any]) -> None:
     assert {n: v["role"] for n, v in runtime["nodes"].items()} == ROLES
     with httpx.Client(timeout=10) as client:
         for node_id, node in runtime["nodes"].items():
-            assert client.get(node["url"] + "/health").json() == {
-                "status": "ok",
-                "node": node_id,
-                "role": node["role"],
-            }
+            health = client.get(node["url"] + "/health").json()
+            assert (health["status"], health["node"], health["role"]) == ("ok", node_id, node["role"])
+            assert health["version"] == __version__ and health["outbox"] == {"pending": 0}
+            assert set(health["peers"]) == set(runtime["nodes"]) - {node_id}
+            assert client.get(node["url"] + "/health/live").json() == {"status": "ok"}
             assert client.get(node["url"] + "/docs").status_code == 200
             assert client.get(node["url"] + "/openapi.json").json()["info"]["title"].startswith("SupplyMesh")
             auth = {"Authorization": f"Bearer {node['erp_token']}"}
@@ -64,10 +65,13 @@ def test_up_starts_six_nodes_stops_them_all_and_resumes(tmp_path: Path, up_facto
     assert up.stop() == 0
     assert not any(port_in_use("127.0.0.1", up.base_port + i) for i in range(6))
 
+    assert not (state / "launcher.json").exists()
+
     (state / "network.json").unlink()
-    again = up_factory(state, up.base_port)
+    again = up_factory(state, up.base_port)  # the same ports, given again: accepted
     runtime_again = again.wait_runtime()
     assert json.loads((state / "network-config.json").read_text())["members"] == config["members"]
+    assert json.loads((state / "launcher.json").read_text())["pid"] == again.process.pid
     assert runtime_again["nodes"]["pdu"]["erp_token"] == runtime["nodes"]["pdu"]["erp_token"]
     assert _network_size(runtime_again) == 1  # same data, genesis not repeated
     assert again.stop() == 0

@@ -91,6 +91,7 @@ class PeerClient:
             mounts=dict(mounts) if mounts else None,
         )
         self._reach: dict[str, PeerReach] = {}
+        self._answered_at: dict[str, float] = {}
 
     def reachability(self) -> dict[str, PeerReach]:
         """Per peer called so far: whether its last request got an answer, and its last answer's time."""
@@ -101,8 +102,11 @@ class PeerClient:
         if before is not None and not before.reachable:
             log.info("%s answers again", peer)
         self._reach[peer] = PeerReach(reachable=True, last_seen=format_time(datetime.now(UTC)))
+        self._answered_at[peer] = time.monotonic()
 
-    def _failed(self, peer: str, exc: Exception) -> None:
+    def _failed(self, peer: str, exc: Exception, sent: float) -> None:
+        if self._answered_at.get(peer, float("-inf")) > sent:
+            return  # sent before its latest answer: it answers now, this call was only overtaken
         before = self._reach.get(peer)
         if before is None or before.reachable:
             log.warning("%s is not answering (%s)", peer, type(exc).__name__)
@@ -124,11 +128,12 @@ class PeerClient:
             PeerError: if the peer answers with a server error.
         """
         url = self.config.member(peer).url + path
+        sent = time.monotonic()
         try:
             response = await self._client.request(method, url, json=json, params=params)
         except httpx.TransportError as exc:
             log.debug("%s %s %s: no answer (%s)", peer, method, path, type(exc).__name__)
-            self._failed(peer, exc)
+            self._failed(peer, exc, sent)
             raise PeerUnavailable(f"{peer} did not answer: {type(exc).__name__}", peer=peer) from exc
         log.debug("%s %s %s: %d", peer, method, path, response.status_code)
         self._answered(peer)
