@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from supplymesh import __version__
 from supplymesh.cli.launcher import port_in_use
 from tests.system.conftest import Up, free_base_port
 
@@ -217,3 +218,25 @@ def test_a_resumed_network_keeps_its_ports_and_refuses_to_move_them(tmp_path: Pa
         assert (state / "network-config.json").stat().st_mtime_ns == mtime
     finally:
         assert again.stop() == 0
+
+
+def test_version_and_commands_without_a_running_network(tmp_path: Path) -> None:
+    version = cli("--version")
+    assert (version.returncode, version.stdout.strip()) == (0, f"supplymesh {__version__}")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli("status", "--state-dir", str(empty)).returncode == 2
+    assert cli("logs", "--state-dir", str(empty)).returncode == 2
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (empty / "launcher.json").write_text(json.dumps({"pid": gone.pid, "restarts": {}}))
+    stale = cli("stop", "--state-dir", str(empty))
+    assert stale.returncode == 0 and "is gone" in stale.stdout
+    assert not (empty / "launcher.json").exists()
+    unlisted = tmp_path / "nodes.json"
+    unlisted.write_text(
+        json.dumps({"nodes": {"pdu": {"role": "pdu", "url": f"http://127.0.0.1:{free_base_port(1)}"}}})
+    )
+    down = cli("status", "--nodes", str(unlisted), "--json")
+    assert down.returncode == 1
+    assert json.loads(down.stdout)[0]["up"] is False and json.loads(down.stdout)[0]["restarts"] is None
