@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from supplymesh.errors import PeerUnavailable
 from supplymesh.storage.engine import is_sqlite, read_transaction, write_transaction
 from supplymesh.storage.tables import outbox
 
@@ -101,7 +102,10 @@ class OutboxWorker:
                 await handler(json.loads(row.payload))
             except Exception as exc:  # any failure is retried later; the reason is kept
                 self._retry(row.id, row.attempts + 1, f"{type(exc).__name__}: {exc}")
-                log.info("outbox %s %s failed (attempt %d): %s", row.task, row.key, row.attempts + 1, exc)
+                level = logging.DEBUG if isinstance(exc, PeerUnavailable) else logging.INFO  # warned once
+                log.log(
+                    level, "outbox %s %s failed (attempt %d): %s", row.task, row.key, row.attempts + 1, exc
+                )
                 continue
             self._done(row.id)
             delivered += 1
