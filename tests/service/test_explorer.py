@@ -260,7 +260,7 @@ async def test_demand_and_escrow_pages_tell_their_history(harness: Harness) -> N
     steps = re.findall(r"<strong>([^<]+)</strong>", demand.split('id="timeline"')[1])
     assert steps[0] == "Submitted by oem-a" and steps[1].startswith("Capacity attested by")
     for step in (
-        "Split: partially_allocated",
+        "Split: partially allocated",
         "supplier-a: Deposit",
         "supplier-a: Production completed",
         "supplier-a: Inspection",

@@ -133,7 +133,8 @@ def split(line: Timeline, entry: Entry, reason: str | None) -> None:
         f" ({shares})" if shares else ""
     )
     line.on_demand(
-        result.get("demand"), _event(entry, f"Split: {result.get('status')}", detail, reason, "ok")
+        result.get("demand"),
+        _event(entry, f"Split: {str(result.get('status')).replace('_', ' ')}", detail, reason, "ok"),
     )
     for allocation in result.get("allocations", []) if not reason else []:
         escrow = line.state.escrows.get(str(allocation.get("escrow_id")))
