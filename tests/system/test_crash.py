@@ -53,9 +53,7 @@ class Net:
         process.wait()
 
     def restart(self, node_id: str) -> None:
-        member = self.network.config.member(node_id)
-        port = int(member.url.rsplit(":", 1)[1])
-        self.network._spawn(node_id, str(member.role), port)
+        self.network.restart(node_id)  # on the port it was first given
         wait_for(lambda: self._healthy(node_id), f"{node_id} to come back")
 
     def _healthy(self, node_id: str) -> bool:
