@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from supplymesh.core.contracts.channel import is_private
 from supplymesh.core.contracts.network import NetworkState
+from supplymesh_auditor.explorer.ledgers import preview
 from supplymesh_auditor.explorer.session import SESSION_SECONDS, SessionStore
 from tests.harness import Harness
 from tests.service.test_audit import CHANNEL, drop_triggers
@@ -382,3 +383,17 @@ async def test_tampered_entry_shows_as_a_finding_linked_to_its_entry_page(harnes
     assert re.search(r'href="/explorer/findings\?audit=1">\d+ findings</a>', overview)
     audits = html(await client.get("/explorer/audits"))
     assert 'href="/explorer/findings?audit=1"' in audits and "findings</a>" in audits
+
+
+def test_a_ledger_row_glimpses_its_body_without_cutting_a_word() -> None:
+    body = {"note": "word " * 60, "quantity": 390}
+    glimpse = preview(body)
+    assert glimpse.endswith(" …") and len(glimpse) <= 162
+    assert glimpse[:-2].endswith("word") and "wor …" not in glimpse
+    assert preview({"quantity": 390}) == '{"quantity": 390}'
+
+
+async def test_a_channel_ledger_page_shows_private_bodies_decrypted_and_marked(harness: Harness) -> None:
+    await full_flow(harness)
+    page = html(await harness.erp("auditor").get(f"/explorer/ledgers/{CHANNEL}", params={"holder": "oem-a"}))
+    assert 'class="decrypted"' in page and "&#34;enc&#34;" not in page

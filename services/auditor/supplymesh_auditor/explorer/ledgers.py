@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -15,6 +16,16 @@ from supplymesh_auditor.explorer.views import render
 
 router = APIRouter(prefix="/explorer", include_in_schema=False)
 Holder = Annotated[str | None, Query()]
+PREVIEW = 160
+
+
+def preview(body: object, limit: int = PREVIEW) -> str:
+    """A one-line glimpse of a body, cut between items (never mid-word); the entry page has it whole."""
+    text = json.dumps(body, ensure_ascii=False, separators=(", ", ": "))
+    if len(text) <= limit:
+        return text
+    cut = max(text.rfind(", ", 0, limit), text.rfind(" ", 0, limit))
+    return text[: cut if cut > 0 else limit] + " …"
 
 
 def _row(item: Item, opened: dict[int, dict[str, Any]]) -> dict[str, Any]:
@@ -29,6 +40,7 @@ def _row(item: Item, opened: dict[int, dict[str, Any]]) -> dict[str, Any]:
         "signers": [s.get("signer") for s in item.get("signatures", [])],
         "late": [s.get("signer") for s in item.get("late_signatures", [])],
         "decrypted": seq in opened,
+        "preview": preview(opened.get(seq, entry.get("body")) if isinstance(seq, int) else entry.get("body")),
     }
 
 
