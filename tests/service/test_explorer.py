@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from supplymesh.core.contracts.channel import is_private
 from supplymesh.core.contracts.network import NetworkState
+from supplymesh_auditor.explorer.history import fold
 from supplymesh_auditor.explorer.ledgers import preview
 from supplymesh_auditor.explorer.session import SESSION_SECONDS, SessionStore
 from tests.harness import Harness
@@ -311,7 +312,7 @@ async def test_search_opens_the_page_of_what_it_names(harness: Harness) -> None:
         assert (found.status_code, found.headers.get("location")) == (303, target), query
 
 
-@pytest.mark.parametrize("query", ["f" * 64, "abcdef0123", "99999", "not an id", "<script>", "ab"])
+@pytest.mark.parametrize("query", ["f" * 64, "abcdef0123", "99999", "²", "not an id", "<script>", "ab"])
 async def test_a_search_that_finds_nothing_is_a_nothing_found_page(harness: Harness, query: str) -> None:
     await setup_split(harness)
     page = html(await harness.erp("auditor").get("/explorer/search", params={"q": query}), 404)
@@ -326,6 +327,8 @@ async def test_a_search_that_finds_nothing_is_a_nothing_found_page(harness: Harn
         ("/explorer/decisions/1", 404, "is not a decision"),
         ("/explorer/decisions/abc", 404, "is not an entry number"),
         ("/explorer/ledgers/network/entries/0", 404, "is not an entry number"),
+        ("/explorer/ledgers/network/entries/²", 404, "is not an entry number"),
+        ("/explorer/ledgers/network/entries/" + "9" * 40, 404, "is not an entry number"),
         ("/explorer/ledgers/network/entries/999", 404, "there is no entry 999"),
         ("/explorer/ledgers/network/entries/1?holder=nobody", 404, "nobody&#39; does not hold"),
         (f"/explorer/ledgers/{CHANNEL}?holder=nobody", 404, "nobody&#39; does not hold"),
@@ -333,6 +336,7 @@ async def test_a_search_that_finds_nothing_is_a_nothing_found_page(harness: Harn
         ("/explorer/ledgers/channel:oem-z:supplier-z", 404, "There is no ledger"),
         ("/explorer/findings?audit=7", 404, "There is no audit #7"),
         ("/explorer/findings?audit=x", 404, "is not an audit number"),
+        ("/explorer/findings?audit=²", 404, "is not an audit number"),
         ("/explorer/entries/1", 404, "The explorer has no page"),
         ("/explorer/static/missing.css", 404, ""),
     ],
@@ -397,3 +401,36 @@ async def test_a_channel_ledger_page_shows_private_bodies_decrypted_and_marked(h
     await full_flow(harness)
     page = html(await harness.erp("auditor").get(f"/explorer/ledgers/{CHANNEL}", params={"holder": "oem-a"}))
     assert 'class="decrypted"' in page and "&#34;enc&#34;" not in page
+
+
+def test_timelines_survive_bodies_no_fold_accepts() -> None:
+    genesis = {"ledger": "network", "seq": 1, "prev": "0" * 64, "time": "2026-01-01T00:00:00Z"}
+    items: list[dict[str, Any]] = [
+        {"entry": {**genesis, "kind": "network.genesis", "author": "pdu", "body": {}}},
+        {
+            "entry": {
+                **genesis,
+                "seq": 2,
+                "prev": "1" * 64,
+                "kind": "decision.split",
+                "author": "pdu",
+                "body": {
+                    "result": {"demand": "d" * 64, "allocations": ["x", 3]},
+                    "inputs": {"attestations": [{"entry": {"seq": "x"}}]},
+                },
+            }
+        },
+        {
+            "entry": {
+                **genesis,
+                "seq": 3,
+                "prev": "2" * 64,
+                "kind": "escrow.deposited",
+                "author": "pdu",
+                "body": {"action": "x"},
+            }
+        },
+        {"entry": "not an entry"},
+    ]
+    line = fold(items)
+    assert set(line.state.refused) == {2, 3}

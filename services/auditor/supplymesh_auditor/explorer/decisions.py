@@ -79,7 +79,7 @@ async def decisions_page(request: Request, node: NodeDep, _reader: Reader) -> Re
             "seq": entry.seq,
             "kind": entry.kind,
             "time": entry.time,
-            "base": (entry.body.get("base") or {}).get("seq"),
+            "base": _part(entry, "base").get("seq"),
             "quorum": quorum(node, item, entry),
             "refused": line.state.refused.get(entry.seq),
             **_subject(entry),
@@ -94,6 +94,8 @@ def _split_rows(line: Timeline, result: dict[str, Any]) -> list[dict[str, Any]]:
     price = demand.terms.unit_price if demand else None
     rows = []
     for allocation in result.get("allocations", []):
+        if not isinstance(allocation, dict):
+            continue
         escrow = line.state.escrows.get(str(allocation.get("escrow_id")))
         rows.append(
             {
@@ -123,7 +125,7 @@ async def decision_page(request: Request, node: NodeDep, _reader: Reader, seq: s
         "entry": entry,
         "result": result,
         "inputs": inputs,
-        "base": entry.body.get("base") or {},
+        "base": _part(entry, "base"),
         "quorum": quorum(node, item, entry),
         "signers": verify_signers(node, entry, item.get("signatures", [])),
         "refused": line.state.refused.get(entry.seq),

@@ -35,7 +35,7 @@ def parse_seq(text: str) -> int:
     Raises:
         NotShown: 404 if it is not a positive integer.
     """
-    if not text.isdigit() or not 0 < int(text) < 2**53:
+    if not (text.isascii() and text.isdigit() and len(text) <= 16) or not 0 < int(text) < 2**53:
         raise NotShown(404, f"{text!r} is not an entry number (a seq counts from 1).")
     return int(text)
 

@@ -83,6 +83,13 @@ async def network_copy(node: Node) -> list[Item]:
     return (await copy_of(node, NETWORK_LEDGER))[1]
 
 
+def seq_of(item: Item) -> int:
+    """The seq a served entry claims (0 if it claims none that is a number)."""
+    entry = item.get("entry")
+    seq = entry.get("seq") if isinstance(entry, dict) else None
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else 0
+
+
 def sealed(item: Item) -> SealedEntry | None:
     """The served entry with its signatures, None if it is not well formed."""
     try:

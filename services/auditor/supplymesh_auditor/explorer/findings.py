@@ -56,7 +56,7 @@ async def findings_page(
     request: Request, node: NodeDep, _reader: Reader, audit: Annotated[str | None, Query()] = None
 ) -> Response:
     """The findings of one audit (the latest unless ``audit`` names one), each linked to its entry."""
-    if audit is not None and not (audit.isdigit() and len(audit) <= 12):
+    if audit is not None and not (audit.isascii() and audit.isdigit() and len(audit) <= 12):
         raise NotShown(404, f"{audit!r} is not an audit number.")
     shown = report(node, int(audit) if audit is not None else None)
     if shown is None and audit is not None:

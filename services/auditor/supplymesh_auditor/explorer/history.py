@@ -47,7 +47,10 @@ def fold(items: list[Item]) -> Timeline:
         reason = apply(line.state, entry)
         describe = DESCRIBERS.get(entry.kind)
         if describe is not None:
-            describe(line, entry, reason)
+            try:
+                describe(line, entry, reason)
+            except (AttributeError, KeyError, TypeError, ValueError):  # a body no fold accepts
+                line.state.refused.setdefault(entry.seq, f"unreadable {entry.kind} entry")
     return line
 
 

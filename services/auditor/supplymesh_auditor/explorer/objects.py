@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from supplymesh.web.deps import NodeDep
-from supplymesh_auditor.explorer.fetch import Item, network_copy
+from supplymesh_auditor.explorer.fetch import Item, network_copy, seq_of
 from supplymesh_auditor.explorer.history import fold, in_order
 from supplymesh_auditor.explorer.session import Reader
 from supplymesh_auditor.explorer.views import NotShown, render
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/explorer", include_in_schema=False)
 
 def _seqs(items: list[Item]) -> dict[str, int]:
     """Seq of each entry by its served hash."""
-    return {str(i.get("hash")): int((i.get("entry") or {}).get("seq", 0)) for i in items}
+    return {str(i.get("hash")): seq_of(i) for i in items}
 
 
 @router.get("/demands")

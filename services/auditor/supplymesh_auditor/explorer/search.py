@@ -9,7 +9,7 @@ listed, none is a "nothing found" page (404).
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -19,7 +19,7 @@ from supplymesh.core.contracts.network import DECISION_KINDS
 from supplymesh.errors import PeerError
 from supplymesh.node.context import Node
 from supplymesh.web.deps import NodeDep
-from supplymesh_auditor.explorer.fetch import Item, copy_of, ledgers, network_copy
+from supplymesh_auditor.explorer.fetch import Item, copy_of, ledgers, network_copy, seq_of
 from supplymesh_auditor.explorer.history import fold
 from supplymesh_auditor.explorer.session import Reader
 from supplymesh_auditor.explorer.views import (
@@ -40,8 +40,9 @@ Match = tuple[str, str, str]
 def _entries(ledger: str, holder: str | None, items: list[Item]) -> list[Match]:
     found = []
     for item in items:
-        entry = item.get("entry") or {}
-        seq = int(entry.get("seq", 0))
+        raw = item.get("entry")
+        entry: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        seq = seq_of(item)
         page = (
             decision_url(seq)
             if ledger == NETWORK_LEDGER and entry.get("kind") in DECISION_KINDS
@@ -85,9 +86,10 @@ def _select(candidates: list[Match], text: str) -> list[Match]:
 
 async def _matches(node: Node, text: str) -> list[Match]:
     items = await network_copy(node)
-    if text.isdigit():
-        seq = int(text)
-        return [m for m in _entries(NETWORK_LEDGER, None, items) if m[0].startswith(f"network entry {seq} ")]
+    if text.isascii() and text.isdigit():
+        return [
+            m for m in _entries(NETWORK_LEDGER, None, items) if m[0].startswith(f"network entry {int(text)} ")
+        ]
     if not HEX.match(text):
         return []
     return _select(_network_matches(items), text) or _select(await _channel_matches(node), text)
