@@ -434,3 +434,23 @@ def test_timelines_survive_bodies_no_fold_accepts() -> None:
     ]
     line = fold(items)
     assert set(line.state.refused) == {2, 3}
+
+
+@pytest.mark.parametrize(
+    ("wanted", "lands"),
+    [
+        ("/explorer/demands?q=1", "/explorer/demands?q=1"),
+        ("https://elsewhere.example/explorer", "/explorer"),
+        ("//elsewhere.example", "/explorer"),
+        ("/explorer/../..//elsewhere.example", "/explorer"),
+        ("/explorer\r\nSet-Cookie: x=1", "/explorer"),
+        ("/explorer/login", "/explorer"),
+    ],
+)
+async def test_after_signing_in_the_reader_stays_on_the_explorer(
+    harness: Harness, wanted: str, lands: str
+) -> None:
+    answer = await harness.anonymous("auditor").post(
+        "/explorer/login", data={"token": harness.token("auditor"), "next": wanted}
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == lands

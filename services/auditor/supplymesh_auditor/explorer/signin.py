@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
@@ -18,11 +19,13 @@ from supplymesh_auditor.explorer.views import render
 router = APIRouter(prefix="/explorer", include_in_schema=False)
 FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 4096
+SAFE_NEXT = re.compile(r"^/explorer(/[A-Za-z0-9._:~%/-]*)?(\?[A-Za-z0-9._:~%=&+-]*)?$")
 
 
 def _back_to(wanted: str) -> str:
     """Where to go after signing in: a page of the explorer, never another site."""
-    if wanted.startswith("/explorer") and not wanted.startswith(("/explorer/login", "/explorer/logout")):
+    safe = SAFE_NEXT.match(wanted) and ".." not in wanted and "//" not in wanted
+    if safe and not wanted.startswith(("/explorer/login", "/explorer/logout")):
         return wanted
     return "/explorer"
 
