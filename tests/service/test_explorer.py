@@ -197,6 +197,19 @@ async def test_an_unreachable_holder_is_shown_on_the_overview_not_left_out(harne
     assert "supplier-a did not serve its copy" in html(entry, 502)
 
 
+async def test_network_pages_read_a_partner_copy_when_the_pdu_does_not_answer(harness: Harness) -> None:
+    flow = await full_flow(harness)
+    harness.down("pdu")
+    client = harness.erp("auditor")
+    demand = html(await client.get(f"/explorer/demands/{flow['demand']}"))
+    assert "Split: partially allocated" in demand
+    assert f'href="/explorer/escrows/{flow["released"]}"' in html(await client.get("/explorer/escrows"))
+    for member in ("oem-a", "oem-b", "supplier-a", "supplier-b"):
+        harness.down(member)
+    nobody = html(await client.get(f"/explorer/demands/{flow['demand']}"), 502)
+    assert "pdu did not serve its copy" in nobody and "supplier-b did not serve its copy" in nobody
+
+
 async def test_entry_page_decodes_the_body_and_verifies_each_signer(harness: Harness) -> None:
     flow = await full_flow(harness)
     client = harness.erp("auditor")

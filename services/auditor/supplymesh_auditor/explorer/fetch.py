@@ -1,8 +1,10 @@
 """Reading ledgers from their holders through the auditor's read-only peer access.
 
 Pages read live: a ledger page reads one holder's copy, the network's objects (demands,
-escrows, decisions) the PDU's copy of the network ledger. A ledger or holder that does
-not exist is a 404 page, a holder that does not answer a 502 page.
+escrows, decisions) the PDU's copy of the network ledger, or, when the PDU does not
+answer, the first partner's copy that does. A ledger or holder that does not exist is a
+404 page, a holder that does not answer a 502 page. What a page shows is what a holder
+served: the audit, not the explorer, judges copies.
 """
 
 from __future__ import annotations
@@ -75,12 +77,18 @@ async def copy_of(node: Node, ledger: str, holder: str | None = None) -> tuple[s
 
 
 async def network_copy(node: Node) -> list[Item]:
-    """The PDU's copy of the network ledger.
+    """The PDU's copy of the network ledger, or the first partner's copy that is served.
 
     Raises:
-        NotShown: 502 if the PDU did not serve it.
+        NotShown: 502 if no holder of the network ledger served its copy.
     """
-    return (await copy_of(node, NETWORK_LEDGER))[1]
+    refusals: list[str] = []
+    for holder in holders(node, NETWORK_LEDGER) or []:
+        try:
+            return (await copy_of(node, NETWORK_LEDGER, holder))[1]
+        except NotShown as shown:
+            refusals.append(shown.message)
+    raise NotShown(502, " ".join(refusals) or "No holder serves the network ledger.", "Holders unreachable")
 
 
 def seq_of(item: Item) -> int:
