@@ -1,9 +1,10 @@
 """Demands and escrows as the network ledger says, each with its timeline.
 
 States come from the core's fold of the PDU's copy of the network ledger (a partner's
-when the PDU does not answer); the timeline of a demand runs from its submission through the attestations and the split to each of
-its escrows' deposit, production, inspection and release, refund, re-offer or
-cancellation, and what reached it through an accepted re-offer.
+when the PDU does not answer); the timeline of a demand runs from its submission through
+the attestations and the split to each of its escrows' deposit, production, inspection
+and release, refund, re-offer or cancellation, and what reached it through an accepted
+re-offer.
 """
 
 from __future__ import annotations
