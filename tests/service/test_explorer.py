@@ -148,6 +148,7 @@ PAGES = [
     "/explorer",
     "/explorer/ledgers/network",
     "/explorer/ledgers/network/entries/1",
+    "/explorer/entries/1",
     "/explorer/decisions",
     "/explorer/decisions/1",
     "/explorer/demands",
@@ -195,6 +196,15 @@ async def test_an_unreachable_holder_is_shown_on_the_overview_not_left_out(harne
         f"/explorer/ledgers/{CHANNEL}/entries/1", params={"holder": "supplier-a"}
     )
     assert "supplier-a did not serve its copy" in html(entry, 502)
+
+
+async def test_a_short_entry_address_opens_the_network_ledger_entry(harness: Harness) -> None:
+    await setup_split(harness)
+    client = harness.erp("auditor")
+    short = await client.get("/explorer/entries/2")
+    assert short.status_code == 303
+    assert short.headers["location"] == "/explorer/ledgers/network/entries/2"
+    assert "is not an entry number" in html(await client.get("/explorer/entries/two"), 404)
 
 
 async def test_network_pages_read_a_partner_copy_when_the_pdu_does_not_answer(harness: Harness) -> None:

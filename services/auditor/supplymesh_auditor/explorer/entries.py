@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from supplymesh.config import NETWORK_LEDGER
 from supplymesh.core.actions import Action, ActionError, check_action
@@ -105,6 +105,12 @@ def _find(items: list[Item], seq: int, ledger: str, holder: str) -> Item:
         if isinstance(item.get("entry"), dict) and item["entry"].get("seq") == seq:
             return item
     raise NotShown(404, f"{holder}'s copy of {ledger} has {len(items)} entries; there is no entry {seq}.")
+
+
+@router.get("/entries/{seq}")
+def network_entry(_reader: Reader, seq: str) -> Response:
+    """``/explorer/entries/N``: entry N of the network ledger (a channel entry names its ledger)."""
+    return RedirectResponse(f"/explorer/ledgers/{NETWORK_LEDGER}/entries/{parse_seq(seq)}", status_code=303)
 
 
 @router.get("/ledgers/{ledger}/entries/{seq}")
