@@ -17,6 +17,7 @@ from supplymesh.errors import PeerError
 from supplymesh.node.erp_clients import CLIENTS_FILE, Scope, add_client
 from tests.harness import Harness
 from tests.service.openapi_rules import erp_operations, lint, operations, peer_operations
+from tests.service.test_scenarios import setup_split
 
 pytestmark = [pytest.mark.anyio, pytest.mark.db]
 ROLE_NODES = ("oem-a", "supplier-a", "pdu", "auditor")
@@ -288,3 +289,26 @@ async def test_every_peer_route_of_every_role_answers_only_documented_problems(h
             for case, response in answers:
                 undocumented += _check(key, case, response, documented, problem)
     assert undocumented == [], "\n".join(undocumented)
+
+
+async def test_a_route_whose_peer_does_not_answer_answers_a_documented_problem(harness: Harness) -> None:
+    demand = await setup_split(harness)
+    escrow = demand["allocations"][0]["escrow_id"]
+    harness.down("pdu")
+    spec = spec_of(harness, "oem-a")
+    problem = jsonschema.Draft202012Validator({"$ref": "#/components/schemas/Problem", **_components(spec)})
+    deposit = {"amount": 487500, "currency": "EUR", "payment_reference": "PAY-1"}
+    answers = [
+        (
+            "POST",
+            "/v1/escrows/{escrow_id}/deposit",
+            await harness.erp("oem-a").post(f"/v1/escrows/{escrow}/deposit", json=deposit),
+        ),
+        ("GET", "/v1/offers", await harness.erp("oem-a").get("/v1/offers")),
+    ]
+    statuses = []
+    for method, path, response in answers:
+        documented = {int(s) for s in spec["paths"][path][method.lower()]["responses"]}
+        assert _check(f"{method} {path}", "pdu down", response, documented, problem) == []
+        statuses.append(response.status_code)
+    assert statuses[0] in (502, 503), answers[0][2].text
