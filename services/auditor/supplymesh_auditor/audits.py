@@ -20,6 +20,11 @@ give the root of the holder-signed tree head stored with it, and rows the holder
 not sign carry the auditor's own signature. A stored copy that fails this is a finding
 (``auditor_state``) and is replaced by a fresh, fully verified pull.
 
+Signatures are verified on ``audit_workers`` forked processes (setting
+``SUPPLYMESH_AUDIT_WORKERS``; 0, the default, means one per core, 1 in-process); an audit
+with fewer than a few thousand new signatures verifies them in-process, where forking
+would cost more. The findings are the same either way.
+
 The auditor writes only to its own database; its peer requests are reads. A holder that
 cannot be reached, or serves a tree head it did not sign, is a finding: the report is
 ok exactly when there are none.
@@ -33,6 +38,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from supplymesh.audit.checks import Copy, Pull, Reader, findings_json, run_checks, untrusted_times
+from supplymesh.audit.entry_checks import worker_count
 from supplymesh.audit.waits import demand_waits
 from supplymesh.core.verify import Finding
 from supplymesh.node.context import Node
@@ -91,6 +97,7 @@ async def _run_audit(node: Node, mode: str) -> dict[str, Any]:
         seen=reports.seen(node),
         checkpoint=stored.checkpoint if incremental else None,
         reader=Reader(node.id, node.recipient),
+        workers=worker_count(node.settings.audit_workers),
     )
     found, checkpoint = await asyncio.to_thread(run_checks, pull)
     findings += found

@@ -37,7 +37,14 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
-from supplymesh.audit.copies import Copy, CopyVerification, parse_item, record_of, verification
+from supplymesh.audit.copies import (
+    Copy,
+    CopyVerification,
+    parse_item,
+    record_of,
+    verification,
+    verify_copies,
+)
 from supplymesh.audit.dms_quality import DISAGREES, check_declared_quality_matches_dms, dms_record
 from supplymesh.audit.integrity import (
     check_countersignatures,
@@ -119,6 +126,7 @@ __all__ = [
     "run_pipeline",
     "untrusted_times",
     "verification",
+    "verify_copies",
 ]
 
 log = logging.getLogger("supplymesh.audit")
@@ -169,12 +177,16 @@ def run_pipeline(pull: Pull, checks: Sequence[Check] = PIPELINE) -> list[Finding
 def run_checks(pull: Pull, checks: Sequence[Check] = PIPELINE) -> tuple[list[Finding], Checkpoint | None]:
     """Every check in order: the findings of all, and the checkpoint to build on next time.
 
+    First every copy is verified (signatures on ``pull.workers`` processes); the checks
+    then read what each verified.
+
     The semantic checks judge only network entries after a valid checkpoint; that
     checkpoint's findings are carried over (in seq order, before the new ones). A check
     that raises is reported as ``audit.check_failed`` and the others still run; then no
     checkpoint is kept, so the next audit judges everything again.
     """
     failed = False
+    _guarded(lambda: verify_copies(pull.copies, pull.config, pull.workers), None)
     done, point = _guarded(pull.checked_up_to, 0), pull.checkpoint
     carried = [f for f in point.findings if f.seq is not None and f.seq <= done] if point and done else []
     findings: list[Finding] = []

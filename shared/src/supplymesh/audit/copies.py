@@ -12,20 +12,39 @@ the longest prefix that verifies (:mod:`supplymesh.audit.pull`).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from supplymesh.audit.entry_checks import (
+    Job,
+    Outcome,
+    parse_item,
+    parse_shared,
+    record_of,
+    sealed_check,
+    served_seq,
+    signature_jobs,
+    verify_one,
+    verify_signatures,
+)
 from supplymesh.config import NETWORK_LEDGER, NetworkConfig
 from supplymesh.core import merkle
 from supplymesh.core.contracts.channel import ChannelMembers, EndorsementRefused
 from supplymesh.core.contracts.network import DECISION_KINDS
-from supplymesh.core.entry import GENESIS_PREV, Entry, EntryFormatError, SealedEntry, parse_signatures
-from supplymesh.core.verify import Finding, Record, RecordCheck, check_record, summarise
+from supplymesh.core.entry import GENESIS_PREV, SealedEntry
+from supplymesh.core.verify import Finding, RecordCheck, summarise
 from supplymesh.network.rules import quorum_of
 
-MAX_SEQ_BITS = 62
-"""A served ``seq`` wider than this is not a position of any real ledger."""
+__all__ = [
+    "Copy",
+    "CopyVerification",
+    "parse_item",
+    "record_of",
+    "served_seq",
+    "verification",
+    "verify_copies",
+]
 
 
 @dataclass
@@ -99,54 +118,11 @@ class Copy:
         return merkle.root_from_leaf_hashes([bytes.fromhex(h) for h in hashes]).hex()
 
 
-def parse_item(item: object) -> SealedEntry | None:
-    """A served ``{entry, signatures}`` item as a sealed entry (None if it is not one)."""
-    if not isinstance(item, Mapping):
-        return None
-    try:
-        return SealedEntry(Entry.from_json(item.get("entry")), parse_signatures(item.get("signatures")))
-    except (EntryFormatError, TypeError, ValueError, RecursionError):
-        return None
-
-
 def _parse_leaf(leaf: bytes) -> SealedEntry | None:
     try:
         return parse_item(json.loads(leaf))
     except (ValueError, RecursionError):
         return None
-
-
-def served_seq(item: object, default: int = 0) -> int:
-    """The seq a served item claims (``default`` when it claims none that is an integer)."""
-    entry = item.get("entry") if isinstance(item, Mapping) else None
-    seq = entry.get("seq") if isinstance(entry, Mapping) else None
-    if isinstance(seq, bool) or not isinstance(seq, int) or seq.bit_length() > MAX_SEQ_BITS:
-        return default
-    return seq
-
-
-def record_of(item: object, position: int = 0) -> Record:
-    """A served ``{entry, hash, signatures}`` item as the verifier's record (total).
-
-    An item that claims no usable seq is placed at ``position`` (where it was served), so
-    its findings name that position.
-    """
-    value = item if isinstance(item, Mapping) else {}
-    entry = value.get("entry")
-    try:
-        data = Entry.from_json(entry).canonical
-    except (EntryFormatError, TypeError, ValueError, RecursionError):
-        try:
-            data = json.dumps(entry, sort_keys=True).encode()
-        except (TypeError, ValueError, RecursionError):
-            data = b"null"
-    stored = value.get("hash")
-    return Record(
-        seq=served_seq(item, position),
-        entry=data,
-        signatures=value.get("signatures"),
-        stored_hash=stored if isinstance(stored, str) else None,
-    )
 
 
 @dataclass(frozen=True)
@@ -168,15 +144,39 @@ class CopyVerification:
 def verification(copy: Copy, config: NetworkConfig) -> CopyVerification:
     """Verify ``copy`` once (cached on the copy): chain, signatures, endorsement, quorum."""
     if copy._verified is None:
-        copy._verified = _verify(copy, config)
+        keys = config.keys()
+        copy._verified = _verify(copy, config, lambda job: verify_one(keys, job))
     return copy._verified
 
 
-def _verify(copy: Copy, config: NetworkConfig) -> CopyVerification:
+def verify_copies(copies: Sequence[Copy], config: NetworkConfig, workers: int = 1) -> None:
+    """Verify every copy not yet verified, signatures on ``workers`` processes.
+
+    Each copy's :func:`verification` is then what it would be verified alone: items served
+    alike by several holders are parsed once and each distinct signature is verified once
+    (see :mod:`supplymesh.audit.entry_checks`).
+    """
+    pending = [c for c in copies if c._verified is None]
+    for ledger in sorted({c.ledger for c in pending}):
+        fresh = [c for c in pending if c.ledger == ledger and c._sealed is None]
+        for copy, parsed in zip(fresh, parse_shared([c.items for c in fresh]), strict=True):
+            copy._sealed = parsed
+    keys = config.keys()
+    jobs: dict[Job, None] = {}
+    for copy in pending:
+        signature_jobs(copy.sealed(), keys, jobs)
+    failed = verify_signatures(list(jobs), keys, workers=workers)
+    for copy in pending:
+        copy._verified = _verify(copy, config, failed.get)
+
+
+def _verify(copy: Copy, config: NetworkConfig, outcome: Outcome) -> CopyVerification:
     keys = config.keys()
     checks = [
-        check_record(copy.ledger, record_of(item, position), keys)
-        for position, item in enumerate(copy.items, start=copy.offset + 1)
+        sealed_check(copy.ledger, item, position, sealed, keys, outcome)
+        for position, (item, sealed) in enumerate(
+            zip(copy.items, copy.sealed(), strict=True), copy.offset + 1
+        )
     ]
     report = summarise(copy.ledger, checks, start=copy.offset + 1, prev=copy.prev_hash)
     failing = set(copy.known_missing)

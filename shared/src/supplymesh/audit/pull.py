@@ -98,6 +98,8 @@ class Pull:
     seen: list[SeenHead] = field(default_factory=list)
     checkpoint: Checkpoint | None = None
     reader: Reader | None = None
+    workers: int = 1
+    """Processes that verify the copies' signatures (1: this one; see :func:`verify_copies`)."""
     _opened: dict[tuple[str, str, int], OpenedChannel] = field(default_factory=dict, repr=False)
     _references: dict[str, Reference | None] = field(default_factory=dict, repr=False)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DB_FILE = "node.db"
@@ -34,6 +35,8 @@ class NodeSettings(BaseSettings):
     """Auditor only: seconds between scheduled audits (0 turns the schedule off)."""
     audit_full_every: int = 12
     """Auditor only: every n-th scheduled audit is full, the others incremental (0: never full)."""
+    audit_workers: int = Field(default=0, ge=0)
+    """Auditor only: processes verifying signatures in an audit (0: one per core; 1: in-process)."""
 
     @property
     def effective_database_url(self) -> str:
