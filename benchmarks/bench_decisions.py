@@ -11,8 +11,11 @@ PDU and the auditor, every node its own process), black-box through the ERP API:
   channel, proposal, the partners re-executing and signing, commit, replication back);
   each demand names up to 4 priority suppliers, rotating over the suppliers;
 * burst: ``--burst`` demands posted at once from all the OEMs in turn, decisions/s until
-  every one is decided as its OEM sees it, and the CPU seconds of all node processes
-  over the burst (``/proc``) per decision — polling by the client included;
+  every one is decided as its OEM sees it, and the CPU seconds of the node processes
+  over the burst (``/proc``) per decision, in all and per role (the OEMs' share includes
+  answering the client's polling); with it the cores kept busy, the rate the machine's
+  cores would allow at that cost (cores / CPU per decision) and the rate the PDU's one
+  process would allow (1 / its CPU per decision);
 * at 4 partners only: the full lifecycle (demand → split → deposit → production complete
   → release), and a cProfile of the PDU's main thread (its event loop) over a second,
   unmeasured burst (``--profile-burst``; ``profiling/sitecustomize.py``).
@@ -40,7 +43,7 @@ import httpx
 
 from benchmarks.decisions_net import (
     Network,
-    cpu_seconds,
+    cpu_by_role,
     floors,
     ms,
     profile_env,
@@ -137,7 +140,7 @@ def burst(net: Network, count: int, first: int) -> dict[str, Any]:
         answer.raise_for_status()
         return oem, str(answer.json()["id"])
 
-    cpu_before = cpu_seconds(net.pids)
+    cpu_before = cpu_by_role(net)
     start = time.perf_counter()
     with ThreadPoolExecutor(8) as pool:
         posted = list(pool.map(post, range(count)))
@@ -146,14 +149,27 @@ def burst(net: Network, count: int, first: int) -> dict[str, Any]:
         status = decided(net.nodes[oem], demand_id, timeout=600)["status"]
         statuses[status] = statuses.get(status, 0) + 1
     seconds = time.perf_counter() - start
-    cpu = cpu_seconds(net.pids) - cpu_before
+    cpu = {role: used - cpu_before[role] for role, used in cpu_by_role(net).items()}
     return {
         "demands": count,
         "seconds": round(seconds, 3),
         "decisions_per_s": round(count / seconds, 2),
         "statuses": statuses,
-        "cpu_seconds_all_nodes": round(cpu, 2),
-        "cpu_seconds_per_decision": round(cpu / count, 4),
+        **cpu_figures(cpu, count, seconds),
+    }
+
+
+def cpu_figures(cpu: dict[str, float], count: int, seconds: float) -> dict[str, Any]:
+    """CPU per decision (all nodes, per role) and the rate the machine's cores would allow."""
+    total = sum(cpu.values())
+    cores = os.cpu_count() or 1
+    return {
+        "cpu_seconds_all_nodes": round(total, 2),
+        "cpu_seconds_per_decision": round(total / count, 4),
+        "cpu_seconds_per_decision_by_role": {r: round(c / count, 4) for r, c in sorted(cpu.items())},
+        "cores_busy": round(total / seconds, 2),
+        "cpu_bound_decisions_per_s": round(cores * count / total, 2) if total else None,
+        "pdu_bound_decisions_per_s": round(count / cpu["pdu"], 2) if cpu.get("pdu") else None,
     }
 
 

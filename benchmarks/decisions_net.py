@@ -8,7 +8,7 @@
   signature is verified and the answer is a signed tree head, no durable write), the
   same round unsigned (``GET /health``), and a raw durable SQLite commit (one row,
   WAL, ``synchronous=FULL``) on the same disk as the nodes' databases;
-* :func:`cpu_seconds`: user + system CPU of the node processes, from ``/proc``;
+* :func:`cpu_by_role`: user + system CPU of the node processes per role, from ``/proc``;
 * :func:`profile_summary`: the top functions of a cProfile dump.
 """
 
@@ -55,10 +55,6 @@ class Network:
     @property
     def suppliers(self) -> list[str]:
         return [m.id for m in self.config.by_role(Role.SUPPLIER)]
-
-    @property
-    def pids(self) -> list[int]:
-        return [p.pid for p in self.local.processes.values()]
 
     def close(self) -> None:
         for http in self.nodes.values():
@@ -160,14 +156,19 @@ def floors(net: Network, rounds: int) -> dict[str, Any]:
     }
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds of the processes ``pids`` so far."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_role(net: Network) -> dict[str, float]:
+    """CPU seconds so far of the node processes, summed per role."""
+    totals: dict[str, float] = {}
+    for node_id, process in net.local.processes.items():
+        role = str(net.config.member(node_id).role)
+        totals[role] = totals.get(role, 0.0) + cpu_seconds(process.pid)
+    return totals
 
 
 def profile_summary(path: Path, top: int) -> dict[str, Any]:
