@@ -34,10 +34,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
-from supplymesh.audit.checks import Copy, Pull, Reader, findings_json, run_checks, untrusted_times
+from supplymesh.audit.checks import (
+    Copy,
+    Pull,
+    Reader,
+    findings_json,
+    run_checks,
+    untrusted_times,
+    verify_copies,
+)
 from supplymesh.audit.entry_checks import worker_count
 from supplymesh.audit.waits import demand_waits
 from supplymesh.core.verify import Finding
@@ -83,7 +92,7 @@ class Auditor:
 
 async def _run_audit(node: Node, mode: str) -> dict[str, Any]:
     """One audit top to bottom: load what verified before, pull, check, keep, report."""
-    started = node.now_text()
+    started, clock = node.now_text(), _Clock()
     stored = await asyncio.to_thread(load_stored, node)
     incremental = mode == "incremental"
     holders = [m.id for m in node.config.members if m.id != node.id]
@@ -99,13 +108,44 @@ async def _run_audit(node: Node, mode: str) -> dict[str, Any]:
         reader=Reader(node.id, node.recipient),
         workers=worker_count(node.settings.audit_workers),
     )
+    clock.lap("pull")
+    await asyncio.to_thread(_verify_all, pull)
+    clock.lap("verify")
     found, checkpoint = await asyncio.to_thread(run_checks, pull)
+    clock.lap("checks")
     findings += found
     await _keep(node, mode, holders, pulled, stored)
     await asyncio.to_thread(store_checkpoint, node, checkpoint)
     report = _report(node, mode, started, findings, pulled, pull)
     report["id"] = reports.store_report(node, report)
+    clock.lap("store")
+    entries = sum(len(c.items) for c in copies)
+    log.info("%s audit: %d entries served, %d workers, %s", mode, entries, pull.workers, clock)
     return report
+
+
+class _Clock:
+    """Wall time of an audit's phases, for the log."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+        self.laps: list[tuple[str, float]] = []
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps.append((name, now - self.last))
+        self.last = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} {seconds:.3f} s" for name, seconds in self.laps)
+
+
+def _verify_all(pull: Pull) -> None:
+    """Verify every copy (signatures on the pull's workers); a failure leaves it to the checks."""
+    try:
+        verify_copies(pull.copies, pull.config, pull.workers)
+    except Exception:  # the checks verify each copy again and report what raises
+        log.exception("audit: verifying the copies failed")
 
 
 def _builds_on(holders: Sequence[str], stored: Stored) -> dict[str, dict[str, Verified]]:

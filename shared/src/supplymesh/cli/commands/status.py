@@ -134,6 +134,10 @@ async def ask(client: httpx.AsyncClient, node: str, info: dict[str, Any], restar
     role, url = info["role"], info["url"]
     try:
         answer = await client.get(url.rstrip("/") + "/health")
+    except httpx.ConnectError:
+        return NodeStatus(node, role, url, None, "not listening", restarts)
+    except httpx.TimeoutException:
+        return NodeStatus(node, role, url, None, "no answer in time", restarts)
     except httpx.HTTPError as exc:
         return NodeStatus(node, role, url, None, f"no answer ({type(exc).__name__})", restarts)
     if answer.status_code != 200:
@@ -150,18 +154,27 @@ async def ask(client: httpx.AsyncClient, node: str, info: dict[str, Any], restar
 
 
 def status_table(found: list[NodeStatus]) -> Table:
-    """The table ``status`` prints."""
-    table = Table(title="SupplyMesh network status")
-    columns = ["node", "role", "state", "version", "ledgers", "peers reachable", "outbox", "last audit"]
-    if any(s.restarts is not None for s in found):
-        columns.append("restarts")
-    for column in columns:
-        table.add_column(column)
+    """The table ``status`` prints: one row per node, narrow enough for an 80-column terminal.
+
+    The version is in the title when every answering node runs the same one (a column
+    when they differ); restarts are a column once a node has been restarted.
+    """
+    versions = {str(s.health.get("version", "?")) for s in found if s.health is not None}
+    title = "SupplyMesh network status"
+    if len(versions) == 1:
+        title += f" · version {next(iter(versions))}"
+    table = Table(title=title, caption="peers: answering/known; idle = not called since the node started")
+    columns = ["node", "role", "state", "version", "ledgers", "peers", "outbox", "last audit", "restarts"]
+    shown = [
+        c
+        for c in columns
+        if (c != "version" or len(versions) > 1) and (c != "restarts" or any(s.restarts for s in found))
+    ]
+    for column in shown:  # names and counts never wrap; a narrow terminal wraps the rest
+        table.add_column(column, no_wrap=column in ("node", "role", "outbox", "restarts"))
     for s in found:
-        cells = [s.node, s.role, *health_cells(s)]
-        if "restarts" in columns:
-            cells.append(str(s.restarts or 0))
-        table.add_row(*cells)
+        cells = dict(zip(columns, [s.node, s.role, *health_cells(s), str(s.restarts or 0)], strict=True))
+        table.add_row(*(cells[c] for c in shown))
     return table
 
 
@@ -169,7 +182,7 @@ def health_cells(s: NodeStatus) -> list[str]:
     """State, version, ledgers, peers, outbox and last audit of one node."""
     h = s.health
     if h is None:
-        return [f"[red]down[/red] {s.error}", "", "", "", "", ""]
+        return [f"[red]down[/red]: {s.error}", "", "", "", "", ""]
     ledgers = "\n".join(f"{name} {size}" for name, size in sorted(h.get("ledgers", {}).items())) or "-"
     return [
         "[green]up[/green]",
@@ -182,7 +195,7 @@ def health_cells(s: NodeStatus) -> list[str]:
 
 
 def peers_cell(peers: dict[str, dict[str, Any]]) -> str:
-    """``4/5`` answering, the peers last seen not answering, and how many were not called yet."""
+    """``4/5`` answering, the peers last seen not answering, and how many are idle (not called yet)."""
     answering = sum(1 for v in peers.values() if v.get("reachable") is True)
     away = sorted(p for p, v in peers.items() if v.get("reachable") is False)
     unknown = sum(1 for v in peers.values() if v.get("reachable") is None)
@@ -190,7 +203,7 @@ def peers_cell(peers: dict[str, dict[str, Any]]) -> str:
     if away:
         text += f" [red]unreachable: {', '.join(away)}[/red]"
     if unknown:
-        text += f" ({unknown} not called yet)"
+        text += f" ({unknown} idle)"
     return text
 
 
