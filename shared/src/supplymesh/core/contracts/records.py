@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import islice
 
 from supplymesh.core.contracts.ids import DemandHash, EscrowId, OfferId
 from supplymesh.core.vocabulary.bodies import DemandTerms, Lot
@@ -108,6 +109,8 @@ class NetworkState:
     surplus: list[str] = field(default_factory=list)
     refused: dict[int, str] = field(default_factory=dict)
     refused_actions: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    _ids: dict[tuple[str, str], str] = field(default_factory=dict, repr=False, compare=False)
+    _indexed: int = field(default=0, repr=False, compare=False)
 
     def open_hours(self) -> dict[str, Decimal]:
         """Open network hours per supplier."""
@@ -118,8 +121,18 @@ class NetworkState:
         return hours
 
     def demand_by_id(self, buyer: str, demand_id: str) -> DemandRecord | None:
-        """A demand by its buyer's id."""
-        return next((d for d in self.demands.values() if d.buyer == buyer and d.id == demand_id), None)
+        """A demand by its buyer's id (the first recorded, if several).
+
+        Demands are only ever added, so an index of (buyer, id) catches up with the newest
+        ones only: a lookup per admitted demand stays constant time on a long ledger.
+        """
+        fresh = len(self.demands) - self._indexed
+        if fresh:
+            for demand_hash, demand in reversed(list(islice(reversed(self.demands.items()), fresh))):
+                self._ids.setdefault((demand.buyer, demand.id), demand_hash)
+            self._indexed = len(self.demands)
+        found = self._ids.get((buyer, demand_id))
+        return self.demands[found] if found is not None else None
 
     def undecided_demands(self) -> list[DemandRecord]:
         """Demands without a split yet, oldest first."""
