@@ -21,50 +21,23 @@ from supplymesh_auditor.explorer.ledgers import preview
 from supplymesh_auditor.explorer.session import SESSION_SECONDS, SessionStore
 from tests.harness import Harness
 from tests.service.test_audit import CHANNEL, drop_triggers
-from tests.service.test_scenarios import DEMAND_B, setup_split
+from tests.service.test_scenarios import run_scenario_2, setup_split
 
 pytestmark = [pytest.mark.anyio, pytest.mark.db]
 
 
 async def full_flow(harness: Harness) -> dict[str, Any]:
     """Scenario 2: split, both escrows funded, one lot released, one refunded and re-offered."""
-    demand = await setup_split(harness)
-    other = (await harness.erp("oem-b").post("/v1/demands", json=DEMAND_B)).json()
-    await harness.settle()
-    escrow_a, escrow_b = (a["escrow_id"] for a in demand["allocations"])
-    for escrow_id, amount in ((escrow_a, 487500), (escrow_b, 500000)):
-        paid = await harness.erp("oem-a").post(
-            f"/v1/escrows/{escrow_id}/deposit",
-            json={"amount": amount, "currency": "EUR", "payment_reference": f"PAY-{amount}"},
-        )
-        assert paid.status_code == 200, paid.text
-    for supplier, escrow_id, quantity, major in (
-        ("supplier-a", escrow_a, 390, 5),
-        ("supplier-b", escrow_b, 400, 14),
-    ):
-        done = await harness.erp(supplier).post(
-            f"/v1/orders/{escrow_id}/production-complete",
-            json={"produced_quantity": quantity, "defects": {"critical": 0, "major": major, "minor": 0}},
-        )
-        assert done.status_code == 200, done.text
-    await harness.settle()
-    offer = (await harness.erp("oem-b").get("/v1/offers")).json()[0]
-    accepted = await harness.erp("oem-b").post(f"/v1/offers/{offer['id']}/accept")
-    assert accepted.status_code == 200, accepted.text
-    await harness.erp("oem-b").post(
-        f"/v1/escrows/{accepted.json()['escrow_id']}/deposit",
-        json={"amount": 520000, "currency": "EUR", "payment_reference": "B-1"},
-    )
-    await harness.settle()
+    done = await run_scenario_2(harness)
     state: NetworkState = harness.app("pdu").state.replica.state
     return {
         "state": state,
         "demand": next(h for h, d in state.demands.items() if d.buyer == "oem-a"),
-        "other": next(h for h, d in state.demands.items() if d.buyer == "oem-b" and d.id == other["id"]),
-        "released": escrow_a,
-        "refunded": escrow_b,
-        "offer": offer["id"],
-        "reoffer_escrow": accepted.json()["escrow_id"],
+        "other": next(h for h, d in state.demands.items() if d.buyer == "oem-b" and d.id == done.other_id),
+        "released": done.released,
+        "refunded": done.refunded,
+        "offer": done.offer,
+        "reoffer_escrow": done.reoffer_escrow,
     }
 
 
@@ -301,7 +274,7 @@ async def test_demand_and_escrow_pages_tell_their_history(harness: Harness) -> N
     escrow = html(await client.get(f"/explorer/escrows/{flow['refunded']}"))
     assert "badge badge-refunded" in escrow and "5,000.00 EUR" in escrow
     assert f'href="/explorer/demands/{flow["demand"]}"' in escrow and f'id="offer-{flow["offer"]}"' in escrow
-    assert "defects critical 0, major 14, minor 0" in escrow
+    assert "defects critical 0, major 14, minor 10" in escrow
     assert "<strong>Re-offered</strong>" in escrow and "<strong>Re-offer accepted</strong>" in escrow
     reoffer = html(await client.get(f"/explorer/escrows/{flow['reoffer_escrow']}"))
     assert f'href="/explorer/escrows/{flow["refunded"]}"' in reoffer and "badge badge-released" in reoffer
@@ -360,7 +333,7 @@ async def test_a_search_that_finds_nothing_is_a_nothing_found_page(harness: Harn
         ("/explorer/findings?audit=7", 404, "There is no audit #7"),
         ("/explorer/findings?audit=x", 404, "is not an audit number"),
         ("/explorer/findings?audit=²", 404, "is not an audit number"),
-        ("/explorer/entries/1", 404, "The explorer has no page"),
+        ("/explorer/no/such/page", 404, "The explorer has no page"),
         ("/explorer/static/missing.css", 404, ""),
     ],
 )

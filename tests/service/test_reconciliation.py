@@ -25,7 +25,7 @@ from supplymesh_oem.tables import demands as oem_demands
 from tests.conftest import DatabaseFactory
 from tests.flows import order_for
 from tests.harness import Harness
-from tests.service.test_scenarios import DEMAND_B, setup_split
+from tests.service.test_scenarios import run_scenario_2, setup_split
 
 pytestmark = [pytest.mark.anyio, pytest.mark.db]
 TERMINAL_ESCROW = {"released", "refunded", "cancelled"}
@@ -126,37 +126,8 @@ async def test_scenario_1_split_explains_itself_and_its_escrows_await_their_dead
 
 async def scenario_2(harness: Harness) -> tuple[dict[str, Any], str, str]:
     """Scenario 2 up to oem-b's released re-offer: (oem-a's demand, oem-b's demand id, oem-b's escrow)."""
-    demand = await setup_split(harness)
-    other = await harness.erp("oem-b").post("/v1/demands", json=DEMAND_B)
-    await harness.settle()
-    escrow_a, escrow_b = (a["escrow_id"] for a in demand["allocations"])
-    for escrow_id, amount in ((escrow_a, 487500), (escrow_b, 500000)):
-        paid = await harness.erp("oem-a").post(
-            f"/v1/escrows/{escrow_id}/deposit",
-            json={"amount": amount, "currency": "EUR", "payment_reference": f"PAY-{amount}"},
-        )
-        assert paid.status_code == 200, paid.text
-    for supplier, escrow_id, produced, major in (
-        ("supplier-a", escrow_a, 390, 5),
-        ("supplier-b", escrow_b, 400, 14),
-    ):
-        done = await harness.erp(supplier).post(
-            f"/v1/orders/{escrow_id}/production-complete",
-            json={"produced_quantity": produced, "defects": {"critical": 0, "major": major, "minor": 10}},
-        )
-        assert done.status_code == 200, done.text
-    await harness.settle()
-    [offer] = await read(harness.erp("oem-b"), "/v1/offers")
-    accepted = await harness.erp("oem-b").post(f"/v1/offers/{offer['id']}/accept")
-    assert accepted.status_code == 200, accepted.text
-    new_escrow: str = accepted.json()["escrow_id"]
-    paid = await harness.erp("oem-b").post(
-        f"/v1/escrows/{new_escrow}/deposit",
-        json={"amount": 520000, "currency": "EUR", "payment_reference": "B-1"},
-    )
-    assert paid.status_code == 200, paid.text
-    await harness.settle()
-    return demand, other.json()["id"], new_escrow
+    done = await run_scenario_2(harness)
+    return done.demand, done.other_id, done.reoffer_escrow
 
 
 async def test_scenario_2_reconciles_releases_refunds_and_the_reoffer(harness: Harness) -> None:

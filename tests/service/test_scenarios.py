@@ -3,6 +3,7 @@ six in-process nodes, with real signatures, quorum certificates and replication.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -36,6 +37,51 @@ async def setup_split(harness: Harness) -> dict[str, Any]:
     await harness.settle()
     demand: dict[str, Any] = (await harness.erp("oem-a").get(f"/v1/demands/{created.json()['id']}")).json()
     return demand
+
+
+@dataclass(frozen=True)
+class Scenario2:
+    """What scenario 2 (SPEC §6) leaves behind, by id."""
+
+    demand: dict[str, Any]  # oem-a's demand as its ERP showed it after the split
+    other_id: str  # oem-b's demand of 600, left unallocated
+    released: str  # supplier-a's escrow: quality passed, released
+    refunded: str  # supplier-b's escrow: quality failed, refunded, lot re-offered
+    offer: str  # the re-offer of supplier-b's lot that oem-b accepted
+    reoffer_escrow: str  # oem-b's escrow opened by that acceptance, deposited and released
+
+
+async def run_scenario_2(harness: Harness) -> Scenario2:
+    """Scenario 2 through the ERP APIs: split, deposits, a release, a refund, an accepted re-offer."""
+    demand = await setup_split(harness)
+    other = await harness.erp("oem-b").post("/v1/demands", json=DEMAND_B)
+    await harness.settle()
+    released, refunded = (a["escrow_id"] for a in demand["allocations"])
+    for escrow_id, amount in ((released, 487500), (refunded, 500000)):
+        paid = await harness.erp("oem-a").post(
+            f"/v1/escrows/{escrow_id}/deposit",
+            json={"amount": amount, "currency": "EUR", "payment_reference": f"PAY-{amount}"},
+        )
+        assert paid.status_code == 200, paid.text
+    lots = (("supplier-a", released, 390, 5), ("supplier-b", refunded, 400, 14))
+    for supplier, escrow_id, produced, major in lots:
+        done = await harness.erp(supplier).post(
+            f"/v1/orders/{escrow_id}/production-complete",
+            json={"produced_quantity": produced, "defects": {"critical": 0, "major": major, "minor": 10}},
+        )
+        assert done.status_code == 200, done.text
+    await harness.settle()
+    [offer] = (await harness.erp("oem-b").get("/v1/offers")).json()
+    accepted = await harness.erp("oem-b").post(f"/v1/offers/{offer['id']}/accept")
+    assert accepted.status_code == 200, accepted.text
+    new_escrow: str = accepted.json()["escrow_id"]
+    paid = await harness.erp("oem-b").post(
+        f"/v1/escrows/{new_escrow}/deposit",
+        json={"amount": 520000, "currency": "EUR", "payment_reference": "B-1"},
+    )
+    assert paid.status_code == 200, paid.text
+    await harness.settle()
+    return Scenario2(demand, other.json()["id"], released, refunded, offer["id"], new_escrow)
 
 
 async def test_scenario_1_split_by_capacity(harness: Harness) -> None:
