@@ -61,25 +61,45 @@ def store_report(node: Node, report: dict[str, Any]) -> int:
 
 def latest(node: Node) -> dict[str, Any] | None:
     """The newest report."""
+    return by_id(node, None)
+
+
+def by_id(node: Node, report_id: int | None) -> dict[str, Any] | None:
+    """A stored report by id (the newest if None) with its id, None if there is none."""
+    query = select(audit_reports)
+    query = (
+        query.order_by(audit_reports.c.id.desc()).limit(1)
+        if report_id is None
+        else query.where(audit_reports.c.id == report_id)
+    )
     with read_transaction(node.engine) as conn:
-        row = conn.execute(select(audit_reports).order_by(audit_reports.c.id.desc()).limit(1)).one_or_none()
+        row = conn.execute(query).one_or_none()
     return None if row is None else {**json.loads(row.report), "id": row.id}
 
 
+def _summary(row: Any) -> dict[str, Any]:
+    """A stored report as a list shows it: when, which mode, ok, how many findings."""
+    return {
+        "id": row.id,
+        "ok": bool(row.ok),
+        "mode": row.mode,
+        "started": row.started,
+        "finished": row.finished,
+        "findings": len(json.loads(row.report).get("findings", [])),
+    }
+
+
+def recent(node: Node, limit: int) -> list[dict[str, Any]]:
+    """Summaries of the newest ``limit`` reports, newest first."""
+    with read_transaction(node.engine) as conn:
+        rows = conn.execute(select(audit_reports).order_by(audit_reports.c.id.desc()).limit(limit)).all()
+    return [_summary(r) for r in rows]
+
+
 def history(node: Node, *, after: int, limit: int) -> list[dict[str, Any]]:
-    """Reports (summaries) after id ``after``."""
+    """Summaries of the reports after id ``after``, oldest first."""
     with read_transaction(node.engine) as conn:
         rows = conn.execute(
             select(audit_reports).where(audit_reports.c.id > after).order_by(audit_reports.c.id).limit(limit)
         ).all()
-    return [
-        {
-            "id": r.id,
-            "ok": bool(r.ok),
-            "mode": r.mode,
-            "started": r.started,
-            "finished": r.finished,
-            "findings": len(json.loads(r.report)["findings"]),
-        }
-        for r in rows
-    ]
+    return [_summary(r) for r in rows]

@@ -19,10 +19,10 @@ from typing import Any
 from supplymesh.audit.entry_checks import (
     Job,
     Outcome,
+    Shared,
     parse_item,
     parse_shared,
     record_of,
-    sealed_check,
     served_seq,
     signature_jobs,
     verify_one,
@@ -33,7 +33,7 @@ from supplymesh.core import merkle
 from supplymesh.core.contracts.channel import ChannelMembers, EndorsementRefused
 from supplymesh.core.contracts.network import DECISION_KINDS
 from supplymesh.core.entry import GENESIS_PREV, SealedEntry
-from supplymesh.core.verify import Finding, RecordCheck, summarise
+from supplymesh.core.verify import Finding, LedgerReport, RecordCheck, summarise
 from supplymesh.network.rules import quorum_of
 
 __all__ = [
@@ -145,7 +145,7 @@ def verification(copy: Copy, config: NetworkConfig) -> CopyVerification:
     """Verify ``copy`` once (cached on the copy): chain, signatures, endorsement, quorum."""
     if copy._verified is None:
         keys = config.keys()
-        copy._verified = _verify(copy, config, lambda job: verify_one(keys, job))
+        copy._verified = _verify(copy, config, lambda job: verify_one(keys, job), Shared())
     return copy._verified
 
 
@@ -166,21 +166,23 @@ def verify_copies(copies: Sequence[Copy], config: NetworkConfig, workers: int = 
     for copy in pending:
         signature_jobs(copy.sealed(), keys, jobs)
     failed = verify_signatures(list(jobs), keys, workers=workers)
+    shared = Shared()
     for copy in pending:
-        copy._verified = _verify(copy, config, failed.get)
+        copy._verified = _verify(copy, config, failed.get, shared)
 
 
-def _verify(copy: Copy, config: NetworkConfig, outcome: Outcome) -> CopyVerification:
+def _verify(copy: Copy, config: NetworkConfig, outcome: Outcome, shared: Shared) -> CopyVerification:
     keys = config.keys()
-    checks = [
-        sealed_check(copy.ledger, item, position, sealed, keys, outcome)
-        for position, (item, sealed) in enumerate(
-            zip(copy.items, copy.sealed(), strict=True), copy.offset + 1
-        )
-    ]
-    report = summarise(copy.ledger, checks, start=copy.offset + 1, prev=copy.prev_hash)
+    served = enumerate(zip(copy.items, copy.sealed(), strict=True), copy.offset + 1)
+    checks = [shared.check(copy.ledger, item, at, sealed, keys, outcome) for at, (item, sealed) in served]
+    start, prev = copy.offset + 1, copy.prev_hash
+
+    def summary() -> tuple[LedgerReport, set[int]]:
+        return summarise(copy.ledger, checks, start=start, prev=prev), _broken_links(copy, checks)
+
+    report, broken = shared.summary(copy.ledger, checks, start, prev, summary)
     failing = set(copy.known_missing)
-    failing |= _broken_links(copy, checks)
+    failing |= broken
     missing: frozenset[int] = frozenset()
     network: list[Finding] = []
     if copy.ledger == NETWORK_LEDGER:

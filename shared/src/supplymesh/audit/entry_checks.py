@@ -27,7 +27,8 @@ import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 import orjson
 
@@ -54,11 +55,15 @@ def worker_count(setting: int) -> int:
 
 
 def sharing_key(item: object) -> bytes | None:
-    """What :func:`supplymesh.audit.copies.parse_item` depends on, as exact bytes (None: not shareable)."""
+    """What an item's parse and record check depend on, as exact bytes (None: not shareable).
+
+    That is its entry, signatures and stored hash (its late signatures are read apart).
+    """
     if not isinstance(item, Mapping):
         return None
     try:
-        return orjson.dumps([item.get("entry"), item.get("signatures")], option=orjson.OPT_SORT_KEYS)
+        value = [item.get("entry"), item.get("signatures"), item.get("hash")]
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except (TypeError, ValueError, RecursionError):  # orjson.JSONEncodeError is a TypeError
         return None
 
@@ -109,6 +114,54 @@ def sealed_check(
     if entry.author not in sealed.signers():
         findings.append(Finding(ledger, entry.seq, "missing_signature", f"not signed by {entry.author}"))
     return RecordCheck(entry.seq, None, tuple(findings), Link(entry.hash, entry.prev, sealed.leaf_hash))
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class Shared:
+    """What the copies of one audit share: record checks of shared parsed items, and summaries.
+
+    Valid while the parsed items it saw are alive (it keys them by identity): one
+    :func:`supplymesh.audit.copies.verify_copies` call.
+    """
+
+    checks: dict[tuple[str, int, int], RecordCheck] = field(default_factory=dict)
+    summaries: list[tuple[str, list[RecordCheck], int, str, Any]] = field(default_factory=list)
+
+    def check(
+        self,
+        ledger: str,
+        item: object,
+        position: int,
+        sealed: SealedEntry | None,
+        keys: Mapping[str, PublicKey],
+        outcome: Outcome,
+    ) -> RecordCheck:
+        """:func:`sealed_check`, once per parsed item and position (items that parse alike)."""
+        if sealed is None:
+            return sealed_check(ledger, item, position, sealed, keys, outcome)
+        key = (ledger, id(sealed), position)
+        found = self.checks.get(key)
+        if found is None:
+            found = self.checks[key] = sealed_check(ledger, item, position, sealed, keys, outcome)
+        return found
+
+    def summary(
+        self, ledger: str, checks: list[RecordCheck], start: int, prev: str, compute: Callable[[], T]
+    ) -> T:
+        """``compute()``, once per ledger, start, prev and sequence of the very same checks."""
+        for known, other, first, after, value in self.summaries:
+            if (known, first, after) == (ledger, start, prev) and _same(other, checks):
+                return cast(T, value)
+        value = compute()
+        self.summaries.append((ledger, checks, start, prev, value))
+        return value
+
+
+def _same(one: list[RecordCheck], other: list[RecordCheck]) -> bool:
+    return len(one) == len(other) and all(a is b for a, b in zip(one, other, strict=True))
 
 
 def signature_jobs(
