@@ -16,7 +16,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import text
 
-from supplymesh.audit import entry_checks
+from supplymesh.audit import signatures
 from supplymesh.core.entry import Entry
 from supplymesh.node.settings import NodeSettings
 from supplymesh_auditor import audits
@@ -72,16 +72,16 @@ async def test_tampered_copies_give_the_same_full_report_on_two_workers_as_on_on
 ) -> None:
     await setup_split(harness)
     tamper(harness)
-    monkeypatch.setattr(entry_checks, "MIN_PARALLEL", 1)
-    monkeypatch.setattr(entry_checks, "CHUNK", 3)
+    monkeypatch.setattr(signatures, "MIN_PARALLEL", 1)
+    monkeypatch.setattr(signatures, "CHUNK", 3)
     forks: list[int] = []
-    forked = entry_checks._forked
+    start_pool = signatures.start_pool
 
     def counted(*args: Any) -> Any:
         forks.append(1)
-        return forked(*args)
+        return start_pool(*args)
 
-    monkeypatch.setattr(entry_checks, "_forked", counted)
+    monkeypatch.setattr(signatures, "start_pool", counted)
     await audit_with(harness, monkeypatch, 1)  # from here on, every audit has seen the same heads
     one = await audit_with(harness, monkeypatch, 1)
     assert forks == []
@@ -101,8 +101,8 @@ async def test_incremental_audits_agree_on_two_workers_and_on_one(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await setup_split(harness)
-    monkeypatch.setattr(entry_checks, "MIN_PARALLEL", 1)
-    monkeypatch.setattr(entry_checks, "CHUNK", 3)
+    monkeypatch.setattr(signatures, "MIN_PARALLEL", 1)
+    monkeypatch.setattr(signatures, "CHUNK", 3)
     tamper(harness)
     first = await audit_with(harness, monkeypatch, 2, "incremental")  # honest copies are kept
     one = await audit_with(harness, monkeypatch, 1, "incremental")
@@ -119,7 +119,7 @@ async def test_the_worker_count_is_a_setting_of_the_auditor(
     tmp_path: Path, database_url_factory: DatabaseFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base = Harness(tmp_path / "state", database_url_factory).settings("auditor")
-    assert base.audit_workers == 0 and entry_checks.worker_count(base.audit_workers) >= 1
+    assert base.audit_workers == 0 and signatures.worker_count(base.audit_workers) >= 1
     monkeypatch.setenv("SUPPLYMESH_AUDIT_WORKERS", "3")
     assert Harness(tmp_path / "other", database_url_factory).settings("auditor").audit_workers == 3
     with pytest.raises(ValidationError):

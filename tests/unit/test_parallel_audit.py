@@ -17,18 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from supplymesh.audit import entry_checks
+from supplymesh.audit import signatures
 from supplymesh.audit.checks import Pull, run_checks
 from supplymesh.audit.copies import verification
-from supplymesh.audit.entry_checks import (
-    Job,
-    parse_shared,
-    record_of,
-    sealed_check,
-    verify_one,
-    verify_signatures,
-    worker_count,
-)
+from supplymesh.audit.entry_checks import parse_shared, record_of, sealed_check
+from supplymesh.audit.signatures import Job, verify_one, verify_signatures, worker_count
 from supplymesh.config import NETWORK_LEDGER
 from supplymesh.core.actions import DEMAND_SUBMITTED
 from supplymesh.core.entry import Entry
@@ -50,8 +43,8 @@ def big() -> Scenario:
 @pytest.fixture
 def forked(monkeypatch: pytest.MonkeyPatch) -> None:
     """Force the forked path on these sizes: a low threshold and small tasks."""
-    monkeypatch.setattr(entry_checks, "MIN_PARALLEL", 100)
-    monkeypatch.setattr(entry_checks, "CHUNK", 250)
+    monkeypatch.setattr(signatures, "MIN_PARALLEL", 100)
+    monkeypatch.setattr(signatures, "CHUNK", 250)
 
 
 def served(scenario: Scenario) -> list[dict[str, Any]]:
@@ -108,7 +101,7 @@ def test_tampered_copies_of_a_big_ledger_give_the_same_report_on_two_processes_a
     two = report(big, 2, tampered(big))
     assert one == two
     middle = len(big.network.sealed) // 2
-    found = rules(entry_checks_findings(one))
+    found = rules(findings_of(one))
     assert (NETWORK_LEDGER, middle, "bad_signature") in found
     assert (NETWORK_LEDGER, middle + 101, "bad_signature") in found
     assert (NETWORK_LEDGER, middle - 57, "hash_chain") in found
@@ -116,7 +109,7 @@ def test_tampered_copies_of_a_big_ledger_give_the_same_report_on_two_processes_a
     assert [size for holder, _, size in one[2] if holder == "pdu"] == [len(big.network.sealed)]
 
 
-def entry_checks_findings(result: list[Any]) -> list[Finding]:
+def findings_of(result: list[Any]) -> list[Finding]:
     return [Finding(**f) for f in result[0]]
 
 

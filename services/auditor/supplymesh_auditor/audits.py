@@ -20,9 +20,10 @@ give the root of the holder-signed tree head stored with it, and rows the holder
 not sign carry the auditor's own signature. A stored copy that fails this is a finding
 (``auditor_state``) and is replaced by a fresh, fully verified pull.
 
-Signatures are verified on ``audit_workers`` forked processes (setting
-``SUPPLYMESH_AUDIT_WORKERS``; 0, the default, means one per core, 1 in-process); an audit
-with fewer than a few thousand new signatures verifies them in-process, where forking
+Signatures are verified on ``audit_workers`` worker processes (setting
+``SUPPLYMESH_AUDIT_WORKERS``; 0, the default, means one per core, 1 in-process) while the
+copies are parsed; their fork server starts while the copies are pulled. An audit with
+fewer than a few thousand new signatures verifies them in-process, where the workers
 would cost more. The findings are the same either way.
 
 The auditor writes only to its own database; its peer requests are reads. A holder that
@@ -47,7 +48,7 @@ from supplymesh.audit.checks import (
     untrusted_times,
     verify_copies,
 )
-from supplymesh.audit.entry_checks import worker_count
+from supplymesh.audit.signatures import prepare_workers, worker_count
 from supplymesh.audit.waits import demand_waits
 from supplymesh.core.verify import Finding
 from supplymesh.node.context import Node
@@ -97,7 +98,10 @@ async def _run_audit(node: Node, mode: str) -> dict[str, Any]:
     incremental = mode == "incremental"
     holders = [m.id for m in node.config.members if m.id != node.id]
     verified = _builds_on(holders, stored) if incremental else {h: {} for h in holders}
+    workers = worker_count(node.settings.audit_workers)
+    warming = asyncio.create_task(asyncio.to_thread(prepare_workers, workers))
     pulled = await asyncio.gather(*(pull_holder(node, h, verified[h]) for h in holders))
+    await warming
     copies = [c for part in pulled for c in part.copies]
     findings = list(stored.findings) + [f for part in pulled for f in part.findings]
     pull = Pull(
@@ -106,7 +110,7 @@ async def _run_audit(node: Node, mode: str) -> dict[str, Any]:
         seen=reports.seen(node),
         checkpoint=stored.checkpoint if incremental else None,
         reader=Reader(node.id, node.recipient),
-        workers=worker_count(node.settings.audit_workers),
+        workers=workers,
     )
     clock.lap("pull")
     await asyncio.to_thread(_verify_all, pull)

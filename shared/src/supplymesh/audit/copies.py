@@ -16,18 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from supplymesh.audit.entry_checks import (
-    Job,
-    Outcome,
-    Shared,
-    parse_item,
-    parse_shared,
-    record_of,
-    served_seq,
-    signature_jobs,
-    verify_one,
-    verify_signatures,
-)
+from supplymesh.audit.entry_checks import Parser, Shared, parse_item, record_of, served_seq
+from supplymesh.audit.signatures import Outcome, Verifier, verify_one
 from supplymesh.config import NETWORK_LEDGER, NetworkConfig
 from supplymesh.core import merkle
 from supplymesh.core.contracts.channel import ChannelMembers, EndorsementRefused
@@ -35,6 +25,9 @@ from supplymesh.core.contracts.network import DECISION_KINDS
 from supplymesh.core.entry import GENESIS_PREV, SealedEntry
 from supplymesh.core.verify import Finding, LedgerReport, RecordCheck, summarise
 from supplymesh.network.rules import quorum_of
+
+PARSE_CHUNK = 500
+"""Served items parsed between two hand-overs of their signatures to the workers."""
 
 __all__ = [
     "Copy",
@@ -153,19 +146,27 @@ def verify_copies(copies: Sequence[Copy], config: NetworkConfig, workers: int = 
     """Verify every copy not yet verified, signatures on ``workers`` processes.
 
     Each copy's :func:`verification` is then what it would be verified alone: items served
-    alike by several holders are parsed once and each distinct signature is verified once
-    (see :mod:`supplymesh.audit.entry_checks`).
+    alike by several holders are parsed once, and each distinct signature is verified
+    once, on the workers while the parsing goes on (see :mod:`supplymesh.audit.entry_checks`).
     """
     pending = [c for c in copies if c._verified is None]
-    for ledger in sorted({c.ledger for c in pending}):
-        fresh = [c for c in pending if c.ledger == ledger and c._sealed is None]
-        for copy, parsed in zip(fresh, parse_shared([c.items for c in fresh]), strict=True):
-            copy._sealed = parsed
+    parsed_before = [c for c in pending if c._sealed is not None]
     keys = config.keys()
-    jobs: dict[Job, None] = {}
-    for copy in pending:
-        signature_jobs(copy.sealed(), keys, jobs)
-    failed = verify_signatures(list(jobs), keys, workers=workers)
+    verifier = Verifier(keys, workers)
+    try:
+        for ledger in sorted({c.ledger for c in pending}):
+            parser = Parser()
+            for copy in (c for c in pending if c.ledger == ledger and c._sealed is None):
+                copy._sealed = []
+                for start in range(0, len(copy.items), PARSE_CHUNK):
+                    parsed = parser.parse(copy.items[start : start + PARSE_CHUNK])
+                    verifier.add(parsed)
+                    copy._sealed += parsed
+        for copy in parsed_before:
+            verifier.add(copy.sealed())
+        failed = verifier.failures()
+    finally:
+        verifier.close()
     shared = Shared()
     for copy in pending:
         copy._verified = _verify(copy, config, failed.get, shared)

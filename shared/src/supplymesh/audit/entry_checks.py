@@ -1,4 +1,4 @@
-"""Per-entry checks of served copies: each entry parsed once, signatures verified on every core.
+"""Per-entry checks of served copies: each entry parsed once, each signature verified once.
 
 The record check of a served item is exactly :func:`supplymesh.core.verify.check_record`
 on :func:`record_of` the item (well formed, in the right ledger, stored hash, every
@@ -6,7 +6,7 @@ signature valid, the author among the signers). Done naively, that parses and
 canonicalises each entry three times (``record_of``, ``check_record``, and the parse the
 semantic checks use) and verifies every holder's copy of the same signature again. Here:
 
-* every item is parsed once (:func:`share_parses`); an item served identically by several
+* every item is parsed once (:class:`Parser`); an item served identically by several
   holders of a ledger (the same JSON value, compared by its sorted ``orjson`` bytes, which
   tell ``1``, ``1.0`` and ``true`` apart) is parsed once for all of them;
 * an item that parses is checked from its parsed form (:func:`sealed_check`): for such an
@@ -14,44 +14,28 @@ semantic checks use) and verifies every holder's copy of the same signature agai
   back to the same entry, so the findings are the same; an item that does not parse
   takes ``check_record`` itself;
 * the Ed25519 verifications, the bulk of the work, are collected as distinct
-  ``(signer, signature, digest)`` jobs and spread over forked processes
-  (:func:`verify_signatures`); a job's outcome depends on nothing else, so each is
-  computed once, and every copy's findings name its own holder and position as before.
+  ``(signer, signature, digest)`` jobs and verified on worker processes while the
+  parsing goes on (:mod:`supplymesh.audit.signatures`); a job's outcome depends on nothing
+  else, so each is computed once, and every copy's findings name its own holder and
+  position as before; copies served alike share their record checks (:class:`Shared`).
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
-import threading
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 import orjson
 
-from supplymesh.core.crypto import PublicKey, SignatureError
+from supplymesh.audit.signatures import Outcome
+from supplymesh.core.crypto import PublicKey
 from supplymesh.core.entry import Entry, EntryFormatError, SealedEntry, parse_signatures
 from supplymesh.core.verify import Finding, Link, Record, RecordCheck, check_record
 
-Job = tuple[str, str, bytes]
-"""A signature to verify: signer, base64url signature, the 32-byte entry digest."""
-Outcome = Callable[[Job], str | None]
-"""Why a job's signature does not verify (the verifier's message), or None if it does."""
-
-CHUNK = 2000
-"""Signature jobs per task sent to a worker."""
 MAX_SEQ_BITS = 62
 """A served ``seq`` wider than this is not a position of any real ledger."""
-MIN_PARALLEL = 4000
-"""Fewer distinct signatures than this are verified in-process: forking would cost more."""
-
-
-def worker_count(setting: int) -> int:
-    """The workers a setting asks for: ``0`` means one per core."""
-    return setting if setting > 0 else os.cpu_count() or 1
 
 
 def sharing_key(item: object) -> bytes | None:
@@ -66,16 +50,6 @@ def sharing_key(item: object) -> bytes | None:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except (TypeError, ValueError, RecursionError):  # orjson.JSONEncodeError is a TypeError
         return None
-
-
-def verify_one(keys: Mapping[str, PublicKey], job: Job) -> str | None:
-    """The outcome of one job, verified here (the signer's key must be known)."""
-    signer, sig, digest = job
-    try:
-        keys[signer].verify_text(sig, digest)
-    except SignatureError as exc:
-        return str(exc)
-    return None
 
 
 def sealed_check(
@@ -164,96 +138,33 @@ def _same(one: list[RecordCheck], other: list[RecordCheck]) -> bool:
     return len(one) == len(other) and all(a is b for a, b in zip(one, other, strict=True))
 
 
-def signature_jobs(
-    parsed: Sequence[SealedEntry | None], keys: Mapping[str, PublicKey], into: dict[Job, None]
-) -> None:
-    """Add to ``into`` (an ordered set) every signature by a known signer in ``parsed``."""
-    for sealed in parsed:
-        if sealed is None:
-            continue
-        digest = sealed.entry.digest
-        for signature in sealed.signatures:
-            if signature.signer in keys:
-                into[(signature.signer, signature.sig, digest)] = None
+class Parser:
+    """Parses the served items of several holders of one ledger, items served alike once.
 
-
-def verify_signatures(
-    jobs: Sequence[Job],
-    keys: Mapping[str, PublicKey],
-    *,
-    workers: int = 1,
-    chunk: int | None = None,
-    threshold: int | None = None,
-) -> dict[Job, str]:
-    """The jobs that fail and why, verified on ``workers`` forked processes.
-
-    In-process with one worker, below ``threshold`` jobs (default :data:`MIN_PARALLEL`),
-    or where ``fork`` is missing. Each worker task takes ``chunk`` jobs (:data:`CHUNK`).
+    Items with equal :func:`sharing_key` share one immutable parsed entry.
     """
-    chunk = chunk or CHUNK
-    threshold = MIN_PARALLEL if threshold is None else threshold
-    bounds = [(i, min(i + chunk, len(jobs))) for i in range(0, len(jobs), chunk)]
-    if workers <= 1 or len(jobs) < threshold or len(bounds) <= 1 or not _can_fork():
-        return {job: why for job in jobs if (why := verify_one(keys, job)) is not None}
-    parts = _forked(jobs, keys, bounds, workers)
-    return {jobs[index]: why for part in parts for index, why in part}
 
+    def __init__(self) -> None:
+        self._cache: dict[bytes, SealedEntry | None] = {}
 
-def _can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
-
-
-# Jobs and keys reach forked workers by inheritance, not through pipes: only the few
-# failures travel back. One audit at a time uses them (the lock).
-_shared: tuple[Sequence[Job], Mapping[str, PublicKey]] = ((), {})
-_shared_lock = threading.Lock()
-
-
-def _verify_range(bounds: tuple[int, int]) -> list[tuple[int, str]]:
-    jobs, keys = _shared
-    failed = []
-    for index in range(*bounds):
-        why = verify_one(keys, jobs[index])
-        if why is not None:
-            failed.append((index, why))
-    return failed
-
-
-def _forked(
-    jobs: Sequence[Job], keys: Mapping[str, PublicKey], bounds: Sequence[tuple[int, int]], workers: int
-) -> list[list[tuple[int, str]]]:
-    global _shared
-    with _shared_lock:
-        _shared = (jobs, keys)
-        try:
-            context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=min(workers, len(bounds)), mp_context=context) as pool:
-                return list(pool.map(_verify_range, bounds))
-        finally:
-            _shared = ((), {})
-
-
-def parse_shared(copies: Sequence[Sequence[object]]) -> list[list[SealedEntry | None]]:
-    """Every item of each of ``copies`` (the served items of several holders of one ledger), parsed.
-
-    Items served alike (equal :func:`sharing_key`) are parsed once and share one immutable
-    parsed entry.
-    """
-    cache: dict[bytes, Any] = {}
-    parsed_copies = []
-    for items in copies:
-        parsed: list[SealedEntry | None] = []
+    def parse(self, items: Iterable[object]) -> list[SealedEntry | None]:
+        """``parse_item`` of each of ``items``."""
+        cache, parsed = self._cache, []
         for item in items:
             key = sharing_key(item)
             if key is None:
                 parsed.append(parse_item(item))
-                continue
-            found = cache.get(key, cache)
-            if found is cache:
-                found = cache[key] = parse_item(item)
-            parsed.append(found)
-        parsed_copies.append(parsed)
-    return parsed_copies
+            elif key in cache:
+                parsed.append(cache[key])
+            else:
+                parsed.append(cache.setdefault(key, parse_item(item)))
+        return parsed
+
+
+def parse_shared(copies: Sequence[Sequence[object]]) -> list[list[SealedEntry | None]]:
+    """The items of each of ``copies`` (of one ledger) parsed by one :class:`Parser`."""
+    parser = Parser()
+    return [parser.parse(items) for items in copies]
 
 
 def parse_item(item: object) -> SealedEntry | None:
