@@ -10,7 +10,8 @@ append would (same columns, one transaction per holder). The network restarts (e
 node replays its ledger) and the auditor runs one full audit, timed from the request to
 the report: pull from every holder, verify every copy, run every check, store, report.
 The report must be clean. The auditor's log gives the phases (pull, verify, checks,
-store); the raw libsodium verify rate of one core is measured in the same run.
+store), ``/proc`` the CPU seconds each node process (with its worker processes) spent
+during the audit; the raw libsodium verify rate of one core is measured in the same run.
 """
 
 from __future__ import annotations
@@ -54,6 +55,35 @@ def raw_verify_per_s(n: int = 20000) -> float:
     for _ in range(n):
         crypto_sign_open(signed, key)
     return n / (time.perf_counter() - start)
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str]:
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2 :].split()  # fields from the 3rd (state) on
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and of its live children with what they reaped (worker pools)."""
+    fields = _stat(pid)
+    total = int(fields[11]) + int(fields[12])
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            child = _stat(int(entry.name))
+        except (OSError, ValueError):
+            continue
+        if int(child[1]) == pid:
+            total += sum(int(v) for v in child[11:15])
+    return total / TICK
+
+
+def cpu_by_node(local: LocalNetwork) -> dict[str, float]:
+    """CPU seconds so far of every node process (with its worker processes)."""
+    return {node: cpu_seconds(process.pid) for node, process in local.processes.items()}
 
 
 def _row(sealed: SealedEntry) -> tuple[Any, ...]:
@@ -171,9 +201,11 @@ def full_audit_of_network(entries: int, workers: int, terms: dict[str, Any]) -> 
         try:
             auditor = client(json.loads(write_runtime_file(state, config).read_text())["nodes"]["auditor"])
             raw = raw_verify_per_s()
+            cpu_before = cpu_by_node(local)
             started = time.perf_counter()
             answer = auditor.post("/v1/audits", json={"mode": "full"}, timeout=httpx.Timeout(3600))
             seconds = time.perf_counter() - started
+            cpu = {n: round(c - cpu_before[n], 2) for n, c in cpu_by_node(local).items()}
             raw_after = raw_verify_per_s()
             report = answer.json()
             auditor.close()
@@ -181,7 +213,10 @@ def full_audit_of_network(entries: int, workers: int, terms: dict[str, Any]) -> 
             local.stop()
         assert answer.status_code == 200 and report["ok"], report.get("findings", report)[:5]
         phases = _phases(state)
-    return _figures(entries, holders, report, seconds, phases, (raw, raw_after), restart_seconds)
+    result = _figures(entries, holders, report, seconds, phases, (raw, raw_after), restart_seconds)
+    result["cpu_seconds_during_the_audit"] = cpu
+    print(json.dumps(cpu))
+    return result
 
 
 def _figures(
@@ -207,6 +242,7 @@ def _figures(
         "end_to_end_network_entries_per_s": round(entries / seconds),
         "phases_seconds": phases.get("seconds"),
         "verified_entries_per_s": round(fetched / verify) if verify else None,
+        "verified_network_entries_per_s": round(entries / verify) if verify else None,
         "raw_libsodium_verify_per_s_one_core": [round(r) for r in raw],
         "restart_seconds": round(restart_seconds, 1),
     }
