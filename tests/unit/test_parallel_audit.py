@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy as deep
 import os
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import pytest
@@ -198,3 +200,46 @@ def test_the_verified_copy_equals_the_report_of_check_record_over_every_item(big
     old = summarise(NETWORK_LEDGER, [old_check(item, p) for p, item in enumerate(items, 1)])
     assert verification(copy, pull.config).records == old.findings
     assert old.findings
+
+
+class BrokenPool:
+    """A pool whose every worker dies."""
+
+    def submit(self, *_args: object) -> Future[list[tuple[int, str]]]:
+        future: Future[list[tuple[int, str]]] = Future()
+        future.set_exception(BrokenProcessPool("a worker died"))
+        return future
+
+    def shutdown(self, **_kwargs: object) -> None:
+        return None
+
+
+def signed_jobs(scenario: Scenario) -> list[Job]:
+    jobs: list[Job] = [
+        (s.signatures[0].signer, s.signatures[0].sig, s.entry.digest) for s in scenario.network.sealed
+    ]
+    jobs[100] = (jobs[100][0], jobs[101][1], jobs[100][2])
+    return jobs
+
+
+def test_a_part_whose_worker_died_is_verified_in_process(
+    big: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(signatures, "start_pool", lambda *_args: BrokenPool())
+    jobs = signed_jobs(big)
+    assert verify_signatures(jobs, world().config.keys(), workers=2, chunk=300, threshold=10) == {
+        jobs[100]: "signature does not verify"
+    }
+
+
+def test_workers_that_cannot_start_leave_the_verification_in_process(
+    big: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_args: object) -> None:
+        raise OSError("no processes")
+
+    monkeypatch.setattr(signatures, "start_pool", refuse)
+    jobs = signed_jobs(big)
+    assert verify_signatures(jobs, world().config.keys(), workers=2, chunk=300, threshold=10) == {
+        jobs[100]: "signature does not verify"
+    }

@@ -7,8 +7,9 @@ canonicalises each entry three times (``record_of``, ``check_record``, and the p
 semantic checks use) and verifies every holder's copy of the same signature again. Here:
 
 * every item is parsed once (:class:`Parser`); an item served identically by several
-  holders of a ledger (the same JSON value, compared by its sorted ``orjson`` bytes, which
-  tell ``1``, ``1.0`` and ``true`` apart) is parsed once for all of them;
+  holders of a ledger (the same JSON value in the same key order, compared by its
+  ``orjson`` bytes, which tell ``1``, ``1.0`` and ``true`` apart) is parsed once for all
+  of them;
 * an item that parses is checked from its parsed form (:func:`sealed_check`): for such an
   item, ``record_of`` yields the entry's canonical bytes, which ``check_record`` parses
   back to the same entry, so the findings are the same; an item that does not parse
@@ -47,7 +48,7 @@ def sharing_key(item: object) -> bytes | None:
         return None
     try:
         value = [item.get("entry"), item.get("signatures"), item.get("hash")]
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        return orjson.dumps(value)
     except (TypeError, ValueError, RecursionError):  # orjson.JSONEncodeError is a TypeError
         return None
 

@@ -15,15 +15,18 @@ platform, everything is verified in-process. The outcome is the same either way.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import forkserver
 
 from supplymesh.core.crypto import PublicKey, SignatureError
 from supplymesh.core.entry import SealedEntry
 
+log = logging.getLogger("supplymesh.audit")
 Job = tuple[str, str, bytes]
 """A signature to verify: signer, base64url signature, the 32-byte entry digest."""
 Outcome = Callable[[Job], str | None]
@@ -100,10 +103,17 @@ class Verifier:
         failed = {job: why for job in self._buffer if (why := verify_one(self.keys, job)) is not None}
         try:
             for part, future in self._sent:
-                failed.update((part[index], why) for index, why in future.result())
+                failed.update(self._outcome(part, future))
         finally:
             self.close()
         return failed
+
+    def _outcome(self, part: list[Job], future: Future[list[tuple[int, str]]]) -> Iterable[tuple[Job, str]]:
+        try:
+            return [(part[index], why) for index, why in future.result()]
+        except (BrokenProcessPool, OSError):  # a worker died: this part is verified here
+            log.warning("audit: a signature worker failed; its part is verified in-process", exc_info=True)
+            return [(job, why) for job in part if (why := verify_one(self.keys, job)) is not None]
 
     def close(self) -> None:
         """Release the pool, if one was started."""
@@ -115,7 +125,12 @@ class Verifier:
         if self._pool is None:
             if self.workers <= 1 or len(self._seen) < self.threshold or not can_fork():
                 return  # verified in-process by failures()
-            self._pool = start_pool(self.workers, self.keys)
+            try:
+                self._pool = start_pool(self.workers, self.keys)
+            except OSError:  # no processes to be had: everything is verified here
+                log.warning("audit: no signature workers could start", exc_info=True)
+                self.workers = 1
+                return
         buffer, chunk = self._buffer, self.chunk
         whole = len(buffer) if final else len(buffer) - len(buffer) % chunk
         for start in range(0, whole, chunk):
@@ -150,7 +165,10 @@ def prepare_workers(workers: int) -> None:
     """Start the fork server now (e.g. while the copies are pulled) if ``workers`` will need it."""
     if workers > 1 and can_fork():
         multiprocessing.get_context("forkserver").set_forkserver_preload([__name__])
-        forkserver.ensure_running()
+        try:
+            forkserver.ensure_running()
+        except OSError:  # the pool tries again, or the audit verifies in-process
+            log.warning("audit: the fork server for signature workers did not start", exc_info=True)
 
 
 def start_pool(workers: int, keys: Mapping[str, PublicKey]) -> ProcessPoolExecutor:
