@@ -159,9 +159,8 @@ def verify_copies(copies: Sequence[Copy], config: NetworkConfig, workers: int = 
             for copy in (c for c in pending if c.ledger == ledger and c._sealed is None):
                 copy._sealed = []
                 for start in range(0, len(copy.items), PARSE_CHUNK):
-                    parsed = parser.parse(copy.items[start : start + PARSE_CHUNK])
-                    verifier.add(parsed)
-                    copy._sealed += parsed
+                    copy._sealed += parser.parse(copy.items[start : start + PARSE_CHUNK])
+                    verifier.add(parser.fresh)  # items shared with an earlier one add no job
         for copy in parsed_before:
             verifier.add(copy.sealed())
         failed = verifier.failures()

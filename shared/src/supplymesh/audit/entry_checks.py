@@ -142,23 +142,28 @@ def _same(one: list[RecordCheck], other: list[RecordCheck]) -> bool:
 class Parser:
     """Parses the served items of several holders of one ledger, items served alike once.
 
-    Items with equal :func:`sharing_key` share one immutable parsed entry.
+    Items with equal :func:`sharing_key` share one immutable parsed entry. ``fresh`` are
+    the entries the last :meth:`parse` parsed anew (not shared with an earlier item).
     """
 
     def __init__(self) -> None:
         self._cache: dict[bytes, SealedEntry | None] = {}
+        self.fresh: list[SealedEntry | None] = []
 
     def parse(self, items: Iterable[object]) -> list[SealedEntry | None]:
         """``parse_item`` of each of ``items``."""
-        cache, parsed = self._cache, []
+        cache, parsed, fresh = self._cache, [], []
         for item in items:
             key = sharing_key(item)
-            if key is None:
-                parsed.append(parse_item(item))
-            elif key in cache:
+            if key is not None and key in cache:
                 parsed.append(cache[key])
-            else:
-                parsed.append(cache.setdefault(key, parse_item(item)))
+                continue
+            sealed = parse_item(item)
+            fresh.append(sealed)
+            parsed.append(sealed)
+            if key is not None:
+                cache[key] = sealed
+        self.fresh = fresh
         return parsed
 
 
