@@ -13,6 +13,7 @@ import copy as deep
 import os
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -26,6 +27,8 @@ from supplymesh.audit.entry_checks import parse_shared, record_of, sealed_check
 from supplymesh.audit.signatures import Job, verify_one, verify_signatures, worker_count
 from supplymesh.config import NETWORK_LEDGER
 from supplymesh.core.actions import DEMAND_SUBMITTED
+from supplymesh.core.contracts.ids import DemandHash
+from supplymesh.core.contracts.records import DemandRecord, NetworkState
 from supplymesh.core.entry import Entry
 from supplymesh.core.verify import Finding, RecordCheck, check_record, summarise
 from tests.unit.audit_world import Scenario, at, demand_terms, rules, seal, world
@@ -243,3 +246,29 @@ def test_workers_that_cannot_start_leave_the_verification_in_process(
     assert verify_signatures(jobs, world().config.keys(), workers=2, chunk=300, threshold=10) == {
         jobs[100]: "signature does not verify"
     }
+
+
+def test_a_demand_is_found_by_its_buyers_id_however_the_state_grew(big: Scenario) -> None:
+    """The index behind ``demand_by_id`` answers as a scan of every demand would."""
+    demands = list(big.state.demands.values())
+
+    def scan(state: NetworkState, buyer: str, demand_id: str) -> DemandRecord | None:
+        return next((d for d in state.demands.values() if d.buyer == buyer and d.id == demand_id), None)
+
+    state = NetworkState(demands={d.hash: d for d in demands[:10]})
+    asks = [
+        ("oem-a", "bulk-3"),
+        ("oem-a", "bulk-500"),
+        ("oem-b", "bulk-3"),
+        ("oem-a", "d-1"),
+        ("oem-a", "none"),
+    ]
+    for step, demand in enumerate(demands[10:], start=10):
+        if step % 400 == 0:
+            assert all(state.demand_by_id(b, i) is scan(state, b, i) for b, i in asks)
+        state.demands[demand.hash] = demand
+    twin = replace(demands[7], hash=DemandHash("f" * 64), seq=10**6)  # a second demand with the same id
+    state.demands[twin.hash] = twin
+    assert all(state.demand_by_id(b, i) is scan(state, b, i) for b, i in asks)
+    assert state.demand_by_id(twin.buyer, twin.id) is demands[7]
+    assert state.demand_by_id("oem-a", "none") is None
