@@ -235,6 +235,30 @@ def test_a_part_whose_worker_died_is_verified_in_process(
     }
 
 
+class BreakingPool(BrokenPool):
+    """A pool that takes one part, dies on it, and refuses the next."""
+
+    def __init__(self) -> None:
+        self.taken = 0
+
+    def submit(self, *args: object) -> Future[list[tuple[int, str]]]:
+        self.taken += 1
+        if self.taken > 1:
+            raise BrokenProcessPool("the pool is broken")
+        return super().submit(*args)
+
+
+def test_parts_a_broken_pool_refuses_are_verified_in_process(
+    big: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = BreakingPool()
+    monkeypatch.setattr(signatures, "start_pool", lambda *_args: pool)
+    jobs = signed_jobs(big)
+    found = verify_signatures(jobs, world().config.keys(), workers=2, chunk=300, threshold=10)
+    assert found == {jobs[100]: "signature does not verify"}
+    assert pool.taken == 2
+
+
 def test_workers_that_cannot_start_leave_the_verification_in_process(
     big: Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:

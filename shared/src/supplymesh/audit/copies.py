@@ -157,10 +157,11 @@ def verify_copies(copies: Sequence[Copy], config: NetworkConfig, workers: int = 
         for ledger in sorted({c.ledger for c in pending}):
             parser = Parser()
             for copy in (c for c in pending if c.ledger == ledger and c._sealed is None):
-                copy._sealed = []
+                parsed: list[SealedEntry | None] = []
                 for start in range(0, len(copy.items), PARSE_CHUNK):
-                    copy._sealed += parser.parse(copy.items[start : start + PARSE_CHUNK])
+                    parsed += parser.parse(copy.items[start : start + PARSE_CHUNK])
                     verifier.add(parser.fresh)  # items shared with an earlier one add no job
+                copy._sealed = parsed
         for copy in parsed_before:
             verifier.add(copy.sealed())
         failed = verifier.failures()

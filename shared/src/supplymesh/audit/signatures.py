@@ -19,7 +19,7 @@ import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import forkserver
 
@@ -111,7 +111,7 @@ class Verifier:
     def _outcome(self, part: list[Job], future: Future[list[tuple[int, str]]]) -> Iterable[tuple[Job, str]]:
         try:
             return [(part[index], why) for index, why in future.result()]
-        except (BrokenProcessPool, OSError):  # a worker died: this part is verified here
+        except (BrokenProcessPool, CancelledError, OSError):  # no worker did it: it is verified here
             log.warning("audit: a signature worker failed; its part is verified in-process", exc_info=True)
             return [(job, why) for job in part if (why := verify_one(self.keys, job)) is not None]
 
@@ -133,10 +133,19 @@ class Verifier:
                 return
         buffer, chunk = self._buffer, self.chunk
         whole = len(buffer) if final else len(buffer) - len(buffer) % chunk
-        for start in range(0, whole, chunk):
-            part = buffer[start : min(start + chunk, whole)]
-            self._sent.append((part, self._pool.submit(_verify_part, part)))
-        del buffer[:whole]
+        done = 0
+        try:
+            while done < whole:
+                part = buffer[done : min(done + chunk, whole)]
+                self._sent.append((part, self._pool.submit(_verify_part, part)))
+                done += len(part)
+        except (BrokenProcessPool, RuntimeError):  # the pool broke: the rest is verified here
+            log.warning(
+                "audit: the signature workers stopped; the rest is verified in-process", exc_info=True
+            )
+            self.workers = 1
+            self.close()
+        del buffer[:done]
 
 
 def verify_signatures(
