@@ -296,3 +296,19 @@ def test_a_demand_is_found_by_its_buyers_id_however_the_state_grew(big: Scenario
     assert all(state.demand_by_id(b, i) is scan(state, b, i) for b, i in asks)
     assert state.demand_by_id(twin.buyer, twin.id) is demands[7]
     assert state.demand_by_id("oem-a", "none") is None
+
+
+def test_copies_served_alike_share_leaf_hashes_and_roots_and_a_tampered_one_does_not(big: Scenario) -> None:
+    serve = {("oem-a", NETWORK_LEDGER): edited_body(served(big), 40)}
+    pull = big.pull(serve)
+    run_checks(pull)
+    network = {c.holder: c for c in pull.copies if c.ledger == NETWORK_LEDGER}
+    alone = big.pull(serve)
+    unshared = {c.holder: c for c in alone.copies if c.ledger == NETWORK_LEDGER}
+    assert network["oem-b"].leaf_hashes() is network["pdu"].leaf_hashes()
+    assert network["oem-a"].leaf_hashes() is not network["pdu"].leaf_hashes()
+    for holder, copy in network.items():
+        assert copy.leaf_hashes() == unshared[holder].leaf_hashes()
+        assert copy.root(copy.size) == unshared[holder].root(copy.size)
+        assert copy.root(50) == unshared[holder].root(50)
+    assert network["oem-a"].root(50) != network["pdu"].root(50)

@@ -69,6 +69,7 @@ class Copy:
     _sealed: list[SealedEntry | None] | None = field(default=None, repr=False)
     _known: list[SealedEntry | None] | None = field(default=None, repr=False)
     _hashes: list[str] | None = field(default=None, repr=False)
+    _roots: dict[int, str | None] = field(default_factory=dict, repr=False)
     _verified: CopyVerification | None = field(default=None, repr=False)
 
     @property
@@ -105,10 +106,27 @@ class Copy:
 
     def root(self, size: int) -> str | None:
         """Merkle root of the first ``size`` entries (None if one of them is malformed)."""
-        hashes = self.leaf_hashes()[:size]
-        if any(h.startswith("malformed") for h in hashes):
-            return None
-        return merkle.root_from_leaf_hashes([bytes.fromhex(h) for h in hashes]).hex()
+        if size not in self._roots:
+            hashes = self.leaf_hashes()[:size]
+            malformed = any(h.startswith("malformed") for h in hashes)
+            root = (
+                None if malformed else merkle.root_from_leaf_hashes([bytes.fromhex(h) for h in hashes]).hex()
+            )
+            self._roots[size] = root
+        return self._roots[size]
+
+    def share_hashes(self, other: Copy) -> bool:
+        """Take ``other``'s leaf hashes and roots if both copies hold the very same parsed entries."""
+        same = (
+            (self.ledger, self.offset, len(self.items)) == (other.ledger, other.offset, len(other.items))
+            and self._sealed is not None
+            and other._sealed is not None
+            and all(a is b for a, b in zip(self._sealed, other._sealed, strict=True))
+            and self.known_leaves == other.known_leaves
+        )
+        if same:
+            self._hashes, self._roots = other.leaf_hashes(), other._roots
+        return same
 
 
 def _parse_leaf(leaf: bytes) -> SealedEntry | None:
@@ -167,9 +185,11 @@ def verify_copies(copies: Sequence[Copy], config: NetworkConfig, workers: int = 
         failed = verifier.failures()
     finally:
         verifier.close()
-    shared = Shared()
+    shared, owners = Shared(), list[Copy]()
     for copy in pending:
         copy._verified = _verify(copy, config, failed.get, shared)
+        if not any(copy.share_hashes(owner) for owner in owners):
+            owners.append(copy)
 
 
 def _verify(copy: Copy, config: NetworkConfig, outcome: Outcome, shared: Shared) -> CopyVerification:
