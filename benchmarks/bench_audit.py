@@ -10,7 +10,8 @@ auditor's ``POST /v1/audits`` with the entries it fetched; results go to
 ``benchmarks/results/audit.json``.
 With ``--network N``, instead: a full audit of a network whose ledger holds N entries, end
 to end, every node a real process on SQLite (see :mod:`benchmarks.audit_network`); results
-go to ``benchmarks/results/audit_network.json``.
+go to ``benchmarks/results/audit_network.json`` (``audit_network_workersN.json`` with
+``--workers N``).
 
 Usage: ``python -m benchmarks.bench_audit [--actions N] [--attestations N] [--more N]``
 or ``python -m benchmarks.bench_audit --network 100000 [--workers N]``.
@@ -127,7 +128,12 @@ if __name__ == "__main__":
         from benchmarks.audit_network import NETWORK_RESULTS, full_audit_of_network
 
         outcome = full_audit_of_network(args.network, args.workers, TERMS)
-        NETWORK_RESULTS.write_text(json.dumps(outcome, indent=2) + "\n")
+        out = (
+            NETWORK_RESULTS.with_stem(f"{NETWORK_RESULTS.stem}_workers{args.workers}")
+            if args.workers
+            else NETWORK_RESULTS
+        )
+        out.write_text(json.dumps(outcome, indent=2) + "\n")
     else:
         result = asyncio.run(main(args.actions, args.attestations, args.more))
         RESULTS.write_text(json.dumps(result, indent=2) + "\n")
