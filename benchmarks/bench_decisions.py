@@ -185,8 +185,9 @@ def profiled_burst(net: Network, count: int, out: Path, top: int) -> dict[str, A
 
 
 def measure(net: Network, args: argparse.Namespace, profile_out: Path | None) -> dict[str, Any]:
-    for supplier in net.suppliers:
-        net.nodes[supplier].put("/v1/dms/profile", json=BIG).raise_for_status()
+    for supplier in net.suppliers:  # a node may refuse (401) for a moment after /health answers
+        http = net.nodes[supplier]
+        wait(lambda h=http: h.put("/v1/dms/profile", json=BIG).is_success, timeout=30)
     figures: dict[str, Any] = {"floors": floors(net, args.floor_rounds)}
     split_once(net, 0)  # warm-up
     figures["split_decision"] = ms([split_once(net, n)[0] for n in range(1, args.splits + 1)])

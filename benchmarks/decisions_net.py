@@ -148,7 +148,15 @@ def raw_commits(directory: Path, n: int) -> list[float]:
 
 def floors(net: Network, rounds: int) -> dict[str, Any]:
     """The floors of this network, measured now."""
-    asyncio.run(_signed_rounds(net, 5))  # connections and key caches warm
+    deadline = time.monotonic() + 30
+    while True:  # until every partner holds the network ledger (404 before its first entry)
+        try:
+            asyncio.run(_signed_rounds(net, 5))  # also warms connections and key caches
+            break
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
     return {
         "signed_round_to_all_partners": ms(asyncio.run(_signed_rounds(net, rounds))),
         "health_round_to_all_partners": ms(asyncio.run(_health_rounds(net, rounds))),
