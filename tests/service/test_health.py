@@ -21,6 +21,7 @@ HEALTH_FIELDS = {
     "status",
     "node",
     "role",
+    "key",
     "version",
     "started",
     "ledgers",
@@ -52,6 +53,7 @@ async def test_health_after_a_split_reports_ledgers_peers_and_an_empty_outbox(ha
     oem = await health(harness, "oem-a")
     assert set(oem) == HEALTH_FIELDS
     assert (oem["status"], oem["node"], oem["role"], oem["version"]) == ("ok", "oem-a", "oem", __version__)
+    assert oem["key"] == harness.config.member("oem-a").public_key
     pdu_head = harness.node("pdu").store.head("network")
     assert pdu_head is not None and pdu_head.size >= 3
     assert oem["ledgers"]["network"] == pdu_head.size

@@ -6,15 +6,19 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 import pytest
 
 from supplymesh import __version__
-from supplymesh.cli.launcher import port_in_use
+from supplymesh.cli.launcher import LaunchError, LocalNetwork, port_in_use
+from supplymesh.cli.netgen import prepare
 from tests.system.conftest import free_base_port
 
 pytestmark = pytest.mark.system
@@ -139,3 +143,40 @@ def test_init_makes_a_network_of_any_size(tmp_path: Path) -> None:
         check=False,
     )
     assert again.returncode != 0 and "exists" in again.stdout
+
+
+def test_a_node_of_another_network_at_a_nodes_address_is_not_taken_for_it(tmp_path: Path) -> None:
+    """Same id, other key: the launcher keeps waiting for its own node and says so."""
+    base = free_base_port()
+    config = prepare(tmp_path / "state", None, base, suppliers=2, oems=2)
+    member = config.members[0]
+    impostor = {"status": "ok", "node": member.id, "key": config.members[1].public_key}
+
+    class Impostor(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(impostor).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", urlparse(member.url).port or 0), Impostor)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    network = LocalNetwork(state_dir=tmp_path / "state", config=config)
+    network.processes = {m.id: sleeper for m in config.members}
+    try:
+        with pytest.raises(LaunchError, match=f"not healthy after 1s: .*{member.id}"):
+            network.wait_healthy(timeout=1)
+        impostor["key"] = member.public_key  # the same answer with the node's own key is its own
+        network.config = config.model_copy(update={"members": [member]})
+        network.wait_healthy(timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
+        sleeper.kill()
+        sleeper.wait()

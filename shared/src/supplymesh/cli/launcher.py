@@ -123,12 +123,16 @@ class LocalNetwork:
         log.close()
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
-        """Wait until every node answers ``/health`` as itself.
+        """Wait until every node answers ``/health`` as itself: its id and its own public key.
+
+        The key tells this network's node from a node of the same id in another network
+        that answers at the same address.
 
         Raises:
             LaunchError: if a node exits or does not answer in time.
         """
         pending = {m.id: m.url for m in self.config.members}
+        keys = {m.id: m.public_key for m in self.config.members}
         deadline = time.monotonic() + timeout
         with httpx.Client(timeout=2.0) as client:
             while pending:
@@ -140,9 +144,10 @@ class LocalNetwork:
                         )
                     try:
                         answer = client.get(url + "/health")
-                        if answer.status_code == 200 and answer.json().get("node") == node_id:
+                        said = answer.json() if answer.status_code == 200 else {}
+                        if said.get("node") == node_id and said.get("key") == keys[node_id]:
                             del pending[node_id]
-                    except httpx.TransportError:
+                    except (httpx.TransportError, ValueError):  # not up yet, or not a node
                         pass
                 if pending and time.monotonic() > deadline:
                     raise LaunchError(f"not healthy after {timeout:.0f}s: {', '.join(sorted(pending))}")

@@ -69,6 +69,10 @@ class Health(BaseModel):
     status: Literal["ok"]
     node: str
     role: str
+    key: str = Field(
+        description="this node's public signing key, as the network config lists it: a node of "
+        "another network that answers at this address has another key"
+    )
     version: str
     started: str = Field(description="when this node process started (UTC)")
     ledgers: dict[str, int] = Field(description="size of every ledger this node holds")
@@ -97,6 +101,7 @@ def health_router() -> APIRouter:
             status="ok",
             node=node.id,
             role=str(node.role),
+            key=node.config.member(node.id).public_key,
             version=__version__,
             started=started,
             ledgers={head.ledger: head.size for head in node.store.heads()},
