@@ -38,6 +38,7 @@ from supplymesh.core.actions import DEMAND_SUBMITTED, Action, sign_action
 from supplymesh.core.crypto import Signer
 from supplymesh.core.entry import SealedEntry, format_time, next_entry, parse_time, sign_entry
 from supplymesh.node.keys import KEY_FILE, load_key_file
+from supplymesh.storage.ledger_store import entry_row
 
 NETWORK_RESULTS = Path(__file__).parent / "results" / "audit_network.json"
 COLUMNS = ("ledger", "seq", "hash", "prev", "kind", "author", "time", "entry", "signatures", "leaf_hash")
@@ -86,22 +87,6 @@ def cpu_by_node(local: LocalNetwork) -> dict[str, float]:
     return {node: cpu_seconds(process.pid) for node, process in local.processes.items()}
 
 
-def _row(sealed: SealedEntry) -> tuple[Any, ...]:
-    entry = sealed.entry
-    return (
-        entry.ledger,
-        entry.seq,
-        entry.hash,
-        entry.prev,
-        entry.kind,
-        entry.author,
-        entry.time,
-        entry.canonical.decode(),
-        sealed.signatures_canonical.decode(),
-        sealed.leaf_hash.hex(),
-    )
-
-
 def grown_rows(
     state: Path, head: tuple[int, str, str], count: int, terms: dict[str, Any]
 ) -> list[tuple[Any, ...]]:
@@ -125,7 +110,7 @@ def grown_rows(
         )
         if i % 2 == 0:
             demand = entry.hash
-        rows.append(_row(SealedEntry(entry, (sign_entry(entry, signer_id="pdu", signer=pdu),))))
+        rows.append(entry_row(SealedEntry(entry, (sign_entry(entry, signer_id="pdu", signer=pdu),))))
         size, prev = entry.seq, entry.hash
     return rows
 

@@ -98,6 +98,23 @@ def _read_head(conn: Connection, ledger: str) -> Head:
     return Head(ledger, int(row.seq), row.hash)
 
 
+def entry_row(sealed: SealedEntry) -> tuple[str, int, str, str, str, str, str, str, str, str]:
+    """The column values of ``sealed``'s row in ``entries``, in the order the append inserts them."""
+    entry = sealed.entry
+    return (
+        entry.ledger,
+        entry.seq,
+        entry.hash,
+        entry.prev,
+        entry.kind,
+        entry.author,
+        entry.time,
+        entry.canonical.decode(),
+        sealed.signatures_canonical.decode(),
+        sealed.leaf_hash.hex(),
+    )
+
+
 class LedgerWriter:
     """Appends to one ledger inside an open write transaction."""
 
@@ -119,18 +136,7 @@ class LedgerWriter:
                 f"{entry.ledger}: entry seq {entry.seq} does not continue head "
                 f"(size {self.head.size}, hash {self.head.head_hash[:16]}…)"
             )
-        values = (
-            entry.ledger,
-            entry.seq,
-            entry.hash,
-            entry.prev,
-            entry.kind,
-            entry.author,
-            entry.time,
-            entry.canonical.decode(),
-            sealed.signatures_canonical.decode(),
-            sealed.leaf_hash.hex(),
-        )
+        values = entry_row(sealed)
         if self.conn.dialect.name == "sqlite":
             self.conn.connection.dbapi_connection.execute(_SQLITE_INSERT, values)  # type: ignore[union-attr]
         else:
