@@ -240,3 +240,41 @@ def test_version_and_commands_without_a_running_network(tmp_path: Path) -> None:
     down = cli("status", "--nodes", str(unlisted), "--json")
     assert down.returncode == 1
     assert json.loads(down.stdout)[0]["up"] is False and json.loads(down.stdout)[0]["restarts"] is None
+
+
+def node_pids(state: Path) -> list[int]:
+    """Pids of every node process of ``state`` still running."""
+    found = []
+    for node_id in NODES:
+        try:
+            found.append(node_pid(state, node_id))
+        except AssertionError:
+            continue
+    return found
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_while_nodes_start_exits_0(
+    tmp_path: Path, up_factory: Any, signum: int
+) -> None:
+    # No window between the first node starting and the network serving in which a stop
+    # kills the launcher by its signal: it stops what it started and exits 0.
+    state = tmp_path / "state"
+    up = up_factory(state)
+    wait_for("the first node started", lambda: bool(node_pids(state)), timeout=60)
+    up.process.send_signal(signum)
+    assert up.process.wait(timeout=60) == 0, up.output()
+    if not (state / "network.json").exists():
+        assert "stopped before every node was healthy" in up.output()
+    assert node_pids(state) == []
+    assert not (state / "launcher.json").exists()
+
+
+def test_a_stop_just_after_network_json_exits_0(tmp_path: Path, up_factory: Any) -> None:
+    state = tmp_path / "state"
+    up = up_factory(state)
+    up.wait_runtime()
+    up.process.send_signal(signal.SIGTERM)
+    assert up.process.wait(timeout=60) == 0, up.output()
+    assert "stopping every node" in up.output()
+    assert node_pids(state) == []

@@ -10,11 +10,10 @@ starts its network the same way.
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 
 import typer
 from rich.table import Table
@@ -22,6 +21,7 @@ from rich.table import Table
 from supplymesh.cli.commands.options import ConfigOpt, ResumePort, StateDir, console
 from supplymesh.cli.launcher import LaunchError, LocalNetwork
 from supplymesh.cli.netgen import TOKEN_FILE, prepare, write_runtime_file
+from supplymesh.cli.stop_signals import stop_signals
 from supplymesh.cli.supervisor import Supervisor
 from supplymesh.config import NetworkConfig, Role
 from supplymesh.node.keys import KeyFileError
@@ -29,11 +29,13 @@ from supplymesh.node.keys import KeyFileError
 
 def up(state_dir: StateDir = Path("state"), config: ConfigOpt = None, base_port: ResumePort = None) -> None:
     """Start every node of the network as local processes until interrupted (or `supplymesh stop`)."""
-    network, net_config = start(state_dir, config, base_port)
-    print_nodes(net_config, write_runtime_file(state_dir, net_config))
-    print_explorer(net_config, state_dir)
-    console.print("network is up; press Ctrl-C (or run `supplymesh stop`) to stop every node")
-    raise typer.Exit(serve_until_stopped(network))
+    with stop_signals():
+        network, net_config = start(state_dir, config, base_port)
+        with running(network):
+            print_nodes(net_config, write_runtime_file(state_dir, net_config))
+            print_explorer(net_config, state_dir)
+            console.print("network is up; press Ctrl-C (or run `supplymesh stop`) to stop every node")
+            supervise(network)
 
 
 def print_explorer(config: NetworkConfig, state_dir: Path) -> None:
@@ -66,7 +68,11 @@ def print_nodes(config: NetworkConfig, runtime: Path) -> None:
 def start(
     state_dir: Path, config_file: Path | None, base_port: int | None
 ) -> tuple[LocalNetwork, NetworkConfig]:
-    """Prepare the directory, start every node and wait until all are healthy."""
+    """Prepare the directory, start every node and wait until all are healthy.
+
+    Inside :func:`stop_signals`, a stop before every node is healthy stops the nodes
+    started so far and exits 0.
+    """
     try:
         config = prepare(state_dir, config_file, base_port)
     except (ValueError, KeyFileError) as exc:
@@ -81,24 +87,28 @@ def start(
         network.stop()
         console.print(f"[red]network did not start:[/red] {exc}")
         raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        network.stop()
+        console.print("stopped before every node was healthy")
+        raise typer.Exit(0) from None
     return network, config
 
 
-def serve_until_stopped(network: LocalNetwork) -> int:
-    """Block until Ctrl-C or SIGTERM, restarting nodes that die; then stop every node (status 0)."""
-    stop = threading.Event()
-
-    def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    supervisor = Supervisor(network, report=lambda text: console.print(f"[yellow]{text}[/yellow]"))
+@contextmanager
+def running(network: LocalNetwork) -> Iterator[None]:
+    """Stop every node when the block ends; a stop signal (KeyboardInterrupt) ends it quietly."""
     try:
-        while not stop.wait(0.5):
-            supervisor.check(time.monotonic())
-        return 0
+        yield
+    except KeyboardInterrupt:
+        pass
     finally:
         console.print("stopping every node…")
         network.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+
+
+def supervise(network: LocalNetwork) -> None:
+    """Restart nodes that die, with back-off, until a stop signal (KeyboardInterrupt)."""
+    supervisor = Supervisor(network, report=lambda text: console.print(f"[yellow]{text}[/yellow]"))
+    while True:
+        supervisor.check(time.monotonic())
+        time.sleep(0.5)

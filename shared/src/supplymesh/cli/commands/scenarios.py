@@ -19,10 +19,11 @@ import typer
 
 from supplymesh.cli.commands.audit import print_report
 from supplymesh.cli.commands.options import BasePort, console
-from supplymesh.cli.commands.run_network import print_explorer_hint, print_nodes, serve_until_stopped, start
+from supplymesh.cli.commands.run_network import print_explorer_hint, print_nodes, running, start, supervise
 from supplymesh.cli.netgen import RUNTIME_FILE, write_runtime_file
 from supplymesh.cli.scenario_client import ScenarioFailed
 from supplymesh.cli.scenarios import Demo
+from supplymesh.cli.stop_signals import stop_signals
 
 DemoStateDir = Annotated[
     Path | None,
@@ -54,22 +55,23 @@ def demo(state_dir: DemoStateDir = None, base_port: BasePort = 8100, exit_after:
             "(omit --state-dir, or use `supplymesh up` to resume it)"
         )
         raise typer.Exit(2)
-    network, net_config = start(state_dir, None, base_port)
-    runtime = write_runtime_file(state_dir, net_config)
-    print_nodes(net_config, runtime)
-    nodes = json.loads(runtime.read_text())["nodes"]
-    status = run_scenarios(
-        nodes,
-        stop_after=2,
-        run_audit=True,
-        succeeded="[bold green]both scenarios succeeded[/bold green]",
-        then=lambda: print_explorer_link(nodes, runtime),
-    )
-    if exit_after or status:
-        network.stop()
-        raise typer.Exit(status)
-    console.print(f"network is up (state in {state_dir}); press Ctrl-C to stop every node")
-    raise typer.Exit(serve_until_stopped(network))
+    with stop_signals():
+        network, net_config = start(state_dir, None, base_port)
+        with running(network):
+            runtime = write_runtime_file(state_dir, net_config)
+            print_nodes(net_config, runtime)
+            nodes = json.loads(runtime.read_text())["nodes"]
+            status = run_scenarios(
+                nodes,
+                stop_after=2,
+                run_audit=True,
+                succeeded="[bold green]both scenarios succeeded[/bold green]",
+                then=lambda: print_explorer_link(nodes, runtime),
+            )
+            if exit_after or status:
+                raise typer.Exit(status)
+            console.print(f"network is up (state in {state_dir}); press Ctrl-C to stop every node")
+            supervise(network)
 
 
 def scenarios(nodes_file: NodesFile, stop_after: StopAfter = 2, run_audit: RunAudit = True) -> None:

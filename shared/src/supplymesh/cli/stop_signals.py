@@ -1,0 +1,36 @@
+"""Ctrl-C and SIGTERM, caught from the first moment a long-running command begins.
+
+``supplymesh up`` and ``supplymesh demo`` enter :func:`stop_signals` before they start a
+node. Either signal then raises :class:`KeyboardInterrupt` in the main thread, once: the
+command stops every node it started and exits 0, whether the signal came while nodes were
+starting, just after ``network.json`` was written, or while the network was serving. A
+second signal while the nodes stop is ignored, so it cannot cut the stop short.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def stop_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise KeyboardInterrupt (the first one only) inside this block."""
+    raised = False
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal raised
+        if not raised:
+            raised = True
+            raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, on_signal) for s in _SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
