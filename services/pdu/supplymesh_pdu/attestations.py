@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from supplymesh.config import Role, channel_ledger
+from supplymesh.core.contracts.channel import ChannelMembers
 from supplymesh.core.contracts.network import attested
 from supplymesh.core.contracts.split import AttestedCapacity
 from supplymesh.core.vocabulary.values import MessageError
@@ -45,6 +46,18 @@ class Gathered:
     def capacities(self) -> dict[str, AttestedCapacity]:
         """The attested capacity of each supplier that answered."""
         return {s: attested(item["entry"]["body"], s) for s, item in self.attestations.items()}
+
+    @classmethod
+    def from_inputs(cls, inputs: Any) -> Gathered:
+        """What a proposed split's inputs carry (nothing, if they are not a split's inputs)."""
+        items = inputs.get("attestations", []) if isinstance(inputs, dict) else []
+        unavailable = inputs.get("unavailable", {}) if isinstance(inputs, dict) else {}
+        found = {
+            str(ChannelMembers.of(str(item["entry"]["ledger"])).supplier): item
+            for item in items
+            if isinstance(item, dict) and isinstance(item.get("entry"), dict)
+        }
+        return cls(found, dict(unavailable) if isinstance(unavailable, dict) else {})
 
     def adds_to(self, earlier: Gathered) -> bool:
         """True if this gathering has an attestation ``earlier`` lacks or holds an older one of."""

@@ -1,9 +1,13 @@
-"""The PDU's decision loop: splits, quality decisions and cancellations, each on its own.
+"""The PDU's decision loop: whatever is due, proposed as one block per quorum round.
 
-Whatever is due is decided in one pass, splits first. A decision that fails or gets no
-quorum backs off its own subject only (exponentially, up to ``BACKOFF_CAP_SECONDS``);
-a split that cannot be built or reach a quorum within ``attempts`` rounds ends its
-demand ``failed`` with the reason.
+A pass first settles what is left of a pending block (offered again, or withdrawn when
+an attestation it left out has arrived), then gathers the attestations of every
+undecided demand at once and proposes every split, quality decision and cancellation
+that is due as one block (:mod:`supplymesh_pdu.rounds`), splits first. A decision that
+does not commit is tried again in the next pass: a split up to ``attempts`` times, then
+its demand ends ``failed`` with the reasons; an escrow decision with back-off of its own
+subject only (exponentially, up to ``BACKOFF_CAP_SECONDS``). One decision's fault never
+keeps the others from being decided.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from supplymesh.config import NETWORK_LEDGER
@@ -20,32 +24,36 @@ from supplymesh.core.contracts.network import (
     CANCEL,
     DEMAND_FAILED,
     SPLIT,
+    NetworkState,
     decide_cancel,
     decide_quality,
     decide_split,
     deposit_overdue,
 )
-from supplymesh.core.entry import SealedEntry
+from supplymesh.core.entry import Entry, SealedEntry
 from supplymesh.network.replica import NetworkReplica
 from supplymesh.node.context import Node
 from supplymesh.storage import entry_records
+from supplymesh.storage.engine import write_transaction
 from supplymesh_pdu.attestations import Gathered, gather_attestations
-from supplymesh_pdu.rounds import QuorumRounds
+from supplymesh_pdu.rounds import BLOCK_MAX, Decision, Outcome, QuorumRounds, subject_of
 from supplymesh_pdu.votes import unbuildable
 
 log = logging.getLogger("supplymesh.pdu")
 
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
+Maker = Callable[[NetworkState], Decision | None]
 
 
 class DecisionLoop(QuorumRounds):
-    """Decides whatever is due on the network ledger, each decision by a quorum round."""
+    """Decides whatever is due on the network ledger, a block per quorum round."""
 
     def __init__(self, node: Node, replica: NetworkReplica, *, attempts: int, timeout: float) -> None:
         super().__init__(node, replica, timeout=timeout)
         self.attempts = attempts
         self._backoff: dict[str, tuple[int, float]] = {}
+        self._tries: dict[str, int] = {}
 
     async def run_forever(self) -> None:
         """Background: decide whatever is due, whenever something is appended."""
@@ -59,33 +67,101 @@ class DecisionLoop(QuorumRounds):
             self.wake.clear()
 
     async def step(self) -> None:
-        """One pass over everything due: splits first, then quality decisions, then cancellations.
-
-        Each decision is tried on its own: one that cannot be built or cannot reach a
-        quorum ends by its retry rule (a demand ``failed`` with the reason; an escrow
-        decision retried later with backoff) and never keeps the next one from being decided.
-        """
-        for demand in list(self.replica.state.undecided_demands()):
-            await self._guarded(demand.hash, self.decide_split(demand.hash))
-        for escrow in list(self.replica.state.awaiting_quality_decision()):
-            if self._due(escrow.id):
-                await self._guarded(escrow.id, self.decide_quality(escrow.id))
+        """One pass: the pending block settled, then one block of everything due."""
+        await self._settle_kept()
+        state = self.replica.state
+        demands = [d.hash for d in state.undecided_demands()][:BLOCK_MAX]
+        gathered = await asyncio.gather(*(self._gather_for(h) for h in demands))
+        makers: list[tuple[str, Maker]] = [
+            (h, self._split(h, g)) for h, g in zip(demands, gathered, strict=True)
+        ]
+        makers += [(e.id, self._quality(e.id)) for e in state.awaiting_quality_decision() if self._due(e.id)]
         window = self.node.config.deposit_window_seconds
-        for escrow in list(self.replica.state.escrows.values()):
-            if deposit_overdue(escrow, self.node.now_text(), window) and self._due(escrow.id):
-                await self._guarded(escrow.id, self.decide_cancel(escrow.id))
+        now = self.node.now_text()
+        overdue = [e.id for e in state.escrows.values() if deposit_overdue(e, now, window)]
+        makers += [(e, self._cancel(e)) for e in overdue if self._due(e)]
+        if makers:
+            async with self.replica.lock:
+                outcome = await self._decide_locked(makers)
+            if outcome.committed and len(makers) >= BLOCK_MAX:
+                self.wake.set()  # more may be due than one block holds
 
-    async def _guarded(self, subject: str, decision: Coroutine[Any, Any, bool]) -> None:
-        """Run one decision; a failure backs off that subject only."""
-        try:
-            decided = await decision
-        except Exception as exc:  # one subject's fault must not stop the others
-            log.exception("deciding %s failed", subject)
-            self.failures.setdefault(subject, []).append(f"could not be decided: {type(exc).__name__}: {exc}")
-            decided = False
-        if decided:
-            self._backoff.pop(subject, None)
+    async def _decide_locked(self, makers: Sequence[tuple[str, Maker]]) -> Outcome:
+        """Compose, offer and settle one block (lock held); nothing if a block is pending again.
+
+        When partners refused decisions of the block outright, the others are proposed
+        again at once without them: one bad decision never holds the rest of its block.
+        """
+        if self._kept():
+            return Outcome()
+        block = self._compose([m for _, m in makers])
+        if self.left_out:  # never offered: the block is dropped and composed without them
+            self._discard_unoffered()
+            for subject, why in self.left_out.items():
+                self.failures.setdefault(subject, []).append(f"cannot be proposed: {why}")
+                if subject in self.replica.state.demands:
+                    self._fail_locked(subject, f"the split cannot be built: {why}")
+                else:
+                    self._back_off(subject)
+            skipped = set(self.left_out)
+            self.left_out.clear()
+            block = self._compose([m for s, m in makers if s not in skipped])
+        outcome = await self._offer(block)
+        self._settle(outcome)
+        others = [(s, m) for s, m in makers if s not in outcome.committed and s not in outcome.contested]
+        if outcome.contested and others and not self._kept():
+            again = await self._offer(self._compose([m for _, m in others]))
+            self._settle(again)
+            outcome.committed += again.committed
+        return outcome
+
+    async def _settle_kept(self) -> None:
+        """Offer what is left of a pending block again, or withdraw it if an attestation it lacked arrived."""
+        async with self.replica.lock:
+            kept = self._kept()
+        if not kept:
             return
+        renewed = await self._renewed([e for e, _ in kept])
+        async with self.replica.lock:
+            kept = self._kept()
+            if not kept:
+                return
+            if renewed:
+                self._withdraw_locked([e for e, _ in kept], "an attestation it left out arrived")
+                return
+            self._settle(await self._offer(kept))
+
+    async def _renewed(self, entries: Sequence[Entry]) -> bool:
+        """True if a split among ``entries`` lacks an attestation its suppliers or buyer give now."""
+        for entry in entries:
+            demand = self.replica.state.demands.get(subject_of(entry))
+            if entry.kind != SPLIT or demand is None:
+                continue
+            fresh = await self._gather(demand.buyer, demand.hash, demand.terms.priority_suppliers)
+            if fresh.adds_to(Gathered.from_inputs(entry.body.get("inputs", {}))):
+                return True
+        return False
+
+    def _settle(self, outcome: Outcome) -> None:
+        """After a round (lock held): reset what committed; count or back off what did not.
+
+        When partners named the decisions they refused, only those count as failed: the
+        others were refused with them and are proposed again.
+        """
+        for subject in outcome.committed:
+            self._backoff.pop(subject, None)
+            self._tries.pop(subject, None)
+        for subject in outcome.contested or outcome.failed:
+            if subject in self.replica.state.demands:
+                self._tries[subject] = self._tries.get(subject, 0) + 1
+                if self._tries[subject] >= self.attempts:
+                    self._tries.pop(subject)
+                    reason = "no quorum: " + " | ".join(self.failures.get(subject, ["no answer"])[-4:])
+                    self._fail_locked(subject, reason)
+            else:
+                self._back_off(subject)
+
+    def _back_off(self, subject: str) -> None:
         tries = self._backoff.get(subject, (0, 0.0))[0] + 1
         delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (tries - 1))
         self._backoff[subject] = (tries, time.monotonic() + delay)
@@ -94,103 +170,116 @@ class DecisionLoop(QuorumRounds):
         """True unless ``subject`` is backing off."""
         return time.monotonic() >= self._backoff.get(subject, (0, 0.0))[1]
 
-    async def decide_cancel(self, escrow_id: str) -> bool:
-        """Cancel an allocation whose deposit did not arrive within the window."""
-        async with self.replica.lock:
-            escrow = self.replica.state.escrows[escrow_id]
-            if not deposit_overdue(escrow, self.node.now_text(), self.node.config.deposit_window_seconds):
-                return True
-            return await self._round(
-                CANCEL, {"escrow": escrow_id}, decide_cancel(self.replica.state, escrow_id), subject=escrow_id
-            )
+    # -- the decisions, each a function of the state the block's earlier entries leave ------------
 
-    async def decide_split(self, demand_hash: str) -> bool:
-        """Algorithm 3 for one demand, committed with a quorum certificate.
+    def _guard(self, subject: str, make: Maker) -> Maker:
+        """``make``, with a fault of its own recorded and its subject backed off instead of raised."""
 
-        Attestations are asked for before the first round and again before each retry
-        (suppliers answer a repeated request with the attestation they already made, so
-        nothing grows): an attestation that arrived after the first round's timeout is
-        used then, and the pending proposal that lacked it is withdrawn, since the
-        supplier and its buyer refuse a split that leaves out an attested supplier.
-        Otherwise the same proposal is re-offered for up to ``attempts`` rounds. A split
-        that cannot be built (its result would not be a valid network message) or that
-        gets no quorum ends the demand as ``failed`` with the reason.
-        """
-        demand = self.replica.state.demands[demand_hash]
-        gathered = await self._gather(demand.buyer, demand_hash, demand.terms.priority_suppliers)
-        for attempt in range(self.attempts):
-            renewed = False
-            if attempt:
-                fresh = await self._gather(demand.buyer, demand_hash, demand.terms.priority_suppliers)
-                renewed = fresh.adds_to(gathered)
-                gathered = fresh.merged(gathered) if renewed else gathered
-            settled = await self._split_round(demand_hash, gathered, renewed=renewed)
-            if settled is not None:
-                return settled
-        async with self.replica.lock:
-            reason = "no quorum: " + " | ".join(self.failures.get(demand_hash, ["no answer"])[-4:])
-            self._fail_locked(demand_hash, reason)
-        return False
+        def guarded(state: NetworkState) -> Decision | None:
+            try:
+                return make(state)
+            except Exception as exc:  # one subject's fault must not stop the others
+                log.exception("deciding %s failed", subject)
+                self.failures.setdefault(subject, []).append(
+                    f"could not be decided: {type(exc).__name__}: {exc}"
+                )
+                self._back_off(subject)
+                return None
 
-    async def _split_round(self, demand_hash: str, gathered: Gathered, *, renewed: bool) -> bool | None:
-        """One round of a split from ``gathered``.
+        return guarded
 
-        Returns:
-            True once the demand is decided, False if the split cannot be built (the
-            demand is then ``failed``), None if the round got no quorum.
-        """
-        async with self.replica.lock:
-            if self.replica.state.demands[demand_hash].status != "pending":
-                return True
+    def _split(self, demand_hash: str, gathered: Gathered) -> Maker:
+        def make(state: NetworkState) -> Decision | None:
+            if state.demands[demand_hash].status != "pending":
+                return None
             inputs = {
                 "demand": demand_hash,
                 "attestations": list(gathered.attestations.values()),
                 "unavailable": gathered.unavailable,
             }
-            result = decide_split(self.replica.state, demand_hash, gathered.capacities, gathered.unavailable)
+            result = decide_split(state, demand_hash, gathered.capacities, gathered.unavailable)
             why_not = unbuildable(SPLIT, inputs, result)
             if why_not is not None:
-                self._fail_locked(demand_hash, f"the split cannot be built: {why_not}")
-                return False
-            if renewed:
-                self._withdraw_split_locked(demand_hash)
-            if await self._round(SPLIT, inputs, result):
+                self.left_out[demand_hash] = why_not
+                return None
+            return SPLIT, inputs, result
+
+        return self._guard(demand_hash, make)
+
+    def _quality(self, escrow_id: str) -> Maker:
+        def make(state: NetworkState) -> Decision | None:
+            escrow = state.escrows[escrow_id]
+            if escrow.state != "funded" or escrow.lot is None:
+                return None
+            kind, result = decide_quality(state, escrow_id)
+            return kind, {"escrow": escrow_id}, result
+
+        return self._guard(escrow_id, make)
+
+    def _cancel(self, escrow_id: str) -> Maker:
+        def make(state: NetworkState) -> Decision | None:
+            window = self.node.config.deposit_window_seconds
+            if not deposit_overdue(state.escrows[escrow_id], self.node.now_text(), window):
+                return None
+            return CANCEL, {"escrow": escrow_id}, decide_cancel(state, escrow_id)
+
+        return self._guard(escrow_id, make)
+
+    # -- one subject at a time (start-up, operators, tests) -----------------------------------------
+
+    async def decide_split(self, demand_hash: str) -> bool:
+        """Algorithm 3 for one demand, up to ``attempts`` rounds; True once decided."""
+        return await self._decide_one(demand_hash, lambda: self._gather_for(demand_hash), self._split)
+
+    async def decide_quality(self, escrow_id: str) -> bool:
+        """Algorithm 4 for one reported lot (or accepted offer); True once decided."""
+        return await self._decide_one(escrow_id, None, lambda e, _g: self._quality(e))
+
+    async def decide_cancel(self, escrow_id: str) -> bool:
+        """Cancel an allocation whose deposit did not arrive within the window; True once settled."""
+        return await self._decide_one(escrow_id, None, lambda e, _g: self._cancel(e))
+
+    async def _decide_one(self, subject: str, gather: Any, maker: Callable[[str, Any], Maker]) -> bool:
+        for _ in range(self.attempts):
+            await self._settle_kept()
+            gathered = await gather() if gather is not None else None
+            async with self.replica.lock:
+                if maker(subject, gathered)(self.replica.state) is None and not self.left_out:
+                    return True  # nothing (any more) to decide
+                self.left_out.clear()
+                outcome = await self._decide_locked([(subject, maker(subject, gathered))])
+            if subject in outcome.committed:
                 return True
-        return None
+            if (
+                subject in self.replica.state.demands
+                and self.replica.state.demands[subject].status != "pending"
+            ):
+                return False
+        return False
+
+    async def _gather_for(self, demand_hash: str) -> Gathered:
+        """What the priority suppliers (or, for a silent one, its buyer) attest for the demand."""
+        demand = self.replica.state.demands[demand_hash]
+        return await self._gather(demand.buyer, demand_hash, demand.terms.priority_suppliers)
 
     async def _gather(self, buyer: str, demand_hash: str, suppliers: Sequence[str]) -> Gathered:
-        """What the priority suppliers (or, for a silent one, its buyer) attest for the demand."""
         attestations, unavailable = await gather_attestations(
             self.node, buyer, demand_hash, suppliers, timeout=self.timeout
         )
         return Gathered(attestations, unavailable)
 
-    def _withdraw_split_locked(self, demand_hash: str) -> None:
-        """Withdraw a pending split of ``demand_hash`` made without attestations known now."""
-        kept = entry_records.load_pending(self.node.engine, NETWORK_LEDGER)
-        if kept is None or kept[0].seq != self.replica.state.size + 1 or kept[0].kind != SPLIT:
-            return
-        inputs = kept[0].body.get("inputs")
-        if isinstance(inputs, dict) and inputs.get("demand") == demand_hash:
-            self._withdraw_locked(kept[0], "an attestation it left out arrived")
+    def _discard_unoffered(self) -> None:
+        """Drop the block just composed and not offered to anyone (lock held)."""
+        with write_transaction(self.node.engine) as conn:
+            entry_records.clear_pending_block(conn, NETWORK_LEDGER)
 
     def _fail_locked(self, demand_hash: str, reason: str) -> None:
-        """Mark a still-pending demand ``failed`` with ``reason`` (lock held)."""
+        """Mark a still-pending demand ``failed`` with ``reason`` (lock held).
+
+        The failure takes the seq of any block still pending (its other seqs are withdrawn
+        in the same step): that block can then never be certified, whoever signed it.
+        """
         if self.replica.state.demands[demand_hash].status != "pending":
             return
-        # The failure takes the seq of any proposal still pending (``_append`` clears it in
-        # the same transaction): that proposal can then never be certified, whoever signed it.
         entry = self._entry(DEMAND_FAILED, {"demand": demand_hash, "reason": reason[:2000]})
         self._append(SealedEntry(entry, (self._own(entry),)))
-
-    async def decide_quality(self, escrow_id: str) -> bool:
-        """Algorithm 4 for one reported lot (or accepted offer), committed with a quorum."""
-        for _ in range(self.attempts):
-            async with self.replica.lock:
-                escrow = self.replica.state.escrows[escrow_id]
-                if escrow.state != "funded" or escrow.lot is None:
-                    return True
-                kind, result = decide_quality(self.replica.state, escrow_id)
-                if await self._round(kind, {"escrow": escrow_id}, result, subject=escrow_id):
-                    return True
-        return False

@@ -9,6 +9,7 @@ not answer in time may hold a signature of it (see
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,14 +21,19 @@ from supplymesh.errors import PeerError
 from supplymesh.node.context import Node
 
 PROPOSALS_PATH = "/peer/v1/network/proposals"
+BLOCKS_PATH = "/peer/v1/network/blocks"
 
 
 @dataclass(frozen=True, slots=True)
 class Refused:
-    """A partner's answer that is not a signature; ``answered`` if it refused outright."""
+    """A partner's answer that is not a signature; ``answered`` if it refused outright.
+
+    ``index`` names the entry of a block that broke a rule, when the partner said which.
+    """
 
     reason: str
     answered: bool
+    index: int | None = None
 
 
 async def ask_partner(
@@ -54,6 +60,40 @@ async def ask_partner(
         detail = answer.get("detail", "") if isinstance(answer, dict) else response.text[:300]
         return Refused(f"{partner}: {detail}", answered=400 <= response.status_code < 500)
     return Signature(partner, str(answer.get("sig", "")))
+
+
+async def ask_block(
+    node: Node, partner: str, block: Sequence[tuple[Entry, Signature]], *, timeout: float
+) -> list[Signature] | Refused:
+    """Offer ``block`` (entries signed by the PDU) to ``partner``: its signature of each, or why not.
+
+    A block of one is offered as a single proposal.
+    """
+    if len(block) == 1:
+        vote = await ask_partner(node, partner, block[0][0], block[0][1], timeout=timeout)
+        return [vote] if isinstance(vote, Signature) else Refused(vote.reason, vote.answered, 0)
+    body = {"entries": [{"entry": e.as_json(), "signatures": [own.as_json()]} for e, own in block]}
+    try:
+        response = await asyncio.wait_for(
+            node.peers.request(partner, "POST", BLOCKS_PATH, json=body), timeout=timeout
+        )
+    except (PeerError, TimeoutError) as exc:
+        return Refused(f"{partner}: no answer ({type(exc).__name__})", answered=False)
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if response.status_code != 200 or not isinstance(answer, dict):
+        detail = answer.get("detail", "") if isinstance(answer, dict) else response.text[:300]
+        index = answer.get("index") if isinstance(answer, dict) else None
+        answered = 400 <= response.status_code < 500
+        return Refused(f"{partner}: {detail}", answered, index if isinstance(index, int) else None)
+    sigs = answer.get("sigs")
+    if not isinstance(sigs, list) or len(sigs) != len(block):
+        return Refused(
+            f"{partner}: answered {len(sigs) if isinstance(sigs, list) else 'no'} signatures", False
+        )
+    return [Signature(partner, str(sig)) for sig in sigs]
 
 
 def unbuildable(kind: str, inputs: dict[str, Any], result: dict[str, Any]) -> str | None:

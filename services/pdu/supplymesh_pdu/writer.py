@@ -9,12 +9,13 @@ proposal.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection
 
 from supplymesh.config import NETWORK_LEDGER
-from supplymesh.core.contracts.network import NetworkState
+from supplymesh.core.contracts.network import PROPOSAL_WITHDRAWN, NetworkState
 from supplymesh.core.entry import Entry, SealedEntry, Signature, format_time, next_entry, parse_time
 from supplymesh.network.replica import NetworkReplica
 from supplymesh.node.context import Node
@@ -37,31 +38,62 @@ class LedgerWriter:
         return [m.id for m in self.node.config.partners()]
 
     def _append(self, sealed: SealedEntry) -> None:
-        """Append (lock held), fold, and queue the pushes to every partner, in one transaction."""
+        """Append one of the PDU's own entries (lock held); it takes the seq of any pending block.
+
+        Partners may have signed the rest of that block, seq by seq: withdrawals fill those
+        seqs in the same transaction, so no partner is left holding a signature for a seq
+        a later decision needs.
+        """
+        stranded = self._stranded()
+        self._commit([sealed])
+        for entry in stranded:
+            self._commit([self._withdrawal(entry, "another entry took the seq before it")])
+
+    def _commit(self, block: Sequence[SealedEntry], *, keep_pending: bool = False) -> None:
+        """Append, fold and queue the pushes to every partner, in one transaction (lock held).
+
+        The pending block is dropped in the same transaction unless ``keep_pending`` (a
+        certified prefix of it was committed; the rest is offered again).
+        """
         now = self.node.now_text()
 
-        def follow_up(conn: Connection, _sealed: SealedEntry, _state: NetworkState) -> None:
-            entry_records.clear_pending(conn, NETWORK_LEDGER)
+        def follow_up(conn: Connection, sealed: SealedEntry, _state: NetworkState) -> None:
+            if not keep_pending:
+                entry_records.clear_pending_block(conn, NETWORK_LEDGER)
             queue_pushes(conn, self.partners, sealed.entry.seq, now_text=now)
 
-        self.replica.append(sealed, extra=follow_up)
+        self.replica.append_many(block, extra=follow_up)
         self.node.wake_outbox()
 
-    def _time(self) -> str:
-        """Now, but never before the ledger's last time (a clock stepped back stays monotonic)."""
+    def _stranded(self) -> list[Entry]:
+        """Entries of the pending block after its first that are still ahead of the ledger."""
+        state = self.replica.state
+        kept = [e for e, _ in entry_records.load_pending_block(self.node.engine, NETWORK_LEDGER)]
+        rest = [e for e in kept if e.seq > state.size]
+        if not rest or rest[0].seq != state.size + 1 or rest[0].prev != state.head:
+            return []
+        return rest[1:]
+
+    def _withdrawal(self, entry: Entry, reason: str) -> SealedEntry:
+        """The PDU's entry that gives up the seq of the uncertified proposal ``entry``."""
+        withdrawal = self._entry(PROPOSAL_WITHDRAWN, {"proposal": entry.hash, "reason": reason})
+        return SealedEntry(withdrawal, (self._own(withdrawal),))
+
+    def _time(self, state: NetworkState | None = None) -> str:
+        """Now, never before the last time of the ledger (or ``state``): monotonic if the clock steps back."""
         now = self.node.clock()
-        last = self.replica.state.time
+        last = (self.replica.state if state is None else state).time
         if last and now < parse_time(last):
             return last
         return format_time(now)
 
-    def _entry(self, kind: str, body: dict[str, Any]) -> Entry:
-        """The next entry of the network ledger, authored by the PDU now."""
-        state = self.replica.state
+    def _entry(self, kind: str, body: dict[str, Any], state: NetworkState | None = None) -> Entry:
+        """The next entry of the network ledger (or of ``state``, a fork of it), authored by the PDU now."""
+        at = self.replica.state if state is None else state
         return next_entry(
             ledger=NETWORK_LEDGER,
-            head=(state.size, state.head),
-            time=self._time(),
+            head=(at.size, at.head),
+            time=self._time(at),
             kind=kind,
             author=self.node.id,
             body=body,

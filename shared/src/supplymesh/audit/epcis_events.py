@@ -137,15 +137,20 @@ class EventMapper:
             if not known and entry.hash in state.demands:
                 self.demand(entry, state.demands[entry.hash])
         elif kind == "production.completed":
-            escrow = state.escrows.get(str(body.get("action", {}).get("body", {}).get("escrow")))
-            reported = escrow is not None and escrow.lot is not None
+            # The fold replaces the records it changes: compare before and after by id.
+            escrow_id = str(body.get("action", {}).get("body", {}).get("escrow"))
+            before = state.escrows.get(escrow_id)
+            reported = before is not None and before.lot is not None
             apply(state, entry)
+            escrow = state.escrows.get(escrow_id)
             if escrow is not None and not reported and escrow.lot is not None:
                 self.production(entry, escrow)
         elif kind == "offer.accepted":
-            offer = state.offers.get(str(body.get("action", {}).get("body", {}).get("offer")))
+            offer_id = str(body.get("action", {}).get("body", {}).get("offer"))
+            offer = state.offers.get(offer_id)
             was_open = offer is not None and offer.state == "open"
             apply(state, entry)
+            offer = state.offers.get(offer_id)
             if offer is not None and was_open and offer.state == "accepted":
                 self.acceptance(entry, offer.id)
         else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import Connection
@@ -66,7 +66,11 @@ class NetworkReplica:
         self.state = self._rebuilt()
 
     def append(self, sealed: SealedEntry, *, extra: Hook | None = None) -> None:
-        """Append exactly ``sealed`` (it must continue the replica), fold it, run hooks.
+        """Append exactly ``sealed`` (it must continue the replica), fold it, run hooks."""
+        self.append_many([sealed], extra=extra)
+
+    def append_many(self, block: Sequence[SealedEntry], *, extra: Hook | None = None) -> None:
+        """Append consecutive entries in one transaction, folding each and running hooks per entry.
 
         The fold never raises, but the transaction can fail (a hook, the database, a
         cancellation): then the in-memory state is rebuilt from what the database holds,
@@ -74,17 +78,17 @@ class NetworkReplica:
         """
         try:
             with self.node.store.writer(NETWORK_LEDGER) as writer:
-                writer.append(sealed)
-                apply(self.state, sealed.entry)
-                for hook in [*self.hooks, *([extra] if extra else [])]:
-                    hook(writer.conn, sealed, self.state)
-                publish(
-                    writer.conn,
-                    type_="network.entry",
-                    subject=NETWORK_LEDGER,
-                    data={"seq": sealed.entry.seq, "kind": sealed.entry.kind, "hash": sealed.entry.hash},
-                    now_text=self.node.now_text(),
-                )
+                now = self.node.now_text()
+                for sealed in block:
+                    writer.append(sealed)
+                    apply(self.state, sealed.entry)
+                    for hook in [*self.hooks, *([extra] if extra else [])]:
+                        hook(writer.conn, sealed, self.state)
+                    entry = sealed.entry
+                    data = {"seq": entry.seq, "kind": entry.kind, "hash": entry.hash}
+                    publish(
+                        writer.conn, type_="network.entry", subject=NETWORK_LEDGER, data=data, now_text=now
+                    )
         except BaseException:
             self.state = self._rebuilt()
             raise

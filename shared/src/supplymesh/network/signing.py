@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Collection
 
+from supplymesh.core.contracts.network import NetworkState
 from supplymesh.core.entry import Entry, SealedEntry, Signature
 from supplymesh.errors import Conflict, Forbidden
 from supplymesh.network.clocks import check_after_base, check_after_inputs, check_cancel_due, check_clock
@@ -53,7 +54,7 @@ async def sign_proposal(replica: NetworkReplica, sender: str, sealed: SealedEntr
             again = _signed_before(replica, entry)
             if again is not None:
                 return again
-            await _validate(replica, entry)
+            await validate_at(replica, replica.state, entry)
         except (RuleViolation, ValueError) as exc:
             raise Conflict(f"proposal refused by {node.id}: {exc}") from exc
         own = node.signer.sign_text(entry.digest)
@@ -80,13 +81,16 @@ def _signed_before(replica: NetworkReplica, entry: Entry) -> Signature | None:
     return Signature(replica.node.id, recorded[1])
 
 
-async def _validate(replica: NetworkReplica, entry: Entry) -> None:
-    """Every check a partner makes before signing (lock held).
+async def validate_at(replica: NetworkReplica, state: NetworkState, entry: Entry) -> None:
+    """Every check a partner makes before signing ``entry`` at ``state`` (lock held).
+
+    ``state`` is the replica's, or for a later entry of a block, a fork of it with the
+    block's earlier entries folded in (:mod:`supplymesh.network.blocks`).
 
     Raises:
         RuleViolation: naming the first rule that fails.
     """
-    node, state = replica.node, replica.state
+    node = replica.node
     now = node.clock()
     check_clock(entry, now, me=node.id)
     validate_proposal(node.config, state, entry, now)

@@ -7,13 +7,20 @@ from the store.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from sqlalchemy import Connection, Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from supplymesh.core.entry import Entry, SealedEntry, Signature, parse_signatures
 from supplymesh.storage.engine import read_transaction, write_transaction
-from supplymesh.storage.tables import countersigned, late_signatures, ledger_entries, pending_entries
+from supplymesh.storage.tables import (
+    countersigned,
+    late_signatures,
+    ledger_entries,
+    pending_blocks,
+    pending_entries,
+)
 
 
 def sealed_at(engine: Engine, ledger: str, seq: int) -> SealedEntry | None:
@@ -73,6 +80,23 @@ def record_countersignature(engine: Engine, entry: Entry, sig: str) -> tuple[str
         return found
 
 
+def record_countersignatures(engine: Engine, signed: Sequence[tuple[Entry, str]]) -> list[tuple[str, str]]:
+    """Record a block's countersignatures in one transaction; return what is recorded per seq.
+
+    If any seq already holds a record (the same entry signed before, or another), each is
+    recorded on its own as :func:`record_countersignature` does, and the first wins.
+    """
+    try:
+        with write_transaction(engine) as conn:
+            conn.execute(
+                insert(countersigned),
+                [{"ledger": e.ledger, "seq": e.seq, "hash": e.hash, "sig": sig} for e, sig in signed],
+            )
+        return [(e.hash, sig) for e, sig in signed]
+    except IntegrityError:
+        return [record_countersignature(engine, e, sig) for e, sig in signed]
+
+
 def add_late_signature(conn: Connection, ledger: str, seq: int, signature: Signature, now_text: str) -> bool:
     """Store a countersignature that arrived after the append; False if already stored."""
     exists = conn.execute(
@@ -126,6 +150,38 @@ def save_pending(engine: Engine, entry: Entry, signature: str) -> None:
 
 def clear_pending(conn: Connection, ledger: str) -> None:
     """Drop the pending entry of ``ledger`` (inside the append transaction)."""
+    conn.execute(delete(pending_entries).where(pending_entries.c.ledger == ledger))
+
+
+def save_pending_block(engine: Engine, block: Sequence[tuple[Entry, str]]) -> None:
+    """Persist the PDU's signed block before offering it (replacing any block kept before)."""
+    ledger = block[0][0].ledger
+    with write_transaction(engine) as conn:
+        conn.execute(delete(pending_blocks).where(pending_blocks.c.ledger == ledger))
+        conn.execute(delete(pending_entries).where(pending_entries.c.ledger == ledger))
+        conn.execute(
+            insert(pending_blocks).values(
+                ledger=ledger,
+                entries=json.dumps([e.canonical.decode() for e, _ in block]),
+                signatures=json.dumps([sig for _, sig in block]),
+            )
+        )
+
+
+def load_pending_block(engine: Engine, ledger: str) -> list[tuple[Entry, str]]:
+    """The block kept on ``ledger`` (a single pending entry kept by an older version counts as one)."""
+    with read_transaction(engine) as conn:
+        row = conn.execute(select(pending_blocks).where(pending_blocks.c.ledger == ledger)).one_or_none()
+    if row is None:
+        single = load_pending(engine, ledger)
+        return [] if single is None else [single]
+    entries, signatures = json.loads(row.entries), json.loads(row.signatures)
+    return [(Entry.from_canonical(e.encode()), sig) for e, sig in zip(entries, signatures, strict=True)]
+
+
+def clear_pending_block(conn: Connection, ledger: str) -> None:
+    """Drop the block (and any single pending entry) kept on ``ledger``, inside a transaction."""
+    conn.execute(delete(pending_blocks).where(pending_blocks.c.ledger == ledger))
     conn.execute(delete(pending_entries).where(pending_entries.c.ledger == ledger))
 
 

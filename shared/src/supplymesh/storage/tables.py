@@ -99,6 +99,17 @@ pending_entries = Table(
 """This member's own signed entry awaiting its counterpart, kept across restarts so the
 same entry (never a different one for that seq) is offered again."""
 
+pending_blocks = Table(
+    "pending_blocks",
+    metadata,
+    Column("ledger", String(128), primary_key=True),
+    Column("entries", Text, nullable=False),
+    Column("signatures", Text, nullable=False),
+)
+"""The PDU's block of decisions offered for a quorum and not yet committed (JSON lists of
+canonical entries and of its own signatures), kept across restarts so the same block, never
+a different one for those seqs, is offered again."""
+
 outbox = Table(
     "outbox",
     metadata,

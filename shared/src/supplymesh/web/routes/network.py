@@ -7,7 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 
-from supplymesh.errors import Forbidden
+from supplymesh.core.entry import SealedEntry
+from supplymesh.errors import Forbidden, Unprocessable
+from supplymesh.network.blocks import sign_block
 from supplymesh.network.replica import NetworkReplica, parse
 from supplymesh.network.signing import sign_proposal
 from supplymesh.web.deps import PeerSender
@@ -20,6 +22,25 @@ def get_replica(request: Request) -> NetworkReplica:
 
 
 Replica = Annotated[NetworkReplica, Depends(get_replica)]
+
+
+class BlockSignaturesReply(BaseModel):
+    """A partner's signatures over every entry of a block, in the block's order."""
+
+    signer: str
+    sigs: list[str]
+
+
+def parse_block(body: Any) -> list[SealedEntry]:
+    """The sealed entries of a block body ``{"entries": [{entry, signatures}, …]}``.
+
+    Raises:
+        Unprocessable: if malformed.
+    """
+    items = body.get("entries") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise Unprocessable("a block is {'entries': [{entry, signatures}, …]}")
+    return [parse(item) for item in items]
 
 
 class DecisionSignatureReply(BaseModel):
@@ -37,6 +58,14 @@ def network_partner_router() -> APIRouter:
     async def proposal(body: dict[str, Any], sender: PeerSender, replica: Replica) -> DecisionSignatureReply:
         signature = await sign_proposal(replica, sender, parse(body))
         return DecisionSignatureReply(signer=signature.signer, sig=signature.sig)
+
+    @router.post(
+        "/blocks",
+        summary="Validate a block of consecutive decisions in order and sign all of them, or none",
+    )
+    async def block(body: dict[str, Any], sender: PeerSender, replica: Replica) -> BlockSignaturesReply:
+        signatures = await sign_block(replica, sender, parse_block(body))
+        return BlockSignaturesReply(signer=replica.node.id, sigs=[s.sig for s in signatures])
 
     @router.post("/entries", status_code=204, summary="Replicate a network-ledger entry from the PDU")
     async def entries(body: dict[str, Any], sender: PeerSender, replica: Replica) -> Response:

@@ -1,0 +1,249 @@
+"""Blocks: every decision that is due proposed in one quorum round, each entry certified.
+
+Two demands competing for the same hours in one block never overbook; a block with one
+bad decision gets no quorum and the good ones are proposed again without it; a partner
+that loses the round's answer, or restarts after it, catches up; a PDU that dies after
+the quorum commits the very same block on restart; partners sign a whole block or none.
+"""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from supplymesh.cli.scenarios import DEMAND_B, PROFILE_A, PROFILE_B
+from supplymesh.config import NETWORK_LEDGER
+from supplymesh.core.contracts.network import SPLIT, NetworkState, decide_split
+from supplymesh.core.crypto import Signer
+from supplymesh.core.entry import Entry, SealedEntry, Signature
+from supplymesh.node.keys import KEY_FILE, load_key_file
+from supplymesh.storage import entry_records
+from tests.harness import Harness
+
+pytestmark = [pytest.mark.anyio, pytest.mark.db]
+
+PARTNERS = ("oem-a", "oem-b", "supplier-a", "supplier-b")
+NODES = ("pdu", *PARTNERS)
+BLOCKS = "/peer/v1/network/blocks"
+AVAILABLE = {"supplier-a": Decimal(156), "supplier-b": Decimal(160)}  # 5 days of each plant, less its queue
+
+
+def key_of(harness: Harness, member: str) -> Signer:
+    return load_key_file(harness.state_dir / member / KEY_FILE)
+
+
+class Crash(Exception):
+    pass
+
+
+async def two_competing_demands(harness: Harness) -> list[str]:
+    """DEMAND_B from each OEM: together they need 480 machine-hours of the 316 there are."""
+    for supplier, profile in (("supplier-a", PROFILE_A), ("supplier-b", PROFILE_B)):
+        assert (await harness.erp(supplier).put("/v1/dms/profile", json=profile)).status_code == 200
+    ids = []
+    for buyer in ("oem-a", "oem-b"):
+        created = await harness.erp(buyer).post("/v1/demands", json=DEMAND_B)
+        assert created.status_code == 202, created.text
+        ids.append(created.json()["id"])
+    await harness.drain()
+    return ids
+
+
+def splits(harness: Harness) -> list[Entry]:
+    rows = harness.node("pdu").store.iter_entries(NETWORK_LEDGER)
+    return [e for e in (Entry.from_canonical(r.entry) for r in rows) if e.kind == SPLIT]
+
+
+def heads(harness: Harness) -> set[tuple[int, str]]:
+    found = set()
+    for node in NODES:
+        head = harness.node(node).store.head(NETWORK_LEDGER)
+        assert head is not None
+        found.add((head.size, head.head_hash))
+    return found
+
+
+def hours(entry: Entry) -> dict[str, Decimal]:
+    return {a["supplier"]: Decimal(a["machine_hours"]) for a in entry.body["result"]["allocations"]}
+
+
+async def test_competing_demands_in_one_block_never_overbook(harness: Harness) -> None:
+    await two_competing_demands(harness)
+    await harness.app("pdu").state.sequencer.step()  # one pass: one block, one quorum round
+    first, second = splits(harness)
+    assert second.seq == first.seq + 1 and second.body["base"] == {"seq": first.seq, "hash": first.hash}
+    assert len(harness.node("pdu").store.entries(NETWORK_LEDGER, after=first.seq - 1, limit=10)) == 2
+    booked = {s: hours(first).get(s, Decimal(0)) + hours(second).get(s, Decimal(0)) for s in AVAILABLE}
+    assert all(booked[s] <= AVAILABLE[s] for s in AVAILABLE), booked
+    assert sum(booked.values()) == sum(AVAILABLE.values())  # the second took exactly what was left
+    assert second.body["result"]["unallocated"] > 0
+    await harness.drain()
+    assert len(heads(harness)) == 1
+    for supplier in AVAILABLE:
+        capacity = (await harness.erp(supplier).get("/v1/capacity")).json()
+        assert Decimal(capacity["open_network_hours"]) == booked[supplier]
+
+
+async def test_a_block_with_one_bad_decision_gets_no_quorum_and_the_good_ones_are_proposed_again(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await two_competing_demands(harness)
+    sequencer = harness.app("pdu").state.sequencer
+    honest = decide_split
+    [_, liar_target] = [d.hash for d in sequencer.replica.state.undecided_demands()]
+
+    def lying(state: NetworkState, demand_hash: str, *args: Any) -> dict[str, Any]:
+        result = honest(state, demand_hash, *args)
+        if demand_hash == liar_target:
+            result = copy.deepcopy(result)
+            grown = result["allocations"][0]  # one unit more, consistent in hours and money
+            grown["quantity"] += 1
+            grown["machine_hours"] = str(Decimal(grown["machine_hours"]) + Decimal("0.4"))
+            grown["escrow_amount"] += DEMAND_B["unit_price"]["amount"]  # type: ignore[index]
+            result.update(allocated=result["allocated"] + 1, unallocated=result["unallocated"] - 1)
+        return result
+
+    monkeypatch.setattr("supplymesh_pdu.decision_loop.decide_split", lying)
+    size = harness.node("pdu").store.head(NETWORK_LEDGER).size  # type: ignore[union-attr]
+    await sequencer.step()
+    [good] = splits(harness)
+    assert good.seq == size + 1 and good.body["inputs"]["demand"] != liar_target
+    assert sequencer.replica.state.demands[liar_target].status == "pending"
+    assert any("re-execution gives a different result" in f for f in sequencer.failures[liar_target])
+    assert entry_records.load_pending_block(harness.node("pdu").engine, NETWORK_LEDGER) == []
+    monkeypatch.setattr("supplymesh_pdu.decision_loop.decide_split", honest)
+    await harness.settle()
+    assert [s.body["inputs"]["demand"] for s in splits(harness)] == [
+        good.body["inputs"]["demand"],
+        liar_target,
+    ]
+    assert len(heads(harness)) == 1
+
+
+async def test_a_partner_that_loses_the_block_round_catches_up(harness: Harness) -> None:
+    await two_competing_demands(harness)
+    harness.lose_answers("oem-b", BLOCKS)  # it signs, its answer never arrives
+    await harness.app("pdu").state.sequencer.step()
+    first, second = splits(harness)
+    assert all("oem-b" not in {s["signer"] for s in sealed_signatures(harness, e)} for e in (first, second))
+    await harness.restart("oem-b")
+    await harness.drain()
+    assert len(heads(harness)) == 1
+    state = harness.app("oem-b").state.replica.state
+    assert {state.demands[e.body["inputs"]["demand"]].decision for e in (first, second)} == {
+        first.hash,
+        second.hash,
+    }
+
+
+def sealed_signatures(harness: Harness, entry: Entry) -> list[dict[str, str]]:
+    sealed = entry_records.sealed_at(harness.node("pdu").engine, NETWORK_LEDGER, entry.seq)
+    assert sealed is not None
+    return [s.as_json() for s in sealed.signatures]
+
+
+async def test_a_pdu_that_dies_after_the_quorum_commits_the_same_block_on_restart(harness: Harness) -> None:
+    await two_competing_demands(harness)
+    sequencer = harness.app("pdu").state.sequencer
+
+    def crash(_block: list[SealedEntry], **_kw: Any) -> None:
+        raise Crash("power cut between the quorum and the commit")
+
+    sequencer._commit = crash
+    with pytest.raises(Crash):
+        await sequencer.step()
+    kept = entry_records.load_pending_block(harness.node("pdu").engine, NETWORK_LEDGER)
+    assert [e.kind for e, _ in kept] == [SPLIT, SPLIT], "the block must be on disk before partners see it"
+    await harness.restart("pdu")
+    await harness.settle()
+    assert [e.hash for e in splits(harness)] == [e.hash for e, _ in kept]  # the very entries signed
+    assert entry_records.load_pending_block(harness.node("pdu").engine, NETWORK_LEDGER) == []
+    assert len(heads(harness)) == 1
+
+
+# -- the partner's side: a whole block or nothing --------------------------------------------------------
+
+
+async def composed(harness: Harness) -> list[tuple[Entry, Signature]]:
+    """The PDU's honest block of the two competing splits, composed but not offered."""
+    await two_competing_demands(harness)
+    sequencer = harness.app("pdu").state.sequencer
+    due = sequencer.replica.state.undecided_demands()
+    gathered = [await sequencer._gather_for(d.hash) for d in due]
+    async with sequencer.replica.lock:
+        block: list[tuple[Entry, Signature]] = sequencer._compose(
+            [sequencer._split(d.hash, g) for d, g in zip(due, gathered, strict=True)]
+        )
+    assert [e.kind for e, _ in block] == [SPLIT, SPLIT]
+    return block
+
+
+def wire(block: list[tuple[Entry, Signature]]) -> dict[str, Any]:
+    return {"entries": [{"entry": e.as_json(), "signatures": [own.as_json()]} for e, own in block]}
+
+
+async def offer(harness: Harness, partner: str, body: Any, *, sender: str = "pdu") -> httpx.Response:
+    return await harness.peer(sender).request(partner, "POST", BLOCKS, json=body)
+
+
+async def test_every_partner_signs_an_honest_block_entry_by_entry(harness: Harness) -> None:
+    block = await composed(harness)
+    before = heads(harness)
+    for partner in PARTNERS:
+        answer = await offer(harness, partner, wire(block))
+        assert answer.status_code == 200, answer.text
+        sigs = answer.json()["sigs"]
+        assert answer.json()["signer"] == partner and len(sigs) == 2
+        for (entry, _), sig in zip(block, sigs, strict=True):
+            key_of(harness, partner).public_key.verify_text(sig, entry.digest)
+        assert (await offer(harness, partner, wire(block))).json() == answer.json()  # twice: the same
+    assert heads(harness) == before  # signing appends nothing
+
+
+async def test_a_block_is_refused_whole_naming_the_entry_that_breaks_a_rule(harness: Harness) -> None:
+    block = await composed(harness)
+    (first, own), (second, _) = block
+    forged = Signature("pdu", key_of(harness, "oem-a").sign_text(second.digest))
+    for partner in PARTNERS:
+        answer = await offer(harness, partner, wire([(first, own), (second, forged)]))
+        assert answer.status_code == 409, answer.text
+        assert answer.json()["index"] == 1 and f"at entry {second.seq}" in answer.json()["detail"]
+    for partner in PARTNERS:  # nothing was recorded: the honest block is still signed
+        assert (await offer(harness, partner, wire(block))).status_code == 200
+
+
+@pytest.mark.parametrize("case", ["reordered", "empty", "not-a-list", "gap"])
+async def test_a_malformed_block_is_unprocessable(harness: Harness, case: str) -> None:
+    block = await composed(harness)
+    bodies: dict[str, Any] = {
+        "reordered": wire(block[::-1]),
+        "empty": {"entries": []},
+        "not-a-list": {"entries": wire(block)["entries"][0]},
+        "gap": wire(block[:1] + block[:1]),
+    }
+    answer = await offer(harness, "oem-a", bodies[case])
+    assert answer.status_code == 422, (case, answer.text)
+
+
+async def test_only_the_pdu_proposes_blocks(harness: Harness) -> None:
+    block = await composed(harness)
+    answer = await offer(harness, "oem-b", wire(block), sender="oem-a")
+    assert answer.status_code == 403, answer.text
+
+
+async def test_a_partner_never_signs_two_blocks_for_the_same_seqs(harness: Harness) -> None:
+    block = await composed(harness)
+    assert (await offer(harness, "oem-a", wire(block))).status_code == 200
+    sequencer = harness.app("pdu").state.sequencer
+    (first, _), (second, _) = block
+    async with sequencer.replica.lock:  # the same decision again, dated later: another hash
+        later = sequencer._entry(second.kind, dict(second.body))
+    assert later.seq == first.seq and later.hash != first.hash
+    answer = await offer(harness, "oem-a", wire([(later, sequencer._own(later))]))
+    assert answer.status_code == 409, answer.text
+    assert f"already signed another decision for seq {first.seq}" in answer.json()["detail"]
+    assert answer.json()["index"] == 0
