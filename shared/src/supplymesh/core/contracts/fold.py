@@ -3,7 +3,10 @@
 :func:`apply` never raises. It first *plans* an entry — parses it with the typed
 vocabulary, checks it against the state (:mod:`supplymesh.core.contracts.admission` for
 party actions; base, demand, escrow and amounts for decisions) — and only then runs the
-planned change, which consists of assignments that cannot fail. An entry that does not
+planned change, which consists of assignments that cannot fail. A change never mutates
+a record: it puts a changed copy in its place (see
+:mod:`supplymesh.core.contracts.records`), reading the record from the state when it
+runs, so two changes of one entry to the same record compose. An entry that does not
 fit changes nothing but the ledger's size and head, and its reason is recorded in
 ``state.refused`` (and, for a party action, ``state.refused_actions``), the same way on
 every peer, so a party that got a bad action sequenced gains nothing from it.
@@ -14,6 +17,7 @@ Times never go backwards along the ledger: an entry dated before the last one is
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 
 from supplymesh.core.contracts.admission import Refusal, admit
@@ -133,22 +137,24 @@ def _demand(state: NetworkState, entry: Entry, party: str, action_id: str, terms
 
 
 def _deposit(state: NetworkState, body: Deposit) -> Change:
-    escrow = state.escrows[body.escrow]
+    escrow_id = body.escrow
 
     def change() -> None:
-        escrow.state = "funded"
-        escrow.payment_reference_commitment = body.payment_reference_commitment
+        state.escrows[escrow_id] = replace(
+            state.escrows[escrow_id],
+            state="funded",
+            payment_reference_commitment=body.payment_reference_commitment,
+        )
 
     return change
 
 
 def _production(state: NetworkState, body: ProductionReport) -> Change:
-    escrow = state.escrows[body.escrow]
+    escrow_id = body.escrow
     lot = body.lot()
 
     def change() -> None:
-        escrow.completed = True
-        escrow.lot = lot
+        state.escrows[escrow_id] = replace(state.escrows[escrow_id], completed=True, lot=lot)
 
     return change
 
@@ -175,17 +181,19 @@ def _accept(state: NetworkState, entry: Entry, party: str, body: OfferAcceptance
         lot=lot.lot if lot is not None else None,
     )
     others = [
-        o for o in state.offers.values() if o.lot == offer.lot and o.id != offer.id and o.state == "open"
+        o.id for o in state.offers.values() if o.lot == offer.lot and o.id != offer.id and o.state == "open"
     ]
-    demand = state.demands.get(offer.demand)
 
     def change() -> None:
-        offer.state = "accepted"
+        offers = state.offers
+        offers[offer.id] = replace(offers[offer.id], state="accepted")
         for other in others:
-            other.state = "withdrawn"
+            offers[other] = replace(offers[other], state="withdrawn")
         state.escrows[new_id] = escrow
+        demand = state.demands.get(offer.demand)
         if demand is not None:
-            demand.unallocated = max(0, demand.unallocated - offer.quantity)
+            unallocated = max(0, demand.unallocated - offer.quantity)
+            state.demands[offer.demand] = replace(demand, unallocated=unallocated)
 
     return change
 
@@ -200,8 +208,7 @@ def _plan_failed(state: NetworkState, entry: Entry) -> Change:
         raise Refusal("conflict", "no undecided demand with that hash")
 
     def change() -> None:
-        demand.status = "failed"
-        demand.detail = body.reason
+        state.demands[body.demand] = replace(state.demands[body.demand], status="failed", detail=body.reason)
 
     return change
 

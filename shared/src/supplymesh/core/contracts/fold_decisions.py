@@ -6,12 +6,14 @@ anything; before a result changes the state it must parse
 and fit the state it is applied to: the demand still pending, allocations only to
 priority suppliers with the derived escrow ids and amounts of quantity × unit price, a
 release to the escrow's supplier and a refund to its buyer of exactly what it holds, offers
-only to other buyers' demands. See :mod:`supplymesh.core.contracts.fold`.
+only to other buyers' demands. Changes replace records, never mutate them (see
+:mod:`supplymesh.core.contracts.fold`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 
 from supplymesh.core.contracts.admission import Refusal
@@ -57,7 +59,7 @@ def plan_decision(state: NetworkState, entry: Entry) -> Change:
     if escrow is None:
         raise Refusal("not_found", f"{entry.kind}: no escrow {result.escrow}")
     if isinstance(result, CancelResult):
-        return _plan_cancel(escrow)
+        return _plan_cancel(state, escrow)
     return _plan_quality(state, entry, escrow, result)
 
 
@@ -72,23 +74,25 @@ def _plan_quality(
     if isinstance(result, ReleaseResult):
         if entry.kind != RELEASE or result.to != escrow.supplier:
             raise Refusal("invalid", f"{entry.kind}: a release pays the supplier of the escrow")
-        return _set_state(escrow, "released")
+        return _set_state(state, escrow, "released")
     if entry.kind != REFUND or result.to != escrow.buyer:
         raise Refusal("invalid", f"{entry.kind}: a refund pays back the buyer of the escrow")
     return _plan_refund(state, escrow, result)
 
 
-def _set_state(escrow: EscrowRecord, new_state: str) -> Change:
+def _set_state(state: NetworkState, escrow: EscrowRecord, new_state: str) -> Change:
+    escrow_id = escrow.id
+
     def change() -> None:
-        escrow.state = new_state
+        state.escrows[escrow_id] = replace(state.escrows[escrow_id], state=new_state)
 
     return change
 
 
-def _plan_cancel(escrow: EscrowRecord) -> Change:
+def _plan_cancel(state: NetworkState, escrow: EscrowRecord) -> Change:
     if escrow.state != "awaiting_deposit" or escrow.demand is None:
         raise Refusal("conflict", f"{CANCEL}: escrow {escrow.id} is not an allocation awaiting its deposit")
-    return _set_state(escrow, "cancelled")
+    return _set_state(state, escrow, "cancelled")
 
 
 def _plan_refund(state: NetworkState, escrow: EscrowRecord, result: RefundResult) -> Change:
@@ -115,8 +119,10 @@ def _plan_refund(state: NetworkState, escrow: EscrowRecord, result: RefundResult
             )
         )
 
+    refunded = _set_state(state, escrow, "refunded")
+
     def change() -> None:
-        escrow.state = "refunded"
+        refunded()
         for record in offers:
             state.offers[record.id] = record
         if not offers:
@@ -137,10 +143,13 @@ def _plan_split(state: NetworkState, entry: Entry, result: SplitResult) -> Chang
     allocations = list(result.allocations)
 
     def change() -> None:
-        demand.allocations = allocations
-        demand.unallocated = result.unallocated
-        demand.status = result.status
-        demand.decision = entry.hash
+        state.demands[result.demand] = replace(
+            state.demands[result.demand],
+            allocations=allocations,
+            unallocated=result.unallocated,
+            status=result.status,
+            decision=entry.hash,
+        )
         for escrow in escrows:
             state.escrows[escrow.id] = escrow
 

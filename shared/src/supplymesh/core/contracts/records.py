@@ -1,8 +1,10 @@
 """What the network ledger says, folded: demands, escrows (the suppliers' orders), offers.
 
-Records are plain mutable dataclasses owned by one :class:`NetworkState`; they are
-changed only by the fold (:mod:`supplymesh.core.contracts.fold`), which validates an
-entry completely before it changes anything.
+The fold (:mod:`supplymesh.core.contracts.fold`) validates an entry completely before it
+changes anything, and changes a state copy-on-write: it never assigns to a record or to
+a value inside one (``lot``, ``allocations``, ``terms``, ``defects``), it puts a changed
+copy (``dataclasses.replace``) in the record's place. So a record read from a state keeps
+what it said when it was read, and :meth:`NetworkState.fork` can share every record.
 """
 
 from __future__ import annotations
@@ -112,6 +114,26 @@ class NetworkState:
     _ids: dict[tuple[str, str], str] = field(default_factory=dict, repr=False, compare=False)
     _indexed: int = field(default=0, repr=False, compare=False)
 
+    def fork(self) -> NetworkState:
+        """A copy to fold further (a proposed block) while this state stays exactly as it is.
+
+        Cheap: the containers are copied, the records are shared (the fold replaces a
+        record instead of changing it, see the module docstring).
+        """
+        return NetworkState(
+            size=self.size,
+            head=self.head,
+            time=self.time,
+            demands=dict(self.demands),
+            escrows=dict(self.escrows),
+            offers=dict(self.offers),
+            surplus=list(self.surplus),
+            refused=dict(self.refused),
+            refused_actions=dict(self.refused_actions),
+            _ids=dict(self._ids),
+            _indexed=self._indexed,
+        )
+
     def open_hours(self) -> dict[str, Decimal]:
         """Open network hours per supplier."""
         hours: dict[str, Decimal] = {}
@@ -123,8 +145,9 @@ class NetworkState:
     def demand_by_id(self, buyer: str, demand_id: str) -> DemandRecord | None:
         """A demand by its buyer's id (the first recorded, if several).
 
-        Demands are only ever added, so an index of (buyer, id) catches up with the newest
-        ones only: a lookup per admitted demand stays constant time on a long ledger.
+        Demands are only ever added (a changed demand takes its record's place under the
+        same key), so an index of (buyer, id) catches up with the newest ones only: a lookup
+        per admitted demand stays constant time on a long ledger.
         """
         fresh = len(self.demands) - self._indexed
         if fresh:
