@@ -59,7 +59,7 @@ def funded_order(ledger: Ledger, other_buyers: dict[str, dict[str, str]] | None 
             "payment_reference_commitment": "c" * 64,
         },
     )
-    assert escrow.state == "funded"
+    assert ledger.state.escrows[escrow.id].state == "funded"
     return escrow.id
 
 
