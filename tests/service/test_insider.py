@@ -22,7 +22,7 @@ from supplymesh.core.canonical import CanonicalizationError, canonical_hash
 from supplymesh.core.contracts.network import SPLIT, attested, decide_split
 from supplymesh.core.numbers import MAX_SAFE_INTEGER
 from supplymesh.storage.engine import write_transaction
-from supplymesh.storage.entry_records import load_pending
+from supplymesh.storage.entry_records import load_pending_block
 from supplymesh.storage.outbox import enqueue
 from supplymesh.storage.tables import outbox
 from supplymesh_oem.demands import SUBMIT_TASK
@@ -281,9 +281,7 @@ async def test_a_proposal_left_uncertified_past_the_withdrawal_age_is_withdrawn_
     async with sequencer.replica.lock:
         result = decide_split(sequencer.replica.state, demand.hash, capacities, unavailable)
         assert not await sequencer._round(SPLIT, inputs, result)
-    kept = load_pending(harness.node("pdu").engine, "network")
-    assert kept is not None
-    first = kept[0]
+    [(first, _)] = load_pending_block(harness.node("pdu").engine, "network")
 
     pdu = harness.node("pdu")
     later = datetime.now(UTC) + timedelta(seconds=WITHDRAW_AFTER_SECONDS + 30)

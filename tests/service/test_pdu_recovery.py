@@ -3,6 +3,8 @@ decision on restart: nothing lost, nothing committed twice or with other content
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from supplymesh.cli.scenarios import DEMAND_A, PROFILE_A, PROFILE_B
@@ -25,16 +27,15 @@ async def test_pdu_crash_after_quorum_before_commit_recovers_the_same_decision(h
     sequencer = harness.app("pdu").state.sequencer
     size_before = harness.node("pdu").store.head("network")
 
-    def crash(_sealed: SealedEntry) -> None:
+    def crash(_block: Sequence[SealedEntry], **_kw: object) -> None:
         raise Crash("power cut between the quorum and the commit")
 
-    sequencer._append = crash
+    sequencer._commit = crash
     [demand] = sequencer.replica.state.undecided_demands()
     with pytest.raises(Crash):  # the process dies here: nothing after this line runs in it
         await sequencer.decide_split(demand.hash)
-    kept = entry_records.load_pending(harness.node("pdu").engine, "network")
-    assert kept is not None, "the proposal must be on disk before partners are asked"
-    signed_hash = kept[0].hash
+    [(kept, _)] = entry_records.load_pending_block(harness.node("pdu").engine, "network")
+    signed_hash = kept.hash  # the proposal is on disk before partners are asked
     assert harness.node("pdu").store.head("network") == size_before  # nothing committed
 
     await harness.restart("pdu")  # start-up resumes the pending proposal
@@ -50,4 +51,4 @@ async def test_pdu_crash_after_quorum_before_commit_recovers_the_same_decision(h
         for n in ("pdu", "oem-a", "oem-b", "supplier-a", "supplier-b")
     }
     assert len(roots) == 1
-    assert entry_records.load_pending(harness.node("pdu").engine, "network") is None
+    assert entry_records.load_pending_block(harness.node("pdu").engine, "network") == []

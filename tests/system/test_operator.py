@@ -254,9 +254,7 @@ def node_pids(state: Path) -> list[int]:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_stop_while_nodes_start_exits_0(
-    tmp_path: Path, up_factory: Any, signum: int
-) -> None:
+def test_a_stop_while_nodes_start_exits_0(tmp_path: Path, up_factory: Any, signum: int) -> None:
     # No window between the first node starting and the network serving in which a stop
     # kills the launcher by its signal: it stops what it started and exits 0.
     state = tmp_path / "state"

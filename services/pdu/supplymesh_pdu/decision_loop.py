@@ -17,7 +17,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from supplymesh.config import NETWORK_LEDGER
 from supplymesh.core.contracts.network import (
@@ -67,8 +66,27 @@ class DecisionLoop(QuorumRounds):
             self.wake.clear()
 
     async def step(self) -> None:
-        """One pass: the pending block settled, then one block of everything due."""
-        await self._settle_kept()
+        """One pass: up to ``attempts`` rounds, each re-offering the pending block or proposing a new one.
+
+        Rounds stop once everything offered committed; what stays undecided is counted
+        (a split ends ``failed`` at ``attempts``) and tried again in the next pass.
+        """
+        for _ in range(self.attempts):
+            outcome = await self._settle_kept()
+            makers: list[tuple[str, Maker]] = []
+            if outcome is None:
+                makers = await self._due_makers()
+                if not makers:
+                    return
+                async with self.replica.lock:
+                    outcome = await self._decide_locked(makers)
+            if not outcome.failed:
+                if len(makers) >= BLOCK_MAX:
+                    self.wake.set()  # more may be due than one block holds
+                return
+
+    async def _due_makers(self) -> list[tuple[str, Maker]]:
+        """Everything due now, splits first; the attestations of every undecided demand gathered at once."""
         state = self.replica.state
         demands = [d.hash for d in state.undecided_demands()][:BLOCK_MAX]
         gathered = await asyncio.gather(*(self._gather_for(h) for h in demands))
@@ -80,11 +98,7 @@ class DecisionLoop(QuorumRounds):
         now = self.node.now_text()
         overdue = [e.id for e in state.escrows.values() if deposit_overdue(e, now, window)]
         makers += [(e, self._cancel(e)) for e in overdue if self._due(e)]
-        if makers:
-            async with self.replica.lock:
-                outcome = await self._decide_locked(makers)
-            if outcome.committed and len(makers) >= BLOCK_MAX:
-                self.wake.set()  # more may be due than one block holds
+        return makers
 
     async def _decide_locked(self, makers: Sequence[tuple[str, Maker]]) -> Outcome:
         """Compose, offer and settle one block (lock held); nothing if a block is pending again.
@@ -115,21 +129,27 @@ class DecisionLoop(QuorumRounds):
             outcome.committed += again.committed
         return outcome
 
-    async def _settle_kept(self) -> None:
-        """Offer what is left of a pending block again, or withdraw it if an attestation it lacked arrived."""
+    async def _settle_kept(self) -> Outcome | None:
+        """Offer what is left of a pending block again, or withdraw it if an attestation it lacked arrived.
+
+        Returns:
+            The round's outcome (empty after a withdrawal), None if no block was pending.
+        """
         async with self.replica.lock:
             kept = self._kept()
         if not kept:
-            return
+            return None
         renewed = await self._renewed([e for e, _ in kept])
         async with self.replica.lock:
             kept = self._kept()
             if not kept:
-                return
+                return Outcome()
             if renewed:
                 self._withdraw_locked([e for e, _ in kept], "an attestation it left out arrived")
-                return
-            self._settle(await self._offer(kept))
+                return Outcome(failed={subject_of(e): "withdrawn" for e, _ in kept})
+            outcome = await self._offer(kept)
+            self._settle(outcome)
+            return outcome
 
     async def _renewed(self, entries: Sequence[Entry]) -> bool:
         """True if a split among ``entries`` lacks an attestation its suppliers or buyer give now."""
@@ -224,38 +244,6 @@ class DecisionLoop(QuorumRounds):
             return CANCEL, {"escrow": escrow_id}, decide_cancel(state, escrow_id)
 
         return self._guard(escrow_id, make)
-
-    # -- one subject at a time (start-up, operators, tests) -----------------------------------------
-
-    async def decide_split(self, demand_hash: str) -> bool:
-        """Algorithm 3 for one demand, up to ``attempts`` rounds; True once decided."""
-        return await self._decide_one(demand_hash, lambda: self._gather_for(demand_hash), self._split)
-
-    async def decide_quality(self, escrow_id: str) -> bool:
-        """Algorithm 4 for one reported lot (or accepted offer); True once decided."""
-        return await self._decide_one(escrow_id, None, lambda e, _g: self._quality(e))
-
-    async def decide_cancel(self, escrow_id: str) -> bool:
-        """Cancel an allocation whose deposit did not arrive within the window; True once settled."""
-        return await self._decide_one(escrow_id, None, lambda e, _g: self._cancel(e))
-
-    async def _decide_one(self, subject: str, gather: Any, maker: Callable[[str, Any], Maker]) -> bool:
-        for _ in range(self.attempts):
-            await self._settle_kept()
-            gathered = await gather() if gather is not None else None
-            async with self.replica.lock:
-                if maker(subject, gathered)(self.replica.state) is None and not self.left_out:
-                    return True  # nothing (any more) to decide
-                self.left_out.clear()
-                outcome = await self._decide_locked([(subject, maker(subject, gathered))])
-            if subject in outcome.committed:
-                return True
-            if (
-                subject in self.replica.state.demands
-                and self.replica.state.demands[subject].status != "pending"
-            ):
-                return False
-        return False
 
     async def _gather_for(self, demand_hash: str) -> Gathered:
         """What the priority suppliers (or, for a silent one, its buyer) attest for the demand."""

@@ -7,7 +7,8 @@ and is assembled from the seams that follow it:
 * :mod:`supplymesh_pdu.writer` — the PDU's entries, appended with their pushes queued;
 * :mod:`supplymesh_pdu.rounds` — quorum rounds: propose at a base, re-offer a kept
   proposal, withdraw an expired one, collect signatures, commit;
-* :mod:`supplymesh_pdu.decision_loop` — splits, quality decisions and cancellations,
+* :mod:`supplymesh_pdu.decision_loop` — splits, quality decisions and cancellations in blocks
+  (:mod:`supplymesh_pdu.single` decides one subject on its own),
   with per-subject back-off; a demand whose split cannot reach a quorum after
   ``attempts`` rounds is marked ``failed`` with the reasons the partners gave;
 * :mod:`supplymesh_pdu.replication` — pushes to partners through the outbox, in order.
@@ -25,10 +26,10 @@ from supplymesh.network.replica import NetworkReplica
 from supplymesh.node.context import Node
 from supplymesh_pdu import replication
 from supplymesh_pdu.admission import admit
-from supplymesh_pdu.decision_loop import DecisionLoop
+from supplymesh_pdu.single import SingleDecisions
 
 
-class Sequencer(DecisionLoop):
+class Sequencer(SingleDecisions):
     """Sequences the network ledger and runs decision rounds."""
 
     def __init__(
