@@ -246,3 +246,35 @@ async def test_a_partner_never_signs_two_blocks_for_the_same_seqs(harness: Harne
     assert answer.status_code == 409, answer.text
     assert f"already signed another decision for seq {first.seq}" in answer.json()["detail"]
     assert answer.json()["index"] == 0
+
+
+async def test_an_action_that_takes_a_pending_blocks_seq_withdraws_the_rest_and_partners_sign_on(
+    harness: Harness,
+) -> None:
+    # Every partner signs a block of two but no answer arrives: the block stays pending.
+    await two_competing_demands(harness)
+    sequencer = harness.app("pdu").state.sequencer
+    for partner in PARTNERS:
+        harness.lose_answers(partner, BLOCKS, count=10)
+    makers = await sequencer._due_makers()
+    async with sequencer.replica.lock:  # one round, left pending
+        assert (await sequencer._offer(sequencer._compose([m for _, m in makers]))).committed == []
+    kept = [e for e, _ in entry_records.load_pending_block(harness.node("pdu").engine, NETWORK_LEDGER)]
+    assert [e.kind for e in kept] == [SPLIT, SPLIT]
+    harness.lost_answers.clear()
+    # A party action arrives: it takes the first seq; a withdrawal takes the second, which
+    # partners had signed, so none of them holds a signature for a seq a later decision needs.
+    created = await harness.erp("oem-a").post("/v1/demands", json={**DEMAND_B, "quantity": 10})
+    assert created.status_code == 202, created.text
+    await harness.drain()
+    rows = harness.node("pdu").store.entries(NETWORK_LEDGER, after=kept[0].seq - 1, limit=2)
+    taken = [Entry.from_canonical(r.entry) for r in rows]
+    assert taken[0].kind == "demand.submitted" and taken[0].seq == kept[0].seq
+    assert taken[1].kind == "proposal.withdrawn" and taken[1].body["proposal"] == kept[1].hash
+    await harness.settle()
+    decided = {s.body["inputs"]["demand"] for s in splits(harness)}
+    assert decided == set(sequencer.replica.state.demands)  # all three, none failed
+    assert all(d.status != "pending" for d in sequencer.replica.state.demands.values())
+    assert all(len(sealed_signatures(harness, s)) == 5 for s in splits(harness))  # every partner signed
+    await harness.drain()
+    assert len(heads(harness)) == 1
