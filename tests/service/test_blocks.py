@@ -9,11 +9,13 @@ the quorum commits the very same block on restart; partners sign a whole block o
 from __future__ import annotations
 
 import copy
+import json
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from supplymesh.cli.scenarios import DEMAND_B, PROFILE_A, PROFILE_B
 from supplymesh.config import NETWORK_LEDGER
@@ -22,6 +24,8 @@ from supplymesh.core.crypto import Signer
 from supplymesh.core.entry import Entry, SealedEntry, Signature
 from supplymesh.node.keys import KEY_FILE, load_key_file
 from supplymesh.storage import entry_records
+from supplymesh.storage.engine import read_transaction
+from supplymesh.storage.tables import outbox
 from tests.harness import Harness
 
 pytestmark = [pytest.mark.anyio, pytest.mark.db]
@@ -81,6 +85,12 @@ async def test_competing_demands_in_one_block_never_overbook(harness: Harness) -
     assert all(booked[s] <= AVAILABLE[s] for s in AVAILABLE), booked
     assert sum(booked.values()) == sum(AVAILABLE.values())  # the second took exactly what was left
     assert second.body["result"]["unallocated"] > 0
+    with read_transaction(harness.node("pdu").engine) as conn:  # one push per partner for the block
+        pushes = [
+            json.loads(p) for p in conn.execute(select(outbox.c.payload).where(outbox.c.done == 0)).scalars()
+        ]
+    ranges = sorted((p["partner"], p["seq"], p["last"]) for p in pushes if p.get("last") == second.seq)
+    assert ranges == [(p, first.seq, second.seq) for p in PARTNERS]
     await harness.drain()
     assert len(heads(harness)) == 1
     for supplier in AVAILABLE:

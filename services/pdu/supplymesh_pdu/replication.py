@@ -1,8 +1,9 @@
 """Replication of the network ledger: every committed entry pushed to every partner, in order.
 
 An append queues one outbox task per partner in its own transaction
-(:func:`queue_pushes`); the outbox then delivers each (:func:`push`) and retries a
-partner that is down until it takes the entry.
+(:func:`queue_pushes`), for the one entry or the whole range a block committed; the
+outbox then delivers each in one request (:func:`push`) and retries a partner that is
+down until it takes them.
 """
 
 from __future__ import annotations
@@ -22,32 +23,37 @@ PUSH_TASK = "network.push"
 ENTRIES_PATH = "/peer/v1/network/entries"
 
 
-def queue_pushes(conn: Connection, partners: Iterable[str], seq: int, *, now_text: str) -> None:
-    """Queue the push of network entry ``seq`` to each partner, in the appending transaction."""
+def queue_pushes(
+    conn: Connection, partners: Iterable[str], seq: int, last: int = 0, *, now_text: str
+) -> None:
+    """Queue the push of network entries ``seq``…``last`` to each partner, in the appending transaction."""
+    last = max(seq, last)
     for partner in partners:
         outbox.enqueue(
             conn,
             task=PUSH_TASK,
-            key=f"{partner}:{seq}",
-            payload={"partner": partner, "seq": seq},
+            key=f"{partner}:{seq}" if last == seq else f"{partner}:{seq}-{last}",
+            payload={"partner": partner, "seq": seq, "last": last},
             now_text=now_text,
         )
 
 
 async def push(node: Node, payload: dict[str, Any]) -> None:
-    """Outbox: deliver one entry to one partner.
+    """Outbox: deliver one entry, or a range of them in one request, to one partner.
 
     Raises:
-        LookupError: the entry is not on the PDU's ledger.
+        LookupError: an entry is not on the PDU's ledger.
         PeerError: the partner refused it (the outbox retries).
     """
     partner, seq = payload["partner"], int(payload["seq"])
-    rows = node.store.entries(NETWORK_LEDGER, after=seq - 1, limit=1)
-    if not rows:
-        raise LookupError(f"network seq {seq} not found")
-    item = {"entry": json.loads(rows[0].entry), "signatures": json.loads(rows[0].signatures)}
-    response = await node.peers.request(partner, "POST", ENTRIES_PATH, json=item)
+    last = int(payload.get("last", seq))
+    rows = node.store.entries(NETWORK_LEDGER, after=seq - 1, limit=last - seq + 1)
+    if len(rows) != last - seq + 1:
+        raise LookupError(f"network seq {seq}…{last} not found")
+    items = [{"entry": json.loads(r.entry), "signatures": json.loads(r.signatures)} for r in rows]
+    body = items[0] if len(items) == 1 else {"entries": items}
+    response = await node.peers.request(partner, "POST", ENTRIES_PATH, json=body)
     if response.status_code >= 400:
         raise PeerError(
-            f"{partner} refused network seq {seq}: HTTP {response.status_code} {response.text[:200]}"
+            f"{partner} refused network seq {seq}…{last}: HTTP {response.status_code} {response.text[:200]}"
         )

@@ -57,10 +57,14 @@ class LedgerWriter:
         """
         now = self.node.now_text()
 
+        first, last = block[0].entry.seq, block[-1].entry.seq
+
         def follow_up(conn: Connection, sealed: SealedEntry, _state: NetworkState) -> None:
+            if sealed.entry.seq != last:
+                return
             if not keep_pending:
                 entry_records.clear_pending_block(conn, NETWORK_LEDGER)
-            queue_pushes(conn, self.partners, sealed.entry.seq, now_text=now)
+            queue_pushes(conn, self.partners, first, last, now_text=now)
 
         self.replica.append_many(block, extra=follow_up)
         self.node.wake_outbox()

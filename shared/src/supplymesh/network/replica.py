@@ -153,14 +153,42 @@ class NetworkReplica:
                 raise
             if not page:
                 return pulled
-            for item in page:
-                sealed = parse(item)
-                try:
-                    check_entry(self.node.config, sealed)
-                except RuleViolation as exc:
-                    raise Unprocessable(f"network entry {sealed.entry.seq} refused: {exc}") from exc
-                self.append(sealed)
-                pulled += 1
+            fresh = [s for s in (parse(item) for item in page) if s.entry.seq > self.state.size]
+            self._append_checked(fresh)
+            pulled += len(fresh)
+
+    def _append_checked(self, block: Sequence[SealedEntry]) -> None:
+        """Check each entry the PDU sealed and that they continue the replica; append all in one transaction.
+
+        Raises:
+            Unprocessable: an entry breaks a rule (nothing is appended).
+            Conflict: they do not continue the replica.
+        """
+        size, head = self.state.size, self.state.head
+        for sealed in block:
+            try:
+                check_entry(self.node.config, sealed)
+            except RuleViolation as exc:
+                raise Unprocessable(f"network entry {sealed.entry.seq} refused: {exc}") from exc
+            if sealed.entry.seq != size + 1 or sealed.entry.prev != head:
+                raise Conflict(
+                    f"network entry {sealed.entry.seq} does not continue this replica (size {size})"
+                )
+            size, head = sealed.entry.seq, sealed.entry.hash
+        if block:
+            self.append_many(block)
+
+    async def accept_many(self, block: Sequence[SealedEntry]) -> None:
+        """Partner side: a range of entries the PDU sealed, checked and appended in one transaction."""
+        async with self.lock:
+            held = [s for s in block if s.entry.seq <= self.state.size]
+            for sealed in held:
+                await self._accept_locked(sealed)  # already held: must be the same entry
+            fresh = [s for s in block if s.entry.seq > self.state.size]
+            if fresh and fresh[0].entry.seq > self.state.size + 1:
+                await self._pull_locked()
+                fresh = [s for s in fresh if s.entry.seq > self.state.size]
+            self._append_checked(fresh)
 
     async def sync_forever(self, interval: float) -> None:
         """Background: converge with the PDU even if pushes were missed."""

@@ -67,11 +67,18 @@ def network_partner_router() -> APIRouter:
         signatures = await sign_block(replica, sender, parse_block(body))
         return BlockSignaturesReply(signer=replica.node.id, sigs=[s.sig for s in signatures])
 
-    @router.post("/entries", status_code=204, summary="Replicate a network-ledger entry from the PDU")
+    @router.post(
+        "/entries",
+        status_code=204,
+        summary="Replicate a network-ledger entry (or a range, {entries: [...]}) from the PDU",
+    )
     async def entries(body: dict[str, Any], sender: PeerSender, replica: Replica) -> Response:
         if sender != replica.node.config.pdu.id:
             raise Forbidden("only the PDU replicates the network ledger")
-        await replica.accept(parse(body))
+        if "entries" in body:
+            await replica.accept_many(parse_block(body))
+        else:
+            await replica.accept(parse(body))
         return Response(status_code=204)
 
     return router
