@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from supplymesh.cli.scenarios import DEMAND_B, PROFILE_A, PROFILE_B
 from supplymesh.config import NETWORK_LEDGER
@@ -24,7 +24,7 @@ from supplymesh.core.crypto import Signer
 from supplymesh.core.entry import Entry, SealedEntry, Signature
 from supplymesh.node.keys import KEY_FILE, load_key_file
 from supplymesh.storage import entry_records
-from supplymesh.storage.engine import read_transaction
+from supplymesh.storage.engine import read_transaction, write_transaction
 from supplymesh.storage.tables import outbox
 from tests.harness import Harness
 
@@ -288,3 +288,33 @@ async def test_an_action_that_takes_a_pending_blocks_seq_withdraws_the_rest_and_
     assert all(len(sealed_signatures(harness, s)) == 5 for s in splits(harness))  # every partner signed
     await harness.drain()
     assert len(heads(harness)) == 1
+
+
+async def test_a_block_carries_the_entries_a_partner_lacks_so_it_signs_without_pulling(
+    harness: Harness,
+) -> None:
+    await two_competing_demands(harness)
+    pdu = harness.node("pdu")
+    sequencer = harness.app("pdu").state.sequencer
+    created = await harness.erp("oem-a").post("/v1/demands", json={**DEMAND_B, "quantity": 10})
+    assert created.status_code == 202, created.text
+    sender = harness.node("oem-a").outbox
+    assert sender is not None
+    with write_transaction(sender.engine) as conn:
+        conn.execute(update(outbox).where(outbox.c.done == 0).values(next_attempt=0))
+    assert await sender.run_once() >= 1  # the demand reaches the PDU, which pushes it to no one
+    with write_transaction(pdu.engine) as conn:
+        conn.execute(update(outbox).where(outbox.c.done == 0).values(done=1))
+    newest = pdu.store.head(NETWORK_LEDGER)
+    assert newest is not None
+    for partner in PARTNERS:
+        assert harness.app(partner).state.replica.state.size == newest.size - 1
+        assert sequencer.held[partner] == newest.size - 1  # known from the pushes it took
+    harness.down("pdu")  # and no partner can pull from the PDU
+    makers = await sequencer._due_makers()
+    async with sequencer.replica.lock:
+        outcome = await sequencer._offer(sequencer._compose([m for _, m in makers]))
+    assert len(outcome.committed) == 3, sequencer.failures
+    assert all(len(sealed_signatures(harness, s)) == 5 for s in splits(harness))
+    for partner in PARTNERS:
+        assert harness.app(partner).state.replica.state.size == newest.size  # took what was carried

@@ -18,6 +18,7 @@ nobody signed it, and it is simply dropped.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ log = logging.getLogger("supplymesh.pdu")
 
 WITHDRAW_AFTER_SECONDS = MAX_CLOCK_SKEW_SECONDS // 2
 BLOCK_MAX = 64
+CARRY_MAX = 256
+"""The most entries a partner lacks that are carried with a block (a partner further behind pulls)."""
 """The most decisions proposed in one block (partners accept up to 256)."""
 
 Decision = tuple[str, dict[str, Any], dict[str, Any]]
@@ -133,7 +136,13 @@ class QuorumRounds(LedgerWriter):
         if not block:
             return outcome
         members = sorted({m for e, _ in block for m in policy_for(self.node.config, e.kind).members})
-        votes = await asyncio.gather(*(ask_block(self.node, p, block, timeout=self.timeout) for p in members))
+        lacking = self._lacking(members, block[0][0].seq)
+        votes = await asyncio.gather(
+            *(ask_block(self.node, p, block, timeout=self.timeout, before=lacking[p]) for p in members)
+        )
+        for p, vote in zip(members, votes, strict=True):
+            if not isinstance(vote, Refused):
+                self.holds(p, block[0][0].seq - 1)
         by_member = {p: v for p, v in zip(members, votes, strict=True) if not isinstance(v, Refused)}
         refusals = [v for v in votes if isinstance(v, Refused)]
         certified: list[SealedEntry] = []
@@ -152,6 +161,22 @@ class QuorumRounds(LedgerWriter):
         if len(certified) < len(block):
             self._not_certified(block, len(certified), refusals, described, outcome)
         return outcome
+
+    def _lacking(self, members: Sequence[str], first: int) -> dict[str, list[dict[str, Any]]]:
+        """The entries before ``first`` each partner is not known to hold, sent with the block.
+
+        A partner then signs without pulling them first; one further behind than
+        ``CARRY_MAX`` entries is sent none and pulls.
+        """
+        start = {p: self.held.get(p, 0) + 1 for p in members}
+        wanted = [s for s in start.values() if first - CARRY_MAX <= s < first]
+        if not wanted:
+            return {p: [] for p in members}
+        rows = self.node.store.entries(NETWORK_LEDGER, after=min(wanted) - 1, limit=first - min(wanted))
+        items = [
+            (r.seq, {"entry": json.loads(r.entry), "signatures": json.loads(r.signatures)}) for r in rows
+        ]
+        return {p: [i for seq, i in items if seq >= start[p]] if start[p] in wanted else [] for p in members}
 
     def _not_certified(
         self,

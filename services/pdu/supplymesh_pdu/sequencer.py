@@ -82,5 +82,6 @@ class Sequencer(SingleDecisions):
         return None if found is None else {"ledger": NETWORK_LEDGER, "seq": found[0], "hash": found[1]}
 
     async def push(self, payload: dict[str, Any]) -> None:
-        """Outbox: deliver one entry to one partner (see :func:`supplymesh_pdu.replication.push`)."""
+        """Outbox: deliver entries to one partner (see :func:`supplymesh_pdu.replication.push`)."""
         await replication.push(self.node, payload)
+        self.holds(str(payload["partner"]), int(payload.get("last", payload["seq"])))

@@ -37,17 +37,21 @@ class Refused:
 
 
 async def ask_partner(
-    node: Node, partner: str, entry: Entry, own: Signature, *, timeout: float
+    node: Node,
+    partner: str,
+    entry: Entry,
+    own: Signature,
+    *,
+    timeout: float,
+    before: Sequence[dict[str, Any]] = (),
 ) -> Signature | Refused:
     """Offer ``entry`` (signed by the PDU) to ``partner``; its signature or why not."""
+    body: dict[str, Any] = {"entry": entry.as_json(), "signatures": [own.as_json()]}
+    if before:
+        body["before"] = list(before)
     try:
         response = await asyncio.wait_for(
-            node.peers.request(
-                partner,
-                "POST",
-                PROPOSALS_PATH,
-                json={"entry": entry.as_json(), "signatures": [own.as_json()]},
-            ),
+            node.peers.request(partner, "POST", PROPOSALS_PATH, json=body),
             timeout=timeout,
         )
     except (PeerError, TimeoutError) as exc:
@@ -63,16 +67,26 @@ async def ask_partner(
 
 
 async def ask_block(
-    node: Node, partner: str, block: Sequence[tuple[Entry, Signature]], *, timeout: float
+    node: Node,
+    partner: str,
+    block: Sequence[tuple[Entry, Signature]],
+    *,
+    timeout: float,
+    before: Sequence[dict[str, Any]] = (),
 ) -> list[Signature] | Refused:
     """Offer ``block`` (entries signed by the PDU) to ``partner``: its signature of each, or why not.
 
-    A block of one is offered as a single proposal.
+    A block of one is offered as a single proposal. ``before``: committed entries the
+    partner lacks before the block, carried so that it need not pull them.
     """
     if len(block) == 1:
-        vote = await ask_partner(node, partner, block[0][0], block[0][1], timeout=timeout)
+        vote = await ask_partner(node, partner, block[0][0], block[0][1], timeout=timeout, before=before)
         return [vote] if isinstance(vote, Signature) else Refused(vote.reason, vote.answered, 0)
-    body = {"entries": [{"entry": e.as_json(), "signatures": [own.as_json()]} for e, own in block]}
+    body: dict[str, Any] = {
+        "entries": [{"entry": e.as_json(), "signatures": [own.as_json()]} for e, own in block]
+    }
+    if before:
+        body["before"] = list(before)
     try:
         response = await asyncio.wait_for(
             node.peers.request(partner, "POST", BLOCKS_PATH, json=body), timeout=timeout

@@ -31,6 +31,12 @@ class LedgerWriter:
         self.replica = replica
         self.wake = asyncio.Event()
         """Set when something may have become due for a decision."""
+        self.held: dict[str, int] = {}
+        """The network seq each partner is known to hold (it took a push of it, or signed after it)."""
+
+    def holds(self, partner: str, seq: int) -> None:
+        """Note that ``partner`` holds the network ledger up to ``seq``."""
+        self.held[partner] = max(self.held.get(partner, 0), seq)
 
     @property
     def partners(self) -> list[str]:

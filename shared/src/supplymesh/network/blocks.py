@@ -17,19 +17,38 @@ block or across blocks.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from itertools import pairwise
+from typing import Any
 
 from supplymesh.core.contracts.network import NetworkState, apply
 from supplymesh.core.entry import SealedEntry, Signature
-from supplymesh.errors import Conflict, Forbidden, Unprocessable
-from supplymesh.network.replica import NetworkReplica
+from supplymesh.errors import Conflict, Forbidden, PeerError, Unprocessable
+from supplymesh.network.replica import NetworkReplica, parse
 from supplymesh.network.rules import RuleViolation
 from supplymesh.network.signing import validate_at
 from supplymesh.storage import entry_records
 
+log = logging.getLogger("supplymesh.network")
+
 MAX_BLOCK_ENTRIES = 256
 """The most entries a partner validates in one block (the PDU proposes at most 64)."""
+
+
+async def take_carried(replica: NetworkReplica, sender: str, carried: Any) -> None:
+    """Committed entries the PDU carried with a proposal, taken like a push before it is judged.
+
+    They save a partner the pull of what it lacks. Anything wrong with them (not from the
+    PDU, malformed, a certificate that fails) is ignored here: the partner then pulls, as
+    it would without them, and the proposal is judged the same way.
+    """
+    if sender != replica.node.config.pdu.id or not isinstance(carried, list) or not carried:
+        return
+    try:
+        await replica.accept_many([parse(item) for item in carried[:MAX_BLOCK_ENTRIES]])
+    except (Unprocessable, Conflict, PeerError) as exc:
+        log.info("entries carried with a proposal not taken (%s); pulling instead", exc)
 
 
 def refused(index: int, detail: str) -> Conflict:

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from supplymesh.core.entry import SealedEntry
 from supplymesh.errors import Forbidden, Unprocessable
-from supplymesh.network.blocks import sign_block
+from supplymesh.network.blocks import sign_block, take_carried
 from supplymesh.network.replica import NetworkReplica, parse
 from supplymesh.network.signing import sign_proposal
 from supplymesh.web.deps import PeerSender
@@ -56,6 +56,7 @@ def network_partner_router() -> APIRouter:
 
     @router.post("/proposals", summary="Validate and sign a proposed decision (re-executes the rule)")
     async def proposal(body: dict[str, Any], sender: PeerSender, replica: Replica) -> DecisionSignatureReply:
+        await take_carried(replica, sender, body.get("before"))
         signature = await sign_proposal(replica, sender, parse(body))
         return DecisionSignatureReply(signer=signature.signer, sig=signature.sig)
 
@@ -64,6 +65,7 @@ def network_partner_router() -> APIRouter:
         summary="Validate a block of consecutive decisions in order and sign all of them, or none",
     )
     async def block(body: dict[str, Any], sender: PeerSender, replica: Replica) -> BlockSignaturesReply:
+        await take_carried(replica, sender, body.get("before"))
         signatures = await sign_block(replica, sender, parse_block(body))
         return BlockSignaturesReply(signer=replica.node.id, sigs=[s.sig for s in signatures])
 
