@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from supplymesh.core.canonical import CanonicalizationError, canonicalize
 from supplymesh.core.entry import Entry, Signature
 from supplymesh.core.vocabulary.decisions import check_result
@@ -93,6 +95,11 @@ async def ask_block(
         )
     except (PeerError, TimeoutError) as exc:
         return Refused(f"{partner}: no answer ({type(exc).__name__})", answered=False)
+    return _block_answer(partner, response, len(block))
+
+
+def _block_answer(partner: str, response: httpx.Response, size: int) -> list[Signature] | Refused:
+    """A partner's answer to a block: a signature per entry, or its refusal naming the entry."""
     try:
         answer = response.json()
     except ValueError:
@@ -103,10 +110,8 @@ async def ask_block(
         answered = 400 <= response.status_code < 500
         return Refused(f"{partner}: {detail}", answered, index if isinstance(index, int) else None)
     sigs = answer.get("sigs")
-    if not isinstance(sigs, list) or len(sigs) != len(block):
-        return Refused(
-            f"{partner}: answered {len(sigs) if isinstance(sigs, list) else 'no'} signatures", False
-        )
+    if not isinstance(sigs, list) or len(sigs) != size:
+        return Refused(f"{partner}: not one signature per entry", answered=False)
     return [Signature(partner, str(sig)) for sig in sigs]
 
 
