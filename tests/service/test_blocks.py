@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 
 from supplymesh.cli.scenarios import DEMAND_B, PROFILE_A, PROFILE_B
 from supplymesh.config import NETWORK_LEDGER
+from supplymesh.core.contracts.channel import CAPACITY_KIND
 from supplymesh.core.contracts.network import SPLIT, NetworkState, decide_split
 from supplymesh.core.crypto import Signer
 from supplymesh.core.entry import Entry, SealedEntry, Signature
@@ -318,3 +319,83 @@ async def test_a_block_carries_the_entries_a_partner_lacks_so_it_signs_without_p
     assert all(len(sealed_signatures(harness, s)) == 5 for s in splits(harness))
     for partner in PARTNERS:
         assert harness.app(partner).state.replica.state.size == newest.size  # took what was carried
+
+
+# -- attestations amortised: one per supplier and buyer per round ------------------------------------
+
+
+async def demands_of_one_buyer(harness: Harness, count: int) -> list[str]:
+    for supplier, profile in (("supplier-a", PROFILE_A), ("supplier-b", PROFILE_B)):
+        assert (await harness.erp(supplier).put("/v1/dms/profile", json=profile)).status_code == 200
+    for _ in range(count):
+        created = await harness.erp("oem-a").post("/v1/demands", json={**DEMAND_B, "quantity": 100})
+        assert created.status_code == 202, created.text
+    await harness.drain()
+    return [d.hash for d in harness.app("pdu").state.sequencer.replica.state.undecided_demands()]
+
+
+def attestations_on(harness: Harness, ledger: str) -> list[Entry]:
+    rows = harness.node("oem-a").store.iter_entries(ledger)
+    return [e for e in (Entry.from_canonical(r.entry) for r in rows) if e.kind == CAPACITY_KIND]
+
+
+async def test_one_attestation_per_supplier_answers_every_demand_of_the_round(harness: Harness) -> None:
+    hashes = await demands_of_one_buyer(harness, 3)
+    channels = ("channel:oem-a:supplier-a", "channel:oem-a:supplier-b")
+    before = {ledger: len(attestations_on(harness, ledger)) for ledger in channels}
+    await harness.app("pdu").state.sequencer.step()
+    await harness.drain()
+    decided = splits(harness)
+    assert sorted(s.body["inputs"]["demand"] for s in decided) == sorted(hashes)
+    for ledger in channels:
+        made = attestations_on(harness, ledger)
+        assert len(made) == before[ledger] + 1  # one for the round, not one per demand
+        assert sorted(made[-1].body["demands"]) == sorted(hashes)
+        used = {
+            Entry.from_json(a["entry"]).hash
+            for s in decided
+            for a in s.body["inputs"]["attestations"]
+            if a["entry"]["ledger"] == ledger
+        }
+        assert used == {made[-1].hash}
+    assert len(heads(harness)) == 1
+
+
+async def ask_attestations(harness: Harness, body: Any) -> httpx.Response:
+    return await harness.peer("pdu").request(
+        "supplier-a", "POST", "/peer/v1/capacity/attestations", json=body
+    )
+
+
+async def test_a_supplier_attests_the_demands_it_may_and_says_why_not_for_the_others(
+    harness: Harness,
+) -> None:
+    hashes = await demands_of_one_buyer(harness, 2)
+    unknown = "ab" * 32
+    answer = await ask_attestations(harness, {"buyer": "oem-a", "demands": [*hashes, unknown]})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert sorted(body["entry"]["body"]["demands"]) == sorted(hashes)
+    assert (
+        list(body["refused"]) == [unknown]
+        and "not on supplier-a's network replica" in body["refused"][unknown]
+    )
+    again = await ask_attestations(harness, {"buyer": "oem-a", "demands": list(reversed(hashes))})
+    assert again.json()["entry"] == body["entry"]  # asked again: the same attestation, none added
+    none = await ask_attestations(harness, {"buyer": "oem-b", "demands": hashes})  # not oem-b's demands
+    assert none.status_code == 409 and set(none.json()["refused"]) == set(hashes)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"buyer": "oem-a"},
+        {"buyer": "oem-a", "demand": "ab" * 32, "demands": ["ab" * 32]},
+        {"buyer": "oem-a", "demands": []},
+        {"buyer": "oem-a", "demands": ["ab" * 32] * 257},
+        {"buyer": "oem-a", "demands": ["not-a-hash"]},
+    ],
+)
+async def test_a_malformed_attestation_request_is_refused(harness: Harness, body: Any) -> None:
+    answer = await ask_attestations(harness, body)
+    assert answer.status_code in (400, 422), answer.text

@@ -9,6 +9,7 @@ from decimal import Context, Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from supplymesh.core.contracts.capacity import made_for
 from supplymesh.core.contracts.split import AttestedCapacity, DemandTerms, Split, split
 
 # Big enough that no check in this file ever rounds.
@@ -507,3 +508,13 @@ def test_property_sequential_demands_never_overbook_a_supplier(
             open_hours[allocation.supplier] = BIG.add(
                 open_hours.get(allocation.supplier, Decimal(0)), allocation.machine_hours
             )
+
+
+def test_an_attestation_is_made_for_its_demand_or_for_each_of_its_round() -> None:
+    one, two, other = "a" * 64, "b" * 64, "c" * 64
+    assert made_for({"demand": one}, one)
+    assert not made_for({"demand": one}, two)
+    assert made_for({"demands": [one, two]}, two) and made_for({"demands": (one, two)}, one)
+    assert not made_for({"demands": [one, two]}, other)
+    assert not made_for({"demands": f"{one}{two}"}, one)  # a string is no list of demands
+    assert not made_for({}, one)

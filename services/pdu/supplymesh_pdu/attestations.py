@@ -106,6 +106,96 @@ async def gather_attestations(
     return found, unavailable
 
 
+async def gather_round(
+    node: Node, wanted: Sequence[tuple[str, str, Sequence[str]]], *, timeout: float
+) -> dict[str, Gathered]:
+    """What every priority supplier attests for each (buyer, demand hash, suppliers) of a round.
+
+    One request per supplier and buyer, in parallel: one attestation answers all of that
+    buyer's demands naming the supplier. A silent supplier's are asked of the buyer.
+    """
+    known = {m.id for m in node.config.by_role(Role.SUPPLIER)}
+    found: dict[str, dict[str, dict[str, Any]]] = {h: {} for _, h, _ in wanted}
+    unavailable: dict[str, dict[str, str]] = {h: {} for _, h, _ in wanted}
+    buyer_of = {h: b for b, h, _ in wanted}
+    pairs = _by_supplier_and_buyer(wanted, known, unavailable)
+
+    async def ask(supplier: str, buyer: str, hashes: list[str]) -> None:
+        if len(hashes) == 1:
+            answers = {hashes[0]: await _ask_supplier(node, supplier, buyer, hashes[0], timeout=timeout)}
+        else:
+            answers = await _ask_supplier_many(node, supplier, buyer, hashes, timeout=timeout)
+        for demand_hash, answer in answers.items():
+            if isinstance(answer, str):
+                unavailable[demand_hash][supplier] = answer
+            else:
+                found[demand_hash][supplier] = answer
+
+    async def ask_buyer(demand_hash: str, supplier: str) -> None:
+        copy = await _ask_buyer(node, supplier, buyer_of[demand_hash], demand_hash, timeout=timeout)
+        if copy is not None:
+            found[demand_hash][supplier] = copy
+            del unavailable[demand_hash][supplier]
+
+    await asyncio.gather(*(ask(s, b, hashes) for (s, b), hashes in pairs.items()))
+    silent = [
+        (h, s)
+        for h, reasons in unavailable.items()
+        for s, why in reasons.items()
+        if s in known and (why == NO_ANSWER or why.startswith("could not attest"))
+    ]
+    await asyncio.gather(*(ask_buyer(h, s) for h, s in silent))
+    return {h: Gathered(found[h], unavailable[h]) for h in found}
+
+
+def _by_supplier_and_buyer(
+    wanted: Sequence[tuple[str, str, Sequence[str]]], known: set[str], unavailable: dict[str, dict[str, str]]
+) -> dict[tuple[str, str], list[str]]:
+    """The demands to ask each (supplier, buyer) about; a name that is no supplier is unavailable."""
+    pairs: dict[tuple[str, str], list[str]] = {}
+    for buyer, demand_hash, suppliers in wanted:
+        for supplier in suppliers:
+            if supplier in known:
+                pairs.setdefault((supplier, buyer), []).append(demand_hash)
+            else:
+                unavailable[demand_hash][supplier] = "not a supplier of this network"
+    return pairs
+
+
+async def _ask_supplier_many(
+    node: Node, supplier: str, buyer: str, hashes: list[str], *, timeout: float
+) -> dict[str, dict[str, Any] | str]:
+    """The supplier's one checked attestation for several demands of ``buyer``, or why not, per demand."""
+    try:
+        response = await asyncio.wait_for(
+            node.peers.request(supplier, "POST", ATTESTATIONS_PATH, json={"buyer": buyer, "demands": hashes}),
+            timeout=timeout,
+        )
+    except (PeerError, TimeoutError):
+        return dict.fromkeys(hashes, NO_ANSWER)
+    if response.status_code != 200:
+        return dict.fromkeys(hashes, f"could not attest: HTTP {response.status_code}")
+    try:
+        item = response.json()
+        refused = item.get("refused", {})
+        entry = {"entry": item["entry"], "signatures": item["signatures"]}
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        return dict.fromkeys(hashes, f"invalid attestation: {exc}"[:500])
+    answers: dict[str, dict[str, Any] | str] = {}
+    for demand_hash in hashes:
+        if isinstance(refused, dict) and demand_hash in refused:
+            answers[demand_hash] = f"could not attest: {str(refused[demand_hash])[:300]}"
+            continue
+        try:
+            _, body = check_attestation(node.config, entry, buyer=buyer, demand_hash=demand_hash)
+            attested(body, supplier)
+        except (RuleViolation, MessageError, ValueError, TypeError, KeyError) as exc:
+            answers[demand_hash] = f"invalid attestation: {exc}"[:500]
+            continue
+        answers[demand_hash] = entry
+    return answers
+
+
 async def _ask_supplier(
     node: Node, supplier: str, buyer: str, demand_hash: str, *, timeout: float
 ) -> dict[str, Any] | str:

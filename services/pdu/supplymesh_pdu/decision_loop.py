@@ -34,7 +34,7 @@ from supplymesh.network.replica import NetworkReplica
 from supplymesh.node.context import Node
 from supplymesh.storage import entry_records
 from supplymesh.storage.engine import write_transaction
-from supplymesh_pdu.attestations import Gathered, gather_attestations
+from supplymesh_pdu.attestations import Gathered, gather_attestations, gather_round
 from supplymesh_pdu.rounds import BLOCK_MAX, Decision, Outcome, QuorumRounds, subject_of
 from supplymesh_pdu.votes import unbuildable
 
@@ -88,11 +88,10 @@ class DecisionLoop(QuorumRounds):
     async def _due_makers(self) -> list[tuple[str, Maker]]:
         """Everything due now, splits first; the attestations of every undecided demand gathered at once."""
         state = self.replica.state
-        demands = [d.hash for d in state.undecided_demands()][:BLOCK_MAX]
-        gathered = await asyncio.gather(*(self._gather_for(h) for h in demands))
-        makers: list[tuple[str, Maker]] = [
-            (h, self._split(h, g)) for h, g in zip(demands, gathered, strict=True)
-        ]
+        demands = state.undecided_demands()[:BLOCK_MAX]
+        wanted = [(d.buyer, d.hash, d.terms.priority_suppliers) for d in demands]
+        gathered = await gather_round(self.node, wanted, timeout=self.timeout)
+        makers: list[tuple[str, Maker]] = [(h, self._split(h, g)) for h, g in gathered.items()]
         makers += [(e.id, self._quality(e.id)) for e in state.awaiting_quality_decision() if self._due(e.id)]
         window = self.node.config.deposit_window_seconds
         now = self.node.now_text()
@@ -153,14 +152,12 @@ class DecisionLoop(QuorumRounds):
 
     async def _renewed(self, entries: Sequence[Entry]) -> bool:
         """True if a split among ``entries`` lacks an attestation its suppliers or buyer give now."""
-        for entry in entries:
-            demand = self.replica.state.demands.get(subject_of(entry))
-            if entry.kind != SPLIT or demand is None:
-                continue
-            fresh = await self._gather(demand.buyer, demand.hash, demand.terms.priority_suppliers)
-            if fresh.adds_to(Gathered.from_inputs(entry.body.get("inputs", {}))):
-                return True
-        return False
+        splits = {subject_of(e): e for e in entries if e.kind == SPLIT}
+        demands = [self.replica.state.demands[h] for h in splits if h in self.replica.state.demands]
+        wanted = [(d.buyer, d.hash, d.terms.priority_suppliers) for d in demands]
+        fresh = await gather_round(self.node, wanted, timeout=self.timeout) if wanted else {}
+        earlier = {h: Gathered.from_inputs(splits[h].body.get("inputs", {})) for h in fresh}
+        return any(gathered.adds_to(earlier[h]) for h, gathered in fresh.items())
 
     def _settle(self, outcome: Outcome) -> None:
         """After a round (lock held): reset what committed; count or back off what did not.

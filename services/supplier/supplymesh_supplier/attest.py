@@ -20,6 +20,7 @@ from typing import Any
 
 from supplymesh.channels.service import ChannelService
 from supplymesh.config import channel_ledger
+from supplymesh.core.contracts.capacity import made_for
 from supplymesh.core.contracts.channel import CAPACITY_KIND
 from supplymesh.core.contracts.network import NetworkState, demand_terms
 from supplymesh.core.entry import SealedEntry
@@ -42,7 +43,7 @@ class Attestations:
         self.channels = channels
         self._refreshing = asyncio.Lock()  # check-then-append must not interleave
 
-    def body(self, demand: str | None = None) -> dict[str, Any]:
+    def body(self, demand: str | None = None, demands: list[str] | None = None) -> dict[str, Any]:
         """The attestation body for the current figures.
 
         Raises:
@@ -54,6 +55,8 @@ class Attestations:
         body: dict[str, Any] = {**current.as_json(), "computed_at": self.node.now_text()}
         if demand is not None:
             body["demand"] = demand
+        if demands is not None:
+            body["demands"] = demands
         return body
 
     async def refresh(self) -> int:
@@ -94,6 +97,40 @@ class Attestations:
             sealed = await self.channels.append(ledger, CAPACITY_KIND, body)
         assert sealed is not None  # the supplier sequences its channels; it never queues
         return sealed
+
+    async def for_demands(self, buyer: str, demands: list[str]) -> tuple[SealedEntry | None, dict[str, str]]:
+        """One attestation for every demand of ``buyer`` in ``demands`` that it may attest for.
+
+        Returns the attestation (the one made before if it answers all of them and the
+        figures did not change since, else a fresh one naming them all) and, for each
+        demand it may not attest for, why (as :meth:`for_demand` would refuse it).
+        """
+        replica = self.dms.replica
+        if any(d not in replica.state.demands for d in demands):
+            try:  # the PDU may ask right after sequencing them, before their push arrived
+                await replica.sync()
+            except (PeerError, Unprocessable) as exc:
+                log.info("replica sync before attesting failed: %s", exc)
+        refused = {
+            d: str(p) for d in demands if (p := _not_attestable(replica.state, buyer, d, self.node.id))
+        }
+        wanted = sorted({d for d in demands if d not in refused})
+        if not wanted:
+            return None, refused
+        ledger = channel_ledger(buyer, self.node.id)
+        async with self._refreshing:
+            made = attestation_made_for(self.node.engine, ledger, wanted[0])
+            body = self.body(demands=wanted)
+            if (
+                made is not None
+                and _figures(made.entry.body) == _figures(body)
+                and all(made_for(made.entry.body, d) for d in wanted)
+                and all(attestation_made_for(self.node.engine, ledger, d) == made for d in wanted[1:])
+            ):
+                return made, refused
+            sealed = await self.channels.append(ledger, CAPACITY_KIND, body)
+        assert sealed is not None  # the supplier sequences its channels; it never queues
+        return sealed, refused
 
     async def _require_pending(self, buyer: str, demand: str) -> None:
         replica = self.dms.replica

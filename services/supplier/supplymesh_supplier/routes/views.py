@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from supplymesh.channels.wire import sealed_json
 from supplymesh.config import Role, channel_ledger
 from supplymesh.core.contracts.channel import CAPACITY_KIND, QUALITY_KIND
-from supplymesh.errors import Forbidden, NotFound
+from supplymesh.errors import Conflict, Forbidden, NotFound
 from supplymesh.node.context import Node
 from supplymesh.storage.entry_records import late_signatures_of, latest_of_kind
 from supplymesh.web.deps import NodeDep, PeerSender
@@ -25,11 +25,25 @@ Buyer = Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="
 
 
 class AttestRequest(BaseModel):
-    """Ask for a capacity attestation made for a demand."""
+    """Ask for a capacity attestation made for a demand, or for several demands of one buyer at once."""
 
     model_config = ConfigDict(extra="forbid")
     buyer: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
-    demand: str = Field(pattern=r"^[0-9a-f]{64}$", description="Hash of the demand's network-ledger entry")
+    demand: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{64}$", description="Hash of the demand's network-ledger entry"
+    )
+    demands: list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="Hashes of several demands of the buyer: one attestation answers them all",
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> AttestRequest:
+        if (self.demand is None) == (self.demands is None):
+            raise ValueError("give either demand or demands")
+        return self
 
 
 def _allow(node: Node, sender: str, buyer: str) -> str:
@@ -66,13 +80,20 @@ def quality_view(
 async def attest_for_demand(
     body: AttestRequest, node: NodeDep, sender: PeerSender, attestations: AttestationsDep
 ) -> dict[str, Any]:
-    """The attestation made for the demand, on the channel with its buyer.
+    """The attestation made for the demand (or demands), on the channel with its buyer.
 
     Only for a demand this supplier's network replica holds as pending, from that buyer,
     listing this supplier (404 if unknown, 409 otherwise); the attestation made for it
-    before is returned while the figures are unchanged.
+    before is returned while the figures are unchanged. For ``demands``, one attestation
+    answers every one it may attest for, and ``refused`` says why not for the others
+    (409 if it may attest for none).
     """
     if node.config.member(sender).role != Role.PDU:
         raise Forbidden("only the PDU asks for attestations for a demand")
     _allow(node, sender, body.buyer)
-    return sealed_json(await attestations.for_demand(body.buyer, body.demand))
+    if body.demand is not None:
+        return sealed_json(await attestations.for_demand(body.buyer, body.demand))
+    made, refused = await attestations.for_demands(body.buyer, list(body.demands or ()))
+    if made is None:
+        raise Conflict("none of these demands can be attested for", refused=refused)
+    return {**sealed_json(made), "refused": refused}

@@ -28,6 +28,7 @@ from supplymesh.audit.pull import Pull, finding
 from supplymesh.audit.semantics import UNINTERPRETABLE, malformed
 from supplymesh.config import NETWORK_LEDGER, channel_ledger
 from supplymesh.core.actions import DEMAND_SUBMITTED
+from supplymesh.core.contracts.capacity import made_for
 from supplymesh.core.contracts.channel import CAPACITY_KIND, ChannelMembers
 from supplymesh.core.contracts.network import SPLIT
 from supplymesh.core.entry import Entry, SealedEntry, parse_time
@@ -122,7 +123,7 @@ def _dropped(pull: Pull, split: Entry, buyers: Mapping[str, Any]) -> list[Findin
             if (
                 entry.kind == CAPACITY_KIND
                 and entry.author == supplier
-                and entry.body.get("demand") == demand
+                and made_for(entry.body, str(demand))
                 and instant(entry.time) <= decided
             ):
                 detail = (

@@ -13,6 +13,7 @@ import json
 from sqlalchemy import Engine, func, select
 
 from supplymesh.config import NETWORK_LEDGER
+from supplymesh.core.contracts.capacity import made_for
 from supplymesh.core.contracts.channel import CAPACITY_KIND
 from supplymesh.core.contracts.network import NetworkState
 from supplymesh.core.entry import Entry, SealedEntry, parse_signatures
@@ -21,8 +22,8 @@ from supplymesh.storage.tables import countersigned, ledger_entries
 
 
 def attestation_made_for(engine: Engine, ledger: str, demand: str) -> SealedEntry | None:
-    """The latest capacity attestation on ``ledger`` whose body names ``demand``."""
-    needle = f'"demand":{json.dumps(demand)}'
+    """The latest capacity attestation on ``ledger`` made for ``demand`` (alone or with others)."""
+    needle = json.dumps(demand)  # in "demand" or in the "demands" of a round
     with read_transaction(engine) as conn:
         rows = conn.execute(
             select(ledger_entries.c.entry, ledger_entries.c.signatures)
@@ -35,7 +36,7 @@ def attestation_made_for(engine: Engine, ledger: str, demand: str) -> SealedEntr
         )
         for row in rows:
             entry = Entry.from_canonical(row.entry.encode())
-            if entry.body.get("demand") == demand:
+            if made_for(entry.body, demand):
                 return SealedEntry(entry, parse_signatures(json.loads(row.signatures)))
     return None
 

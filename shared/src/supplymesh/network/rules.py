@@ -18,6 +18,7 @@ from typing import Any
 
 from supplymesh.config import NetworkConfig, QuorumPolicy
 from supplymesh.core.actions import Action, ActionError, check_action
+from supplymesh.core.contracts.capacity import made_for
 from supplymesh.core.contracts.channel import CAPACITY_KIND, ChannelMembers, EndorsementRefused, check_body
 from supplymesh.core.contracts.network import (
     CANCEL,
@@ -118,7 +119,7 @@ def check_attestation(
         raise RuleViolation(f"attestation: {exc}") from exc
     if entry.kind != CAPACITY_KIND or members.oem != buyer or entry.author != members.supplier:
         raise RuleViolation(f"{entry.ledger} seq {entry.seq} is not the supplier's attestation for {buyer}")
-    if entry.body.get("demand") != demand_hash:
+    if not made_for(entry.body, demand_hash):
         raise RuleViolation(f"attestation of {entry.author} was not made for this demand (stale)")
     signature = next((s for s in sealed.signatures if s.signer == entry.author), None)
     try:

@@ -8,10 +8,11 @@ MHCp = E × machines × working hours per day, computed from the written E.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from supplymesh.core.numbers import EXACT, format_decimal, quantize6
 
@@ -76,3 +77,16 @@ def capacity(
         queued_machine_hours=profile.queued_machine_hours,
         products=tuple(sorted(profile.products)),
     )
+
+
+def made_for(body: Mapping[str, Any], demand: str) -> bool:
+    """True if a capacity attestation body answers the challenge of ``demand``.
+
+    One attestation answers one demand (``demand``) or every demand of a round that
+    names the supplier (``demands``); capacity is never counted twice for them, since
+    each split subtracts the network hours the earlier ones took.
+    """
+    if body.get("demand") == demand:
+        return True
+    demands = body.get("demands")
+    return isinstance(demands, list | tuple) and demand in demands

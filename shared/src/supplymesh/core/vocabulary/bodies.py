@@ -172,6 +172,8 @@ class CapacityAttestation(Message):
     products: tuple[Product, ...] = Field(max_length=10000, strict=False)
     computed_at: Instant
     demand: EntryHash | None = None
+    demands: tuple[EntryHash, ...] | None = Field(default=None, min_length=1, max_length=256, strict=False)
+    """Every demand one attestation answers (a round's demands naming the supplier)."""
 
 
 class LotQuality(Message):
