@@ -43,6 +43,7 @@ def create_app(
     app.state.replica = replica
     app.state.sequencer = sequencer
     node.outbox_handlers[PUSH_TASK] = sequencer.push
+    node.outbox_lanes[PUSH_TASK] = lambda payload: str(payload["partner"])  # partners in parallel
     node.on_start.append(sequencer.resume)
     node.background.append(sequencer.run_forever)
     return app

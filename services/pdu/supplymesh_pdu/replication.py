@@ -20,6 +20,8 @@ from supplymesh.node.context import Node
 from supplymesh.storage import outbox
 
 PUSH_TASK = "network.push"
+RANGE_MAX = 256
+"""The most entries pushed in one request."""
 ENTRIES_PATH = "/peer/v1/network/entries"
 
 

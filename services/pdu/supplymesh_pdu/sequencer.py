@@ -82,6 +82,17 @@ class Sequencer(SingleDecisions):
         return None if found is None else {"ledger": NETWORK_LEDGER, "seq": found[0], "hash": found[1]}
 
     async def push(self, payload: dict[str, Any]) -> None:
-        """Outbox: deliver entries to one partner (see :func:`supplymesh_pdu.replication.push`)."""
-        await replication.push(self.node, payload)
-        self.holds(str(payload["partner"]), int(payload.get("last", payload["seq"])))
+        """Outbox: deliver entries to one partner (see :func:`supplymesh_pdu.replication.push`).
+
+        Nothing is sent for entries the partner is known to hold already (an earlier push
+        of a longer range, or a block that carried them); otherwise everything up to the
+        head is sent in the same request, up to ``replication.RANGE_MAX`` entries.
+        """
+        partner = str(payload["partner"])
+        last = int(payload.get("last", payload["seq"]))
+        if self.held.get(partner, 0) >= last:
+            return
+        head = self.replica.state.size
+        sent = {**payload, "last": max(last, min(head, int(payload["seq"]) + replication.RANGE_MAX - 1))}
+        await replication.push(self.node, sent)
+        self.holds(partner, int(sent["last"]))

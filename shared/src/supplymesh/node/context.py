@@ -29,7 +29,7 @@ from supplymesh.node.tree_cache import TreeCache
 from supplymesh.storage.engine import close_engine, make_engine
 from supplymesh.storage.ledger_store import LedgerStore
 from supplymesh.storage.migrate import MigrationError, migrate
-from supplymesh.storage.outbox import Handler, OutboxWorker
+from supplymesh.storage.outbox import Handler, Lane, OutboxWorker
 
 
 class NodeStartupError(Exception):
@@ -59,6 +59,8 @@ class Node:
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     outbox_handlers: dict[str, Handler] = field(default_factory=dict)
+    outbox_lanes: dict[str, Lane] = field(default_factory=dict)
+    """Outbox tasks delivered in concurrent lanes (e.g. the PDU's pushes, one lane per partner)."""
     outbox: OutboxWorker | None = None
     nonces: NonceCache = field(default_factory=NonceCache)
 
@@ -78,7 +80,7 @@ class Node:
 
     def start_outbox(self) -> OutboxWorker:
         """Create the outbox worker with every registered handler."""
-        self.outbox = OutboxWorker(self.engine, self.outbox_handlers)
+        self.outbox = OutboxWorker(self.engine, self.outbox_handlers, lanes=self.outbox_lanes)
         return self.outbox
 
     def wake_outbox(self) -> None:

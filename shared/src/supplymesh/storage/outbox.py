@@ -27,6 +27,7 @@ from supplymesh.storage.tables import outbox
 
 log = logging.getLogger("supplymesh.outbox")
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+Lane = Callable[[dict[str, Any]], str]
 MAX_DELAY = 30.0
 
 
@@ -51,9 +52,19 @@ def enqueue(conn: Connection, *, task: str, key: str, payload: Mapping[str, Any]
 class OutboxWorker:
     """Delivers due tasks with the registered handlers."""
 
-    def __init__(self, engine: Engine, handlers: Mapping[str, Handler], *, poll: float = 0.5) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        handlers: Mapping[str, Handler],
+        *,
+        poll: float = 0.5,
+        lanes: Mapping[str, Lane] | None = None,
+    ) -> None:
         self.engine = engine
         self.handlers = dict(handlers)
+        self.lanes = dict(lanes or {})
+        """Per task name, the lane of a task's payload: lanes are delivered concurrently,
+        each in order; tasks without a lane one after another, first."""
         self.poll = poll
         self.wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -92,24 +103,45 @@ class OutboxWorker:
             return len(conn.execute(select(outbox.c.id).where(outbox.c.done == 0)).all())
 
     async def run_once(self) -> int:
-        """Attempt every due task once; return how many succeeded."""
-        delivered = 0
+        """Attempt every due task once (a lane stops at its first failure); return how many succeeded."""
+        lanes: dict[str, list[Any]] = {}
         for row in self.due():
-            handler = self.handlers.get(row.task)
-            try:
-                if handler is None:
-                    raise LookupError(f"no handler for outbox task {row.task!r}")
-                await handler(json.loads(row.payload))
-            except Exception as exc:  # any failure is retried later; the reason is kept
-                self._retry(row.id, row.attempts + 1, f"{type(exc).__name__}: {exc}")
-                level = logging.DEBUG if isinstance(exc, PeerUnavailable) else logging.INFO  # warned once
-                log.log(
-                    level, "outbox %s %s failed (attempt %d): %s", row.task, row.key, row.attempts + 1, exc
-                )
-                continue
-            self._done(row.id)
-            delivered += 1
+            lane_of = self.lanes.get(row.task)
+            lanes.setdefault(lane_of(json.loads(row.payload)) if lane_of else "", []).append(row)
+        delivered = 0
+        for row in lanes.pop("", []):
+            if await self._deliver(row):
+                self._done([row.id])
+                delivered += 1
+        if lanes:
+            done = await asyncio.gather(*(self._lane(rows) for rows in lanes.values()))
+            ids = [task_id for lane in done for task_id in lane]
+            self._done(ids)  # one transaction for every lane
+            delivered += len(ids)
         return delivered
+
+    async def _lane(self, rows: list[Any]) -> list[int]:
+        """Deliver one lane's tasks in order until one fails; the ids delivered."""
+        delivered = []
+        for row in rows:
+            if not await self._deliver(row):
+                break
+            delivered.append(row.id)
+        return delivered
+
+    async def _deliver(self, row: Any) -> bool:
+        """Run one task's handler; on failure schedule its retry with the reason."""
+        handler = self.handlers.get(row.task)
+        try:
+            if handler is None:
+                raise LookupError(f"no handler for outbox task {row.task!r}")
+            await handler(json.loads(row.payload))
+        except Exception as exc:  # any failure is retried later; the reason is kept
+            self._retry(row.id, row.attempts + 1, f"{type(exc).__name__}: {exc}")
+            level = logging.DEBUG if isinstance(exc, PeerUnavailable) else logging.INFO  # warned once
+            log.log(level, "outbox %s %s failed (attempt %d): %s", row.task, row.key, row.attempts + 1, exc)
+            return False
+        return True
 
     def _retry(self, task_id: int, attempts: int, error: str) -> None:
         delay = min(MAX_DELAY, 0.5 * 2 ** min(attempts - 1, 10))
@@ -122,9 +154,11 @@ class OutboxWorker:
                 )
             )
 
-    def _done(self, task_id: int) -> None:
+    def _done(self, task_ids: list[int]) -> None:
+        if not task_ids:
+            return
         with write_transaction(self.engine) as conn:
-            conn.execute(update(outbox).where(outbox.c.id == task_id).values(done=1))
+            conn.execute(update(outbox).where(outbox.c.id.in_(task_ids)).values(done=1))
 
     async def run_forever(self) -> None:
         """Loop until cancelled."""
