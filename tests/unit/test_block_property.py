@@ -37,8 +37,6 @@ def decision(state: Any, demand_hash: str, attested: dict[str, AttestedCapacity]
     )
 
 
-capacity = st.builds(
-    lambda mhc, queue: (Decimal(mhc) / 10, Decimal(queue)), st.integers(0, 1000), st.integers(0, 200)
 )
 demand = st.tuples(st.sampled_from(["oem-a", "oem-b"]), st.integers(1, 2000), st.integers(1, 800))
 
