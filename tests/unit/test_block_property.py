@@ -37,7 +37,6 @@ def decision(state: Any, demand_hash: str, attested: dict[str, AttestedCapacity]
     )
 
 
-)
 demand = st.tuples(st.sampled_from(["oem-a", "oem-b"]), st.integers(1, 2000), st.integers(1, 800))
 
 
