@@ -25,6 +25,7 @@ from typing import Any
 from supplymesh.core.contracts.network import NetworkState, apply
 from supplymesh.core.entry import SealedEntry, Signature
 from supplymesh.errors import Conflict, Forbidden, PeerError, Unprocessable
+from supplymesh.network.copies import StoredChannels
 from supplymesh.network.replica import NetworkReplica, parse
 from supplymesh.network.rules import RuleViolation
 from supplymesh.network.signing import validate_at
@@ -114,6 +115,10 @@ async def _validate(replica: NetworkReplica, pdu: str, block: Sequence[SealedEnt
     node = replica.node
     key = node.config.member(pdu).key
     state: NetworkState = replica.state
+    records = StoredChannels(node.engine)
+    signed = entry_records.countersigned_hashes(
+        node.engine, block[0].entry.ledger, [s.entry.seq for s in block]
+    )
     for index, sealed in enumerate(block):
         entry = sealed.entry
         own = next((s for s in sealed.signatures if s.signer == pdu), None)
@@ -121,10 +126,9 @@ async def _validate(replica: NetworkReplica, pdu: str, block: Sequence[SealedEnt
             if own is None:
                 raise RuleViolation("not signed by the PDU")
             key.verify_text(own.sig, entry.digest)
-            recorded = entry_records.countersigned_hash(node.engine, entry.ledger, entry.seq)
-            if recorded is not None and recorded[0] != entry.hash:
+            if signed.get(entry.seq, entry.hash) != entry.hash:
                 raise RuleViolation(f"already signed another decision for seq {entry.seq}")
-            await validate_at(replica, state, entry)
+            await validate_at(replica, state, entry, records)
         except (RuleViolation, ValueError) as exc:
             raise refused(index, f"block refused by {node.id} at entry {entry.seq}: {exc}") from exc
         if index < len(block) - 1:

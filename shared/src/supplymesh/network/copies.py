@@ -42,13 +42,32 @@ def attestation_made_for(engine: Engine, ledger: str, demand: str) -> SealedEntr
 
 
 class StoredChannels:
-    """This node's channel records, read from its database."""
+    """This node's channel records, read from its database.
+
+    What it found is remembered (a block's decisions ask about the same channels again
+    and again): a hash held at a seq never changes; the latest attestation for a demand
+    may, when a catch-up appends to the channel, so :meth:`forget` is called after one.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._hashes: dict[tuple[str, int], str] = {}
+        self._attestations: dict[tuple[str, str], tuple[int, str] | None] = {}
+
+    def forget(self) -> None:
+        """Drop what was remembered of the latest attestations (a catch-up appended entries)."""
+        self._attestations.clear()
 
     def hash_at(self, ledger: str, seq: int) -> str | None:
         """Hash of the entry held at ``seq``, else of the one countersigned there, else None."""
+        known = self._hashes.get((ledger, seq))
+        if known is None:
+            known = self._read_hash(ledger, seq)
+            if known is not None:
+                self._hashes[(ledger, seq)] = known
+        return known
+
+    def _read_hash(self, ledger: str, seq: int) -> str | None:
         with read_transaction(self.engine) as conn:
             held = conn.execute(
                 select(ledger_entries.c.hash).where(
@@ -65,8 +84,12 @@ class StoredChannels:
 
     def attestation_for(self, ledger: str, demand: str) -> tuple[int, str] | None:
         """(seq, hash) of the latest attestation made for ``demand`` on ``ledger``."""
-        found = attestation_made_for(self.engine, ledger, demand)
-        return None if found is None else (found.entry.seq, found.entry.hash)
+        if (ledger, demand) not in self._attestations:
+            found = attestation_made_for(self.engine, ledger, demand)
+            self._attestations[(ledger, demand)] = (
+                None if found is None else (found.entry.seq, found.entry.hash)
+            )
+        return self._attestations[(ledger, demand)]
 
     def behind(self, ledger: str) -> bool:
         """True if this node countersigned an entry of ``ledger`` its copy does not hold yet."""

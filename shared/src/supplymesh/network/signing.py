@@ -81,11 +81,14 @@ def _signed_before(replica: NetworkReplica, entry: Entry) -> Signature | None:
     return Signature(replica.node.id, recorded[1])
 
 
-async def validate_at(replica: NetworkReplica, state: NetworkState, entry: Entry) -> None:
+async def validate_at(
+    replica: NetworkReplica, state: NetworkState, entry: Entry, records: StoredChannels | None = None
+) -> None:
     """Every check a partner makes before signing ``entry`` at ``state`` (lock held).
 
     ``state`` is the replica's, or for a later entry of a block, a fork of it with the
-    block's earlier entries folded in (:mod:`supplymesh.network.blocks`).
+    block's earlier entries folded in (:mod:`supplymesh.network.blocks`); ``records``
+    this node's channel records, shared by the entries of a block.
 
     Raises:
         RuleViolation: naming the first rule that fails.
@@ -97,9 +100,11 @@ async def validate_at(replica: NetworkReplica, state: NetworkState, entry: Entry
     check_after_base(entry, head_time(node.engine, state))
     check_after_inputs(entry)
     check_cancel_due(node.config, state, entry, now)
-    records = StoredChannels(node.engine)
+    records = records or StoredChannels(node.engine)
     check_as_supplier(node.config, state, entry, node.id, records)
     served = await _catch_up(replica, unheld(state, entry, node.id, records))
+    if served:
+        records.forget()
     check_as_buyer(state, entry, node.id, records, served=served)
 
 

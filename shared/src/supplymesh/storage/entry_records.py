@@ -62,6 +62,17 @@ def countersigned_hash(engine: Engine, ledger: str, seq: int) -> tuple[str, str]
     return None if row is None else (row.hash, row.sig)
 
 
+def countersigned_hashes(engine: Engine, ledger: str, seqs: Sequence[int]) -> dict[int, str]:
+    """The hashes this member countersigned for any of ``seqs``, by seq."""
+    with read_transaction(engine) as conn:
+        rows = conn.execute(
+            select(countersigned.c.seq, countersigned.c.hash).where(
+                countersigned.c.ledger == ledger, countersigned.c.seq.in_(list(seqs))
+            )
+        )
+        return {int(r.seq): str(r.hash) for r in rows}
+
+
 def record_countersignature(engine: Engine, entry: Entry, sig: str) -> tuple[str, str]:
     """Record that this member countersigned ``entry``; return what is recorded for its seq.
 
