@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -17,7 +16,7 @@ from supplymesh.core import merkle
 from supplymesh.core.crypto import Signer
 from supplymesh.core.entry import GENESIS_PREV, SealedEntry, format_time, next_entry, sign_entry
 from supplymesh.core.verify import verify_ledger
-from supplymesh.storage.engine import close_engine, is_sqlite, make_engine
+from supplymesh.storage.engine import is_sqlite
 from supplymesh.storage.ledger_store import AppendConflictError, Head, LedgerStore
 from supplymesh.storage.migrate import migrate
 
@@ -35,14 +34,6 @@ def _sealed(ledger: str, head: Head, n: int = 0) -> SealedEntry:
         body={"n": n},
     )
     return SealedEntry(entry, (sign_entry(entry, signer_id="pdu", signer=SIGNER),))
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    eng = make_engine(database_url)
-    migrate(eng)
-    yield eng
-    close_engine(eng)
 
 
 @pytest.fixture

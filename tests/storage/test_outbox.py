@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 
-from supplymesh.storage.engine import close_engine, make_engine, read_transaction, write_transaction
-from supplymesh.storage.migrate import migrate
+from supplymesh.storage.engine import read_transaction, write_transaction
 from supplymesh.storage.outbox import OutboxWorker, enqueue
 from supplymesh.storage.tables import outbox
 
 pytestmark = [pytest.mark.db, pytest.mark.anyio]
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    eng = make_engine(database_url)
-    migrate(eng)
-    yield eng
-    close_engine(eng)
 
 
 def queue(engine: Engine, *items: tuple[str, int]) -> None:

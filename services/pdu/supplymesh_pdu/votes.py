@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from supplymesh.core.canonical import CanonicalizationError, canonicalize
 from supplymesh.core.entry import Entry, Signature
 from supplymesh.core.vocabulary.decisions import check_result
@@ -49,23 +47,8 @@ async def ask_partner(
 ) -> Signature | Refused:
     """Offer ``entry`` (signed by the PDU) to ``partner``; its signature or why not."""
     body: dict[str, Any] = {"entry": entry.as_json(), "signatures": [own.as_json()]}
-    if before:
-        body["before"] = list(before)
-    try:
-        response = await asyncio.wait_for(
-            node.peers.request(partner, "POST", PROPOSALS_PATH, json=body),
-            timeout=timeout,
-        )
-    except (PeerError, TimeoutError) as exc:
-        return Refused(f"{partner}: no answer ({type(exc).__name__})", answered=False)
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = None
-    if response.status_code != 200 or not isinstance(answer, dict):
-        detail = answer.get("detail", "") if isinstance(answer, dict) else response.text[:300]
-        return Refused(f"{partner}: {detail}", answered=400 <= response.status_code < 500)
-    return Signature(partner, str(answer.get("sig", "")))
+    answer = await _offer(node, partner, PROPOSALS_PATH, body, before, timeout=timeout)
+    return answer if isinstance(answer, Refused) else Signature(partner, str(answer.get("sig", "")))
 
 
 async def ask_block(
@@ -84,22 +67,37 @@ async def ask_block(
     if len(block) == 1:
         vote = await ask_partner(node, partner, block[0][0], block[0][1], timeout=timeout, before=before)
         return [vote] if isinstance(vote, Signature) else Refused(vote.reason, vote.answered, 0)
-    body: dict[str, Any] = {
-        "entries": [{"entry": e.as_json(), "signatures": [own.as_json()]} for e, own in block]
-    }
+    body = {"entries": [{"entry": e.as_json(), "signatures": [own.as_json()]} for e, own in block]}
+    answer = await _offer(node, partner, BLOCKS_PATH, body, before, timeout=timeout)
+    if isinstance(answer, Refused):
+        return answer
+    sigs = answer.get("sigs")
+    if not isinstance(sigs, list) or len(sigs) != len(block):
+        return Refused(f"{partner}: not one signature per entry", answered=False)
+    return [Signature(partner, str(sig)) for sig in sigs]
+
+
+async def _offer(
+    node: Node,
+    partner: str,
+    path: str,
+    body: dict[str, Any],
+    before: Sequence[dict[str, Any]],
+    *,
+    timeout: float,
+) -> dict[str, Any] | Refused:
+    """Post a proposal (with the entries carried ``before`` it); the partner's answer or why not.
+
+    A refusal says whether the partner answered, and which entry of a block it named.
+    """
     if before:
-        body["before"] = list(before)
+        body = {**body, "before": list(before)}
     try:
         response = await asyncio.wait_for(
-            node.peers.request(partner, "POST", BLOCKS_PATH, json=body), timeout=timeout
+            node.peers.request(partner, "POST", path, json=body), timeout=timeout
         )
     except (PeerError, TimeoutError) as exc:
         return Refused(f"{partner}: no answer ({type(exc).__name__})", answered=False)
-    return _block_answer(partner, response, len(block))
-
-
-def _block_answer(partner: str, response: httpx.Response, size: int) -> list[Signature] | Refused:
-    """A partner's answer to a block: a signature per entry, or its refusal naming the entry."""
     try:
         answer = response.json()
     except ValueError:
@@ -109,10 +107,7 @@ def _block_answer(partner: str, response: httpx.Response, size: int) -> list[Sig
         index = answer.get("index") if isinstance(answer, dict) else None
         answered = 400 <= response.status_code < 500
         return Refused(f"{partner}: {detail}", answered, index if isinstance(index, int) else None)
-    sigs = answer.get("sigs")
-    if not isinstance(sigs, list) or len(sigs) != size:
-        return Refused(f"{partner}: not one signature per entry", answered=False)
-    return [Signature(partner, str(sig)) for sig in sigs]
+    return answer
 
 
 def unbuildable(kind: str, inputs: dict[str, Any], result: dict[str, Any]) -> str | None:
