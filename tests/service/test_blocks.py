@@ -295,22 +295,10 @@ async def test_a_block_carries_the_entries_a_partner_lacks_so_it_signs_without_p
     harness: Harness,
 ) -> None:
     await two_competing_demands(harness)
-    pdu = harness.node("pdu")
+    newest = await a_demand_the_partners_lack(harness)
     sequencer = harness.app("pdu").state.sequencer
-    created = await harness.erp("oem-a").post("/v1/demands", json={**DEMAND_B, "quantity": 10})
-    assert created.status_code == 202, created.text
-    sender = harness.node("oem-a").outbox
-    assert sender is not None
-    with write_transaction(sender.engine) as conn:
-        conn.execute(update(outbox).where(outbox.c.done == 0).values(next_attempt=0))
-    assert await sender.run_once() >= 1  # the demand reaches the PDU, which pushes it to no one
-    with write_transaction(pdu.engine) as conn:
-        conn.execute(update(outbox).where(outbox.c.done == 0).values(done=1))
-    newest = pdu.store.head(NETWORK_LEDGER)
-    assert newest is not None
     for partner in PARTNERS:
-        assert harness.app(partner).state.replica.state.size == newest.size - 1
-        assert sequencer.held[partner] == newest.size - 1  # known from the pushes it took
+        assert sequencer.held[partner] == newest - 1  # known from the pushes it took
     harness.down("pdu")  # and no partner can pull from the PDU
     makers = await sequencer._due_makers()
     async with sequencer.replica.lock:
@@ -318,7 +306,7 @@ async def test_a_block_carries_the_entries_a_partner_lacks_so_it_signs_without_p
     assert len(outcome.committed) == 3, sequencer.failures
     assert all(len(sealed_signatures(harness, s)) == 5 for s in splits(harness))
     for partner in PARTNERS:
-        assert harness.app(partner).state.replica.state.size == newest.size  # took what was carried
+        assert harness.app(partner).state.replica.state.size == newest  # took what was carried
 
 
 # -- attestations amortised: one per supplier and buyer per round ------------------------------------
@@ -399,3 +387,49 @@ async def test_a_supplier_attests_the_demands_it_may_and_says_why_not_for_the_ot
 async def test_a_malformed_attestation_request_is_refused(harness: Harness, body: Any) -> None:
     answer = await ask_attestations(harness, body)
     assert answer.status_code in (400, 422), answer.text
+
+
+async def test_carried_entries_that_do_not_verify_are_ignored_and_the_partner_pulls(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await two_competing_demands(harness)
+    newest = await a_demand_the_partners_lack(harness)
+    sequencer = harness.app("pdu").state.sequencer
+    genuine = sequencer._lacking
+
+    def forged(members: list[str], first: int) -> dict[str, list[dict[str, Any]]]:
+        carried = genuine(members, first)
+        assert all(carried.values())
+        return {
+            p: [{**i, "signatures": [{**s, "sig": "A" * 86} for s in i["signatures"]]} for i in items]
+            for p, items in carried.items()
+        }
+
+    monkeypatch.setattr(sequencer, "_lacking", forged)
+    makers = await sequencer._due_makers()
+    async with sequencer.replica.lock:
+        outcome = await sequencer._offer(sequencer._compose([m for _, m in makers]))
+    assert len(outcome.committed) == 3, sequencer.failures  # each partner pulled the genuine entry
+    stored = entry_records.sealed_at(harness.node("oem-b").engine, NETWORK_LEDGER, newest)
+    assert stored is not None and all(s.sig != "A" * 86 for s in stored.signatures)
+    await harness.drain()
+    assert len(heads(harness)) == 1
+
+
+async def a_demand_the_partners_lack(harness: Harness) -> int:
+    """A demand the PDU sequenced and pushed to no partner; its seq."""
+    created = await harness.erp("oem-a").post("/v1/demands", json={**DEMAND_B, "quantity": 10})
+    assert created.status_code == 202, created.text
+    sender = harness.node("oem-a").outbox
+    assert sender is not None
+    with write_transaction(sender.engine) as conn:
+        conn.execute(update(outbox).where(outbox.c.done == 0).values(next_attempt=0))
+    assert await sender.run_once() >= 1  # the demand reaches the PDU, which pushes it to no one
+    pdu = harness.node("pdu")
+    with write_transaction(pdu.engine) as conn:
+        conn.execute(update(outbox).where(outbox.c.done == 0).values(done=1))
+    newest = pdu.store.head(NETWORK_LEDGER)
+    assert newest is not None
+    for partner in PARTNERS:
+        assert harness.app(partner).state.replica.state.size == newest.size - 1
+    return newest.size
