@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from supplymesh.core import merkle
@@ -23,7 +23,7 @@ from supplymesh.node.context import Node
 from supplymesh.storage.entry_records import late_signatures_of
 from supplymesh.storage.ledger_store import Head, StoredEntry
 from supplymesh.web.deps import ErpReader, NodeDep, PeerSender
-from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, cursor_query, page_response
+from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, cursor_query, json_page_response
 
 LedgerName = Annotated[
     str,
@@ -127,7 +127,7 @@ def _list_ledgers(node: Node, readable: Callable[[str], bool]) -> list[LedgerInf
     ]
 
 
-def _entries(request: Request, node: Node, ledger: str, after: int, limit: int) -> JSONResponse:
+def _entries(request: Request, node: Node, ledger: str, after: int, limit: int) -> Response:
     head = _head(node, ledger)
     if after > head.size:
         raise BadRequest(f"after={after} is past the end of {ledger} (size {head.size})", size=head.size)
@@ -137,7 +137,7 @@ def _entries(request: Request, node: Node, ledger: str, after: int, limit: int) 
     def render(row: StoredEntry) -> dict[str, Any]:
         return {**_entry_json(row), "late_signatures": late.get(row.seq, [])}
 
-    return page_response(request, rows, limit=limit, cursor=lambda r: r.seq, render=render)
+    return json_page_response(request, rows, limit=limit, cursor=lambda r: r.seq, render=render)
 
 
 def _head_out(node: Node, ledger: str) -> HeadOut:
@@ -219,7 +219,7 @@ def erp_ledger_router() -> APIRouter:
         ledger: LedgerName,
         after: After = 0,
         limit: Limit = DEFAULT_LIMIT,
-    ) -> JSONResponse:
+    ) -> Response:
         return _entries(request, node, ledger, after, limit)
 
     @router.get("/{ledger}/head", summary="Head and signed tree head")
@@ -263,7 +263,7 @@ def peer_ledger_router() -> APIRouter:
         ledger: LedgerName,
         after: After = 0,
         limit: Limit = DEFAULT_LIMIT,
-    ) -> JSONResponse:
+    ) -> Response:
         _allow(node, sender, ledger)
         return _entries(request, node, ledger, after, limit)
 
