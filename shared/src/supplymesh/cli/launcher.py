@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -34,6 +35,10 @@ LAUNCHER_FILE = "launcher.json"
 
 class LaunchError(Exception):
     """The network could not be started."""
+
+
+class LaunchStopped(LaunchError):
+    """A stop was asked for before every node was healthy."""
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
@@ -122,13 +127,14 @@ class LocalNetwork:
         )
         log.close()
 
-    def wait_healthy(self, timeout: float = 60.0) -> None:
+    def wait_healthy(self, timeout: float = 60.0, stopped: Callable[[], bool] = lambda: False) -> None:
         """Wait until every node answers ``/health`` as itself: its id and its own public key.
 
         The key tells this network's node from a node of the same id in another network
         that answers at the same address.
 
         Raises:
+            LaunchStopped: if ``stopped()`` turns true first.
             LaunchError: if a node exits or does not answer in time.
         """
         pending = {m.id: m.url for m in self.config.members}
@@ -136,6 +142,8 @@ class LocalNetwork:
         deadline = time.monotonic() + timeout
         with httpx.Client(timeout=2.0) as client:
             while pending:
+                if stopped():
+                    raise LaunchStopped("stopped before every node was healthy")
                 for node_id, url in list(pending.items()):
                     process = self.processes[node_id]
                     if process.poll() is not None:

@@ -10,6 +10,7 @@ starts its network the same way.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ import typer
 from rich.table import Table
 
 from supplymesh.cli.commands.options import ConfigOpt, ResumePort, StateDir, console
-from supplymesh.cli.launcher import LaunchError, LocalNetwork
+from supplymesh.cli.launcher import LaunchError, LaunchStopped, LocalNetwork
 from supplymesh.cli.netgen import TOKEN_FILE, prepare, write_runtime_file
 from supplymesh.cli.stop_signals import stop_signals
 from supplymesh.cli.supervisor import Supervisor
@@ -29,13 +30,13 @@ from supplymesh.node.keys import KeyFileError
 
 def up(state_dir: StateDir = Path("state"), config: ConfigOpt = None, base_port: ResumePort = None) -> None:
     """Start every node of the network as local processes until interrupted (or `supplymesh stop`)."""
-    with stop_signals():
-        network, net_config = start(state_dir, config, base_port)
+    with stop_signals() as stop:
+        network, net_config = start(state_dir, config, base_port, stop)
         with running(network):
             print_nodes(net_config, write_runtime_file(state_dir, net_config))
             print_explorer(net_config, state_dir)
             console.print("network is up; press Ctrl-C (or run `supplymesh stop`) to stop every node")
-            supervise(network)
+            supervise(network, stop)
 
 
 def print_explorer(config: NetworkConfig, state_dir: Path) -> None:
@@ -66,12 +67,12 @@ def print_nodes(config: NetworkConfig, runtime: Path) -> None:
 
 
 def start(
-    state_dir: Path, config_file: Path | None, base_port: int | None
+    state_dir: Path, config_file: Path | None, base_port: int | None, stop: threading.Event
 ) -> tuple[LocalNetwork, NetworkConfig]:
     """Prepare the directory, start every node and wait until all are healthy.
 
-    Inside :func:`stop_signals`, a stop before every node is healthy stops the nodes
-    started so far and exits 0.
+    A stop (``stop`` set) before every node is healthy stops the nodes started so far
+    and exits 0.
     """
     try:
         config = prepare(state_dir, config_file, base_port)
@@ -82,33 +83,30 @@ def start(
     try:
         with console.status(f"starting {len(config.members)} nodes…"):
             network.start()
-            network.wait_healthy()
+            network.wait_healthy(stopped=stop.is_set)
+    except LaunchStopped:
+        network.stop()
+        console.print("stopped before every node was healthy")
+        raise typer.Exit(0) from None
     except LaunchError as exc:
         network.stop()
         console.print(f"[red]network did not start:[/red] {exc}")
         raise typer.Exit(1) from exc
-    except KeyboardInterrupt:
-        network.stop()
-        console.print("stopped before every node was healthy")
-        raise typer.Exit(0) from None
     return network, config
 
 
 @contextmanager
 def running(network: LocalNetwork) -> Iterator[None]:
-    """Stop every node when the block ends; a stop signal (KeyboardInterrupt) ends it quietly."""
+    """Stop every node when the block ends, however it ends."""
     try:
         yield
-    except KeyboardInterrupt:
-        pass
     finally:
         console.print("stopping every node…")
         network.stop()
 
 
-def supervise(network: LocalNetwork) -> None:
-    """Restart nodes that die, with back-off, until a stop signal (KeyboardInterrupt)."""
+def supervise(network: LocalNetwork, stop: threading.Event) -> None:
+    """Restart nodes that die, with back-off, until a stop is asked for."""
     supervisor = Supervisor(network, report=lambda text: console.print(f"[yellow]{text}[/yellow]"))
-    while True:
+    while not stop.wait(0.5):
         supervisor.check(time.monotonic())
-        time.sleep(0.5)

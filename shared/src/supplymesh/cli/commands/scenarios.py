@@ -55,8 +55,8 @@ def demo(state_dir: DemoStateDir = None, base_port: BasePort = 8100, exit_after:
             "(omit --state-dir, or use `supplymesh up` to resume it)"
         )
         raise typer.Exit(2)
-    with stop_signals():
-        network, net_config = start(state_dir, None, base_port)
+    with stop_signals() as stop:
+        network, net_config = start(state_dir, None, base_port, stop)
         with running(network):
             runtime = write_runtime_file(state_dir, net_config)
             print_nodes(net_config, runtime)
@@ -68,10 +68,10 @@ def demo(state_dir: DemoStateDir = None, base_port: BasePort = 8100, exit_after:
                 succeeded="[bold green]both scenarios succeeded[/bold green]",
                 then=lambda: print_explorer_link(nodes, runtime),
             )
-            if exit_after or status:
+            if exit_after or status or stop.is_set():  # a stop during the scenarios ends here
                 raise typer.Exit(status)
             console.print(f"network is up (state in {state_dir}); press Ctrl-C to stop every node")
-            supervise(network)
+            supervise(network, stop)
 
 
 def scenarios(nodes_file: NodesFile, stop_after: StopAfter = 2, run_audit: RunAudit = True) -> None:
