@@ -29,7 +29,7 @@ from supplymesh.storage import entry_records
 log = logging.getLogger("supplymesh.network")
 # How long a buyer waits for a supplier to serve its channel before signing a split
 # whose attestation it does not hold (well within the PDU's wait for an answer).
-CATCH_UP_SECONDS = 1.0
+CATCH_UP_SECONDS = 2.0
 
 
 async def sign_proposal(replica: NetworkReplica, sender: str, sealed: SealedEntry) -> Signature:
