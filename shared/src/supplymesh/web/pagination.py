@@ -80,6 +80,18 @@ def position_after(after: str, position_of: Callable[[str], int | None]) -> int:
     return position
 
 
+def _page(
+    request: Request, items: Sequence[T], limit: int, cursor: Callable[[T], str | int]
+) -> tuple[list[T], dict[str, str]]:
+    """The first ``limit`` items, and a ``Link`` header to the next page if there are more."""
+    page = list(items[:limit])
+    headers = {}
+    if len(items) > limit and page:
+        next_url = request.url.include_query_params(after=str(cursor(page[-1])), limit=limit)
+        headers["Link"] = f'<{next_url}>; rel="next"'
+    return page, headers
+
+
 def page_response(
     request: Request,
     items: Sequence[T],
@@ -89,11 +101,7 @@ def page_response(
     render: Callable[[T], Any],
 ) -> JSONResponse:
     """A JSON array of at most ``limit`` items, with a next link if ``items`` has more."""
-    page = list(items[:limit])
-    headers = {}
-    if len(items) > limit and page:
-        next_url = request.url.include_query_params(after=str(cursor(page[-1])), limit=limit)
-        headers["Link"] = f'<{next_url}>; rel="next"'
+    page, headers = _page(request, items, limit, cursor)
     return JSONResponse(jsonable_encoder([render(item) for item in page]), headers=headers)
 
 
@@ -111,11 +119,7 @@ def json_page_response(
     entry pages use it: an auditor pulls every entry of every copy, and the
     encoder's walk was most of what a holder spent serving one.
     """
-    page = list(items[:limit])
-    headers = {}
-    if len(items) > limit and page:
-        next_url = request.url.include_query_params(after=str(cursor(page[-1])), limit=limit)
-        headers["Link"] = f'<{next_url}>; rel="next"'
+    page, headers = _page(request, items, limit, cursor)
     rendered = [render(item) for item in page]
     try:
         body = orjson.dumps(rendered)
