@@ -94,6 +94,22 @@ async def test_a_peer_that_stops_answering_shows_unreachable_warned_once(
     assert not any(r.exc_info for r in caplog.records)
 
 
+async def test_a_stopping_node_notes_peers_that_stop_with_it_at_debug_only(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    oem = harness.node("oem-a")
+    harness.app("supplier-b")
+    assert (await oem.peers.request("supplier-b", "GET", "/health/live")).status_code == 200
+    oem.peers.stopping()
+    harness.down("supplier-b")
+    caplog.set_level(logging.DEBUG, logger="supplymesh.peers")
+    with pytest.raises(PeerUnavailable):
+        await oem.peers.request("supplier-b", "GET", "/health/live")
+    assert (await health(harness, "oem-a"))["peers"]["supplier-b"]["reachable"] is False
+    peers = [r for r in caplog.records if r.name == "supplymesh.peers"]
+    assert peers and all(r.levelno == logging.DEBUG for r in peers)
+
+
 async def test_auditor_health_reports_its_last_audit(harness: Harness) -> None:
     assert (await health(harness, "auditor"))["last_audit"] is None
     report = (await harness.erp("auditor").post("/v1/audits", json={"mode": "full"})).json()

@@ -8,7 +8,9 @@ and detail.
 The client remembers, per peer, whether its last request got an answer and when one
 last did (:class:`PeerReach`), so ``/health`` can report reachability without calling
 anyone. Each request is logged at DEBUG; a peer that stops answering is logged once as
-a WARNING, and once at INFO when it answers again.
+a WARNING, and once at INFO when it answers again. Once the node itself is stopping
+(:meth:`PeerClient.stopping`), peers that stop with it are noted at DEBUG only: a whole
+network being stopped is not a peer failing.
 """
 
 from __future__ import annotations
@@ -92,6 +94,11 @@ class PeerClient:
         )
         self._reach: dict[str, PeerReach] = {}
         self._answered_at: dict[str, float] = {}
+        self._stopping = False
+
+    def stopping(self) -> None:
+        """This node is shutting down: from now on a peer that does not answer is not a warning."""
+        self._stopping = True
 
     def reachability(self) -> dict[str, PeerReach]:
         """Per peer called so far: whether its last request got an answer, and its last answer's time."""
@@ -108,7 +115,7 @@ class PeerClient:
         if self._answered_at.get(peer, float("-inf")) > sent:
             return  # sent before its latest answer: it answers now, this call was only overtaken
         before = self._reach.get(peer)
-        if before is None or before.reachable:
+        if (before is None or before.reachable) and not self._stopping:
             log.warning("%s is not answering (%s)", peer, type(exc).__name__)
         self._reach[peer] = PeerReach(reachable=False, last_seen=before.last_seen if before else None)
 

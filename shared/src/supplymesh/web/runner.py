@@ -19,6 +19,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -86,4 +87,25 @@ def run_node(create_app: Callable[[NodeSettings], FastAPI], argv: Sequence[str] 
         settings.port,
         app.version,
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level="warning", access_log=False
+    )
+    NodeServer(config, on_exit=app.state.node.peers.stopping).run()
+
+
+class NodeServer(uvicorn.Server):
+    """uvicorn's server, telling the node the moment a stop signal arrives.
+
+    uvicorn drains open connections before the application's shutdown runs, and the
+    node's background tasks keep calling peers meanwhile; ``on_exit`` lets them know
+    that peers going quiet now are most likely stopping too.
+    """
+
+    def __init__(self, config: uvicorn.Config, *, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """Note the stop, then let uvicorn handle the signal as usual."""
+        self._on_exit()
+        super().handle_exit(sig, frame)
