@@ -13,7 +13,8 @@ place, from facts about each operation:
 * an Idempotency-Key can meet a request still running: 409;
 * an operation declared as calling another node: 502 and 503; any other status a
   service declares for an operation (a 404 with no path parameter, a 409 of state);
-* every operation: 500.
+* every operation: 500;
+* links from an answer to the operations it leads to (:mod:`supplymesh.web.openapi_links`).
 
 Each is a reference to one problem response of :mod:`supplymesh.web.openapi_problem`.
 Request and response examples, extra statuses and tag descriptions come from
@@ -31,6 +32,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from supplymesh.web.openapi_examples import LIBRARY_OPERATIONS, LIBRARY_TAGS
+from supplymesh.web.openapi_links import add_links
 from supplymesh.web.openapi_ops import Example, OperationDoc, Operations
 from supplymesh.web.openapi_problem import problem_ref, problem_responses, problem_schemas
 from supplymesh.web.openapi_tags import PEER_SECURITY, finish_tags, mark_peer_operation
@@ -86,6 +88,7 @@ def finish(schema: dict[str, Any], operations: Operations, tags: Mapping[str, st
             if path.startswith(PEER_PREFIX):
                 mark_peer_operation(operation)
     _drop_unused_validation_schemas(schema)
+    add_links(schema)
     finish_tags(schema, tags)
 
 
