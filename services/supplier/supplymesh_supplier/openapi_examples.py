@@ -119,6 +119,9 @@ OPERATIONS: Operations = {
         problems=frozenset({409}),
         calls_peers=True,
     ),
+    # The PDU asks for a buyer this supplier has no channel with: 404.
+    ("POST", "/peer/v1/capacity/attestations"): OperationDoc(problems=frozenset({404})),
+    ("GET", "/peer/v1/views/capacity"): OperationDoc(problems=frozenset({404})),
 }
 
 TAGS = {

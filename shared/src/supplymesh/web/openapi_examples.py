@@ -45,4 +45,10 @@ LIBRARY_OPERATIONS: Operations = {
     ("POST", "/peer/v1/network/proposals"): OperationDoc(calls_peers=True),
     ("POST", "/peer/v1/channels/{ledger}/proposals"): OperationDoc(calls_peers=True),
     ("POST", "/peer/v1/channels/{ledger}/countersign"): OperationDoc(calls_peers=True),
+    # Reading past the end of a ledger (``after``, ``seq``, ``first`` or ``second`` over its size): 400.
+    **{
+        ("GET", f"{prefix}/ledgers/{{ledger}}/{route}"): OperationDoc(problems=frozenset({400}))
+        for prefix in ("/v1", "/peer/v1")
+        for route in ("entries", "proofs/inclusion", "proofs/consistency")
+    },
 }
