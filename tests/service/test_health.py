@@ -27,6 +27,7 @@ HEALTH_FIELDS = {
     "ledgers",
     "peers",
     "outbox",
+    "database",
     "last_audit",
 }
 

@@ -30,6 +30,7 @@ from supplymesh.core.contracts.network import (
     deposit_overdue,
 )
 from supplymesh.core.entry import Entry, SealedEntry
+from supplymesh.errors import DatabaseUnavailable
 from supplymesh.network.replica import NetworkReplica
 from supplymesh.node.context import Node
 from supplymesh.storage import entry_records
@@ -59,6 +60,8 @@ class DecisionLoop(QuorumRounds):
         while True:
             try:
                 await self.step()
+            except DatabaseUnavailable as exc:  # warned once by the database status; retried next pass
+                log.debug("decision round failed: %s", exc)
             except Exception:  # keep deciding; the reason is logged
                 log.exception("decision round failed")
             with contextlib.suppress(TimeoutError):

@@ -11,8 +11,9 @@
     │   ├── Conflict                      409  state does not allow it now
     │   ├── PayloadTooLarge               413
     │   └── Unprocessable                 422  well formed but invalid; idempotency-key reuse
-    └── PeerError                         (5xx: another node failed us)
-        └── PeerUnavailable               503  a peer did not answer in time
+    ├── PeerError                         (5xx: another node failed us)
+    │   └── PeerUnavailable               503  a peer did not answer in time
+    └── DatabaseUnavailable               503  the node's database cannot be written or reached now
 
 Each class knows its problem type (a URI under ``https://supplymesh.dev/problems/``)
 and its HTTP status; :mod:`supplymesh.web.problems` renders them as RFC 9457
@@ -118,3 +119,15 @@ class PeerUnavailable(PeerError):
     status = 503
     slug = "peer-unavailable"
     title = "Peer unavailable"
+
+
+class DatabaseUnavailable(SupplyMeshError):
+    """The node's own database refuses writes or cannot be reached now (full disk, dropped connection).
+
+    Nothing of the request was stored: its transaction rolled back. Retrying later
+    succeeds once the database is back; the node recovers by itself.
+    """
+
+    status = 503
+    slug = "database-unavailable"
+    title = "Database unavailable"

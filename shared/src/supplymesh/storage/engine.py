@@ -7,7 +7,14 @@ itself; a connection created with ``write=True`` emits ``BEGIN IMMEDIATE`` so th
 read-then-append sequence holds the database write lock from its first statement.
 
 PostgreSQL: ``postgresql+psycopg://…``; a per-ledger row lock (``SELECT … FOR UPDATE``)
-serialises appends to one ledger while other ledgers proceed in parallel.
+serialises appends to one ledger while other ledgers proceed in parallel. Pooled
+connections are checked before use (``pool_pre_ping``), so after a server restart or a
+dropped connection the next transaction opens a fresh one by itself.
+
+A database fault of the moment (a full disk, a refused or dropped connection;
+:mod:`supplymesh.storage.faults`) raised inside :func:`write_transaction` or
+:func:`read_transaction` leaves as :class:`~supplymesh.errors.DatabaseUnavailable`
+(503) once the transaction rolled back; a later transaction that commits ends the fault.
 """
 
 from __future__ import annotations
@@ -21,7 +28,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from supplymesh.storage.faults import committed, unavailable
+
 SQLITE_BUSY_TIMEOUT_S = 30
+PG_CONNECT_TIMEOUT_S = 10
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -48,7 +58,13 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10)
+        return create_engine(
+            parsed,
+            echo=echo,
+            pool_pre_ping=True,
+            pool_size=10,
+            connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S},
+        )
     raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
 
 
@@ -95,14 +111,32 @@ def _sqlite_writer(engine: Engine) -> _SqliteWriter:
 
 @contextlib.contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that takes the SQLite write lock at once (plain on PostgreSQL)."""
-    if is_sqlite(engine):
-        writer = _sqlite_writer(engine)
-        with writer.lock, writer.conn.begin():
-            yield writer.conn
-        return
-    with engine.connect() as conn, conn.begin():
-        yield conn
+    """A transaction that takes the SQLite write lock at once (plain on PostgreSQL).
+
+    Raises:
+        DatabaseUnavailable: the database failed for the moment (nothing was committed).
+    """
+    with _faults_as_unavailable(engine, write=True):
+        if is_sqlite(engine):
+            writer = _sqlite_writer(engine)
+            with writer.lock, writer.conn.begin():
+                yield writer.conn
+        else:
+            with engine.connect() as conn, conn.begin():
+                yield conn
+    committed(engine, write=True)
+
+
+@contextlib.contextmanager
+def _faults_as_unavailable(engine: Engine, *, write: bool) -> Iterator[None]:
+    """Turn a database fault of the moment into DatabaseUnavailable; other errors pass unchanged."""
+    try:
+        yield
+    except Exception as exc:
+        error = unavailable(engine, exc, write=write)
+        if error is None or error is exc:
+            raise
+        raise error from exc
 
 
 def close_engine(engine: Engine) -> None:
@@ -117,6 +151,11 @@ def close_engine(engine: Engine) -> None:
 
 @contextlib.contextmanager
 def read_transaction(engine: Engine) -> Iterator[Connection]:
-    """A read transaction: one consistent snapshot for several queries."""
-    with engine.connect() as conn, conn.begin():
+    """A read transaction: one consistent snapshot for several queries.
+
+    Raises:
+        DatabaseUnavailable: the database cannot be read for the moment.
+    """
+    with _faults_as_unavailable(engine, write=False), engine.connect() as conn, conn.begin():
         yield conn
+    committed(engine, write=False)

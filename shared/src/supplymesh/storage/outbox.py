@@ -5,7 +5,9 @@ A task is recorded in the same transaction as the state change that causes it.
 Each task has a ``task`` name and a ``key`` unique per task name, so enqueuing the same
 work twice is a no-op. Handlers must be idempotent at the receiver: a crash between a
 successful delivery and marking the task done means it is delivered again.
-Retry delays grow exponentially from 0.5 s to 30 s.
+Retry delays grow exponentially from 0.5 s to 30 s. While the node's database is
+unavailable (:class:`~supplymesh.errors.DatabaseUnavailable`) the worker keeps polling
+and delivers again by itself once it is back; the fault is logged once, not per pass.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from supplymesh.errors import PeerUnavailable
+from supplymesh.errors import DatabaseUnavailable, PeerUnavailable
 from supplymesh.storage.engine import is_sqlite, read_transaction, write_transaction
 from supplymesh.storage.tables import outbox
 
@@ -166,7 +168,9 @@ class OutboxWorker:
         while True:
             try:
                 await self.run_once()
-            except Exception:  # the loop must survive a database hiccup
+            except DatabaseUnavailable as exc:  # warned once by the database status; retried next pass
+                log.debug("outbox pass failed: %s", exc)
+            except Exception:  # the loop must survive any other fault too
                 log.exception("outbox pass failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll)

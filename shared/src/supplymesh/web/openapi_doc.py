@@ -96,7 +96,7 @@ def problem_statuses(path: str, operation: Mapping[str, Any], doc: OperationDoc)
     """Every problem status ``operation`` at ``path`` can answer."""
     statuses = {500, *doc.problems}
     if path.startswith((ERP_PREFIX, PEER_PREFIX)):
-        statuses |= {401, 403}
+        statuses |= {401, 403, 503}  # 503: the node's own database, for the moment
     parameters: list[dict[str, Any]] = operation.get("parameters", [])
     if any(p["in"] == "path" for p in parameters):
         statuses.add(404)

@@ -126,21 +126,51 @@ PROBLEM_RESPONSES: dict[int, tuple[str, str, dict[str, Any]]] = {
         _example(502, "peer-error", "Peer error", "pdu failed: HTTP 500", peer="pdu"),
     ),
     503: (
-        "PeerUnavailable",
-        "Another node this request needs did not answer in time; retry later.",
-        _example(503, "peer-unavailable", "Peer unavailable", "pdu did not answer: ConnectError", peer="pdu"),
+        "Unavailable",
+        "Unavailable for the moment; retry later. `database-unavailable`: this node's own "
+        "database refuses writes or cannot be reached (a full disk, a dropped connection, a "
+        "database server restarting); nothing of the request was stored, the node recovers by "
+        "itself, and the answer carries `Retry-After`. `peer-unavailable`: another node this "
+        "request needs did not answer in time.",
+        _example(
+            503,
+            "database-unavailable",
+            "Database unavailable",
+            "this node's database is unavailable (disk full); retry later",
+            reason="disk full",
+        ),
     ),
 }
+
+MORE_EXAMPLES: dict[int, dict[str, dict[str, Any]]] = {
+    503: {
+        "peer-unavailable": _example(
+            503, "peer-unavailable", "Peer unavailable", "pdu did not answer: ConnectError", peer="pdu"
+        ),
+    },
+}
+"""Further examples of a status whose problem has more than one type."""
 
 
 def problem_responses() -> dict[str, Any]:
     """``components.responses``: one problem response per status of :data:`PROBLEM_RESPONSES`."""
     return {
-        name: {
-            "description": description,
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_SCHEMA_REF}, "example": example}},
-        }
-        for name, description, example in PROBLEM_RESPONSES.values()
+        name: {"description": description, "content": {PROBLEM_MEDIA_TYPE: _media(status, example)}}
+        for status, (name, description, example) in PROBLEM_RESPONSES.items()
+    }
+
+
+def _media(status: int, example: dict[str, Any]) -> dict[str, Any]:
+    """The problem+json media of ``status``: one example, or each type's when it has several."""
+    media: dict[str, Any] = {"schema": {"$ref": PROBLEM_SCHEMA_REF}}
+    more = MORE_EXAMPLES.get(status)
+    if not more:
+        return {**media, "example": example}
+    slug = str(example["type"]).removeprefix(PROBLEM_BASE)
+    named = {slug: example, **more}
+    return {
+        **media,
+        "examples": {name: {"summary": value["title"], "value": value} for name, value in named.items()},
     }
 
 

@@ -2,25 +2,33 @@
 
 One handler per exception family: SupplyMesh errors, FastAPI validation errors
 (malformed JSON → 400, invalid fields → 422), Starlette HTTP errors (404 for unknown
-routes, 405) and, as a last resort, unexpected exceptions (500, details logged, not
-leaked). Bodies refused before routing (413 too large, 415 not JSON;
-:mod:`supplymesh.web.limits`) are rendered by :func:`problem_json`.
+routes, 405), database errors raised outside a transaction helper (a fault of the
+moment → 503 ``database-unavailable`` with ``Retry-After``, anything else → 500) and, as
+a last resort, unexpected exceptions (500, details logged, not leaked). Bodies refused
+before routing (413 too large, 415 not JSON; :mod:`supplymesh.web.limits`) are rendered
+by :func:`problem_json`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from supplymesh.errors import PROBLEM_BASE, SupplyMeshError, Unauthenticated
+from supplymesh.errors import PROBLEM_BASE, DatabaseUnavailable, SupplyMeshError, Unauthenticated
+from supplymesh.storage.faults import unavailable
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+RETRY_AFTER_SECONDS = 5
+"""What a 503 for the node's own database asks the client to wait before retrying."""
+DATABASE_ERRORS = (sa.OperationalError, sa.InterfaceError, sa.TimeoutError, sqlite3.OperationalError)
 log = logging.getLogger("supplymesh.web")
 
 
@@ -61,6 +69,8 @@ def error_response(exc: SupplyMeshError, instance: str | None = None) -> JSONRes
     headers = None
     if isinstance(exc, Unauthenticated):
         headers = {"WWW-Authenticate": 'Bearer realm="supplymesh"'}
+    elif isinstance(exc, DatabaseUnavailable):
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     return problem_response(
         status=exc.status,
         title=exc.title,
@@ -114,6 +124,14 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A database error that escaped the transaction helpers: 503 if a fault of the moment, else 500."""
+    error = unavailable(request.app.state.node.engine, exc, write=request.method != "GET")
+    if error is None:
+        return await _unexpected(request, exc)
+    return error_response(error, request.url.path)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(
@@ -130,4 +148,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SupplyMeshError, _supplymesh_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for database_error in DATABASE_ERRORS:
+        app.add_exception_handler(database_error, _database_error)
     app.add_exception_handler(Exception, _unexpected)

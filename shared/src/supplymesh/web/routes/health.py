@@ -6,6 +6,10 @@ database, the outbox backlog, and each peer's reachability as the node's peer cl
 last saw it (:meth:`~supplymesh.node.peers.PeerClient.reachability`); it calls nobody.
 ``/health/live`` does no I/O at all.
 
+When the node's database fails (a full disk, a lost connection), ``/health`` still
+answers 200, with ``status`` ``degraded`` and ``database`` telling the fault: what it
+cannot read then (ledger sizes, the backlog) is left out rather than failing the answer.
+
 A role adds its own part through a hook: the auditor reports its last audit with
 :func:`report_last_audit`.
 """
@@ -22,8 +26,10 @@ from sqlalchemy import func, select
 
 from supplymesh import __version__
 from supplymesh.core.entry import format_time
+from supplymesh.errors import DatabaseUnavailable
 from supplymesh.node.context import Node
 from supplymesh.storage.engine import read_transaction
+from supplymesh.storage.faults import status_of
 from supplymesh.storage.tables import outbox
 from supplymesh.web.deps import NodeDep
 
@@ -50,7 +56,22 @@ class PeerHealth(BaseModel):
 class OutboxHealth(BaseModel):
     """Work waiting for a peer."""
 
-    pending: int = Field(description="undelivered outbox tasks (pushes, submissions, votes)")
+    pending: int | None = Field(
+        description="undelivered outbox tasks (pushes, submissions, votes); null while the database "
+        "cannot be read"
+    )
+
+
+class DatabaseHealth(BaseModel):
+    """What this node last saw of its own database."""
+
+    ok: bool = Field(
+        description="false from a fault until a transaction (a write, after a failed write) commits"
+    )
+    last_error: str | None = Field(
+        description="the kind of the last fault seen since start (e.g. `disk full`)"
+    )
+    last_error_at: str | None = Field(description="when it was seen (UTC)")
 
 
 class LastAudit(BaseModel):
@@ -66,7 +87,7 @@ class LastAudit(BaseModel):
 class Health(BaseModel):
     """A node's state for its operator."""
 
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"] = Field(description="`degraded` while the node's database fails")
     node: str
     role: str
     key: str = Field(
@@ -78,6 +99,7 @@ class Health(BaseModel):
     ledgers: dict[str, int] = Field(description="size of every ledger this node holds")
     peers: dict[str, PeerHealth] = Field(description="every other member of the network")
     outbox: OutboxHealth
+    database: DatabaseHealth
     last_audit: LastAudit | None = Field(default=None, description="auditor only: its most recent audit")
 
 
@@ -97,16 +119,23 @@ def health_router() -> APIRouter:
 
     @router.get("/health", summary="Node state: version, ledgers, peers, backlog, last audit")
     def health(node: NodeDep, request: Request) -> Health:
+        try:
+            ledgers: dict[str, int] = {head.ledger: head.size for head in node.store.heads()}
+            pending: int | None = pending_tasks(node)
+        except DatabaseUnavailable:
+            ledgers, pending = {}, None
+        database = database_health(node)
         return Health(
-            status="ok",
+            status="ok" if database.ok else "degraded",
             node=node.id,
             role=str(node.role),
             key=node.config.member(node.id).public_key,
             version=__version__,
             started=started,
-            ledgers={head.ledger: head.size for head in node.store.heads()},
+            ledgers=ledgers,
             peers=peer_health(node),
-            outbox=OutboxHealth(pending=pending_tasks(node)),
+            outbox=OutboxHealth(pending=pending),
+            database=database,
             last_audit=last_audit(getattr(request.app.state, _AUDIT_SOURCE, None)),
         )
 
@@ -128,6 +157,14 @@ def peer_health(node: Node) -> dict[str, PeerHealth]:
     return peers
 
 
+def database_health(node: Node) -> DatabaseHealth:
+    """The node's database as its transactions last found it."""
+    status = status_of(node.engine)
+    return DatabaseHealth(
+        ok=not status.failing, last_error=status.last_error, last_error_at=status.last_error_at
+    )
+
+
 def pending_tasks(node: Node) -> int:
     """Undelivered outbox tasks."""
     with read_transaction(node.engine) as conn:
@@ -138,7 +175,10 @@ def pending_tasks(node: Node) -> int:
 
 def last_audit(source: AuditSource | None) -> LastAudit | None:
     """The summary of the newest report of ``source``."""
-    report = source() if source is not None else None
+    try:
+        report = source() if source is not None else None
+    except DatabaseUnavailable:  # reported under ``database``
+        return None
     if report is None:
         return None
     return LastAudit(
