@@ -4,7 +4,8 @@ A link (OpenAPI 3.1 §4.8.20) says which value of an answer fills which paramete
 following operation: the ``id`` a ``POST /v1/demands`` answers is the ``demand_id`` of
 ``GET /v1/demands/{demand_id}``, whose first allocation names the escrow to read and to
 pay, and so on. ERP developers follow them by hand; stateful API testers (Schemathesis)
-follow them to build create → read → act sequences. One table serves every role: a
+follow them to build create → read → act sequences; where the next operation needs a body
+(a deposit of the escrow's amount), the link gives it from the answer too. One table serves every role: a
 link is added only where the document has both of its operations.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    """From an answer of ``source`` with ``status``, operation ``target`` with ``parameters``."""
+    """From an answer of ``source`` with ``status``, operation ``target`` with ``parameters`` (and a body)."""
 
     name: str
     source: tuple[str, str]
@@ -24,6 +25,7 @@ class Link:
     target: tuple[str, str]
     parameters: tuple[tuple[str, str], ...]
     description: str
+    body: dict[str, Any] | None = None
 
 
 _DEMAND = ("GET", "/v1/demands/{demand_id}")
@@ -47,8 +49,14 @@ LINKS = (
     Link("GetEscrow", _DEMAND, 200, _ESCROW, (("escrow_id", "$response.body#/allocations/0/escrow_id"),),
          "The escrow of the first allocation"),
     Link("Deposit", _DEMAND, 200, _DEPOSIT, (("escrow_id", "$response.body#/allocations/0/escrow_id"),),
-         "Pay the escrow of the first allocation"),
-    Link("DepositEscrow", _ESCROW, 200, _DEPOSIT, (("escrow_id", "$response.body#/id"),), "Pay this escrow"),
+         "Pay the escrow of the first allocation in full",
+         {"amount": "$response.body#/allocations/0/escrow_amount",
+          "currency": "$response.body#/terms/unit_price/currency",
+          "payment_reference": "$response.body#/allocations/0/escrow_id"}),
+    Link("DepositEscrow", _ESCROW, 200, _DEPOSIT, (("escrow_id", "$response.body#/id"),),
+         "Pay this escrow in full",
+         {"amount": "$response.body#/amount", "currency": "$response.body#/currency",
+          "payment_reference": "$response.body#/id"}),
     Link("GetFirstOffer", ("GET", "/v1/offers"), 200, _OFFER, (("offer_id", "$response.body#/0/id"),),
          "The first re-offered lot of the page"),
     Link("AcceptOffer", _OFFER, 200, _ACCEPT, (("offer_id", "$response.body#/id"),), "Accept this lot"),
@@ -57,7 +65,9 @@ LINKS = (
     Link("GetFirstOrder", ("GET", "/v1/orders"), 200, _ORDER, (("order_id", "$response.body#/0/id"),),
          "The first order of the page"),
     Link("CompleteOrder", _ORDER, 200, _COMPLETE, (("order_id", "$response.body#/id"),),
-         "Report this order's production"),
+         "Report this order's production: all of it, without defects",
+         {"produced_quantity": "$response.body#/quantity",
+          "defects": {"critical": 0, "major": 0, "minor": 0}}),
     Link("GetChannelEntries", ("GET", "/v1/channels"), 200, _CHANNEL_ENTRIES,
          (("ledger", "$response.body#/0/ledger"),), "The entries of the first channel"),
     Link("AddChannelEntry", ("GET", "/v1/channels"), 200, _CHANNEL_ADD,
@@ -90,8 +100,11 @@ def add_links(schema: dict[str, Any]) -> None:
         if source is None or target is None or str(link.status) not in source.get("responses", {}):
             continue
         response = source["responses"][str(link.status)]
-        response.setdefault("links", {})[link.name] = {
+        definition: dict[str, Any] = {
             "operationId": target["operationId"],
             "parameters": dict(link.parameters),
             "description": link.description,
         }
+        if link.body is not None:
+            definition["requestBody"] = link.body
+        response.setdefault("links", {})[link.name] = definition
