@@ -16,6 +16,7 @@ from supplymesh_oem.demands import SUBMIT_TASK, Demands
 from supplymesh_oem.escrows import Escrows
 from supplymesh_oem.history import LedgerHistory
 from supplymesh_oem.openapi_examples import document_api
+from supplymesh_oem.recovery import DemandRecovery
 from supplymesh_oem.routes import demands as demand_routes
 from supplymesh_oem.routes import escrows as escrow_routes
 
@@ -47,4 +48,5 @@ def create_app(
     app.state.demands = demands
     app.state.escrows = Escrows(parts.replica, parts.channels, history)
     node.outbox_handlers[SUBMIT_TASK] = demands.submit
+    node.background.append(DemandRecovery(node, parts.replica).run)
     return app

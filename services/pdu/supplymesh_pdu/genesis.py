@@ -21,20 +21,27 @@ def config_hash(node: Node) -> str:
     return canonical_hash(node.config.model_dump(mode="json", exclude_none=True)).hex()
 
 
+def genesis_entry(node: Node, head: Head) -> SealedEntry:
+    """The genesis entry of an empty network ledger, signed by the PDU."""
+    entry = next_entry(
+        ledger=NETWORK_LEDGER,
+        head=(head.size, head.head_hash),
+        time=node.now_text(),
+        kind=GENESIS_KIND,
+        author=node.id,
+        body={"network": node.config.network, "config_sha256": config_hash(node)},
+    )
+    return SealedEntry(entry, (sign_entry(entry, signer_id=node.id, signer=node.signer),))
+
+
 def ensure_genesis(node: Node) -> None:
-    """Append the genesis entry if the network ledger is empty."""
+    """Append the genesis entry if the network ledger is empty.
 
-    def build(head: Head) -> SealedEntry:
-        entry = next_entry(
-            ledger=NETWORK_LEDGER,
-            head=(head.size, head.head_hash),
-            time=node.now_text(),
-            kind=GENESIS_KIND,
-            author=node.id,
-            body={"network": node.config.network, "config_sha256": config_hash(node)},
-        )
-        return SealedEntry(entry, (sign_entry(entry, signer_id=node.id, signer=node.signer),))
-
+    Not for a PDU marked restored: it learns its ledger back from the partners first
+    (:mod:`supplymesh_pdu.recovery`), or it would sign a second genesis.
+    """
+    if node.recovery.restored:
+        return
     with node.store.writer(NETWORK_LEDGER) as writer:
         if writer.head.size == 0:
-            writer.append(build(writer.head))
+            writer.append(genesis_entry(node, writer.head))

@@ -13,6 +13,7 @@ from supplymesh.node.settings import NodeSettings
 from supplymesh.web.app import build_app
 from supplymesh_pdu.genesis import ensure_genesis
 from supplymesh_pdu.openapi_examples import document_api
+from supplymesh_pdu.recovery import LedgerRecovery
 from supplymesh_pdu.replication import PUSH_TASK
 from supplymesh_pdu.routes import actions, decisions
 from supplymesh_pdu.sequencer import Sequencer
@@ -44,6 +45,7 @@ def create_app(
     app.state.sequencer = sequencer
     node.outbox_handlers[PUSH_TASK] = sequencer.push
     node.outbox_lanes[PUSH_TASK] = lambda payload: str(payload["partner"])  # partners in parallel
+    node.on_start.append(LedgerRecovery(node, replica).run)  # before anything is appended
     node.on_start.append(sequencer.resume)
     node.background.append(sequencer.run_forever)
     return app

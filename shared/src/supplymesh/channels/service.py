@@ -121,6 +121,10 @@ class ChannelService:
         """Background (OEM side): pull from each supplier every ``interval`` seconds."""
         await self.follower.sync_forever(interval)
 
+    async def recover(self) -> None:
+        """Catch the channels this node sequences up from their OEMs (run at start-up, first)."""
+        await self.sequencer.recover()
+
     async def finish_pending(self) -> None:
         """Complete own entries left pending by a crash (run at start-up)."""
         await self.sequencer.finish_pending()

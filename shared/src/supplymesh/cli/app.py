@@ -6,7 +6,8 @@ Each subcommand lives in :mod:`supplymesh.cli.commands` by concern: ``init``
 (:mod:`~supplymesh.cli.commands.scenarios`), ``status``
 (:mod:`~supplymesh.cli.commands.status`), ``logs`` and ``stop``
 (:mod:`~supplymesh.cli.commands.logs`), ``audit``
-(:mod:`~supplymesh.cli.commands.audit`) and ``openapi``
+(:mod:`~supplymesh.cli.commands.audit`), ``backup`` and ``restore``
+(:mod:`~supplymesh.cli.commands.backup`) and ``openapi``
 (:mod:`~supplymesh.cli.commands.openapi`); ``--version`` prints the version.
 """
 
@@ -18,6 +19,7 @@ import typer
 
 from supplymesh import __version__
 from supplymesh.cli.commands.audit import audit
+from supplymesh.cli.commands.backup import backup, restore
 from supplymesh.cli.commands.init_network import init
 from supplymesh.cli.commands.logs import logs, stop
 from supplymesh.cli.commands.openapi import openapi
@@ -30,7 +32,7 @@ __all__ = ["app", "main"]
 app = typer.Typer(
     help="SupplyMesh: multi-party supply-network nodes.", no_args_is_help=True, add_completion=False
 )
-for command in (init, up, status, logs, stop, demo, scenarios, audit, openapi):
+for command in (init, up, status, logs, stop, demo, scenarios, audit, backup, restore, openapi):
     app.command()(command)
 
 

@@ -137,12 +137,21 @@ class NetworkReplica:
         with contextlib.suppress(PeerError):
             await self.sync()
 
-    async def _pull_locked(self) -> int:
+    async def pull_from(self, member: str) -> int:
+        """Pull what ``member``'s replica has beyond this one; return how many entries.
+
+        Every entry is checked as from the PDU (its signature, its certificate), so any
+        holder will do: a restored PDU learns its own ledger back from the partners.
+        """
+        async with self.lock:
+            return await self._pull_locked(member)
+
+    async def _pull_locked(self, source: str | None = None) -> int:
         pulled = 0
         while True:
             try:
                 page = await self.node.peers.get_json(
-                    self.node.config.pdu.id,
+                    source or self.node.config.pdu.id,
                     f"/peer/v1/ledgers/{NETWORK_LEDGER}/entries",
                     after=self.state.size,
                     limit=500,

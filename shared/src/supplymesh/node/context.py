@@ -24,6 +24,7 @@ from supplymesh.node.erp_clients import CLIENTS_FILE, ErpClients
 from supplymesh.node.keys import ENC_KEY_FILE, KEY_FILE, KeyFileError, load_enc_key_file, load_key_file
 from supplymesh.node.nonces import NonceCache
 from supplymesh.node.peers import PeerClient
+from supplymesh.node.recovery import Recovery
 from supplymesh.node.settings import NodeSettings
 from supplymesh.node.tree_cache import TreeCache
 from supplymesh.storage.engine import close_engine, make_engine
@@ -63,6 +64,13 @@ class Node:
     """Outbox tasks delivered in concurrent lanes (e.g. the PDU's pushes, one lane per partner)."""
     outbox: OutboxWorker | None = None
     nonces: NonceCache = field(default_factory=NonceCache)
+    recovery: Recovery = field(default_factory=Recovery)
+    """What the node recovered from its peers (or lost) after a restore."""
+
+    def __post_init__(self) -> None:
+        """Read the recovery marker of the node directory, if ``supplymesh restore`` left one."""
+        if self.recovery.node_dir is None:
+            self.recovery = Recovery.at_start(self.settings.node_dir)
 
     @property
     def id(self) -> str:

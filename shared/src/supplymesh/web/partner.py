@@ -44,6 +44,7 @@ def attach_partner(app: FastAPI) -> PartnerParts:
     replica.channels = channels  # a buyer catches up a channel before it judges an attestation
     replica.hooks.append(notifier(node.id, node.now_text))
     node.outbox_handlers.update(channels.outbox_handlers())
+    node.on_start.append(channels.recover)  # after a restore: learn own channels' heads first
     node.on_start.append(channels.finish_pending)
     node.background.append(functools.partial(replica.sync_forever, NETWORK_SYNC_SECONDS))
     node.background.append(functools.partial(channels.sync_forever, CHANNEL_SYNC_SECONDS))
