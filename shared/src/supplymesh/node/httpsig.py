@@ -51,6 +51,20 @@ class RequestSignatureError(ValueError):
     """A peer request's signature headers are missing, malformed, stale or invalid."""
 
 
+class ClockSkewError(RequestSignatureError):
+    """A peer request signed at a ``created`` time outside the allowed skew of the receiver's clock."""
+
+    def __init__(self, created: int, now: int, max_skew: int) -> None:
+        self.offset = created - now
+        """Seconds the sender's clock is ahead of the receiver's (negative: behind)."""
+        self.max_skew = max_skew
+        direction = "ahead of" if self.offset > 0 else "behind"
+        super().__init__(
+            f"signature created {abs(self.offset)} s {direction} this node's clock: outside the "
+            f"allowed clock skew of ±{max_skew} s (check the sender's clock)"
+        )
+
+
 def content_digest(body: bytes) -> str:
     """RFC 9530 ``Content-Digest`` value for ``body``."""
     return "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode() + ":"
@@ -180,7 +194,7 @@ def verify_signature(
         raise RequestSignatureError("Signature-Input is not the SupplyMesh RFC 9421 profile")
     created, nonce, keyid = int(match[1]), match[2], match[3]
     if abs(now - created) > max_skew:
-        raise RequestSignatureError(f"signature created {now - created}s from now; outside ±{max_skew}s")
+        raise ClockSkewError(created, now, max_skew)
     if not _DIGEST_RE.match(digest):
         raise RequestSignatureError("Content-Digest is not a sha-256 digest")
     key = keys.get(keyid)

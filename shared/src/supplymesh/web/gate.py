@@ -19,6 +19,7 @@ for the dependencies of :mod:`supplymesh.web.deps`.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 
@@ -30,6 +31,7 @@ from supplymesh.errors import Forbidden, SupplyMeshError, Unauthenticated
 from supplymesh.node.context import Node
 from supplymesh.node.erp_clients import ErpClient
 from supplymesh.node.httpsig import (
+    ClockSkewError,
     RequestSignatureError,
     RequestTarget,
     VerifiedRequest,
@@ -44,6 +46,29 @@ PEER_SCOPE_KEY = "supplymesh.peer"
 """ASGI scope key of the :class:`~supplymesh.node.httpsig.VerifiedRequest` of a peer request."""
 ERP_SCOPE_KEY = "supplymesh.erp_client"
 """ASGI scope key of the authenticated :class:`~supplymesh.node.erp_clients.ErpClient`."""
+log = logging.getLogger("supplymesh.peers")
+
+
+class SkewedPeers:
+    """Members whose genuine requests this node refuses for their clock: warned once, noted when back."""
+
+    def __init__(self) -> None:
+        self._refused: set[tuple[str, str]] = set()
+
+    def refused(self, me: str, sender: str, exc: ClockSkewError) -> None:
+        """Warn (once, until it is accepted again) that ``sender``'s clock is out of bounds."""
+        if (me, sender) not in self._refused:
+            self._refused.add((me, sender))
+            log.warning("refusing %s's requests: clock skew, %s", sender, exc)
+
+    def accepted(self, me: str, sender: str) -> None:
+        """``sender``'s request was fresh: if it was refused for its clock, say it is back."""
+        if (me, sender) in self._refused:
+            self._refused.discard((me, sender))
+            log.info("%s's clock is within the allowed skew again", sender)
+
+
+SKEWED_PEERS = SkewedPeers()
 
 
 def authenticate_erp(node: Node, authorization: str | None) -> ErpClient:
@@ -68,6 +93,10 @@ def authenticate_peer(node: Node, scope: Scope) -> VerifiedRequest:
     config: whatever ``Host`` the request carries, a request signed for another node
     does not verify here.
 
+    A request refused for its ``created`` time says by how much
+    (``clock_skew_seconds``, ``allowed_clock_skew_seconds``); if its signature is genuine,
+    the node also logs a warning naming the sender.
+
     Raises:
         Unauthenticated: a missing, malformed, stale, replayed or invalid signature.
         Forbidden: a request signed by this node itself.
@@ -83,12 +112,27 @@ def authenticate_peer(node: Node, scope: Scope) -> VerifiedRequest:
     skew = node.settings.peer_clock_skew_seconds
     try:
         verified = verify_signature(target, headers, keys=node.config.keys(), now=now, max_skew=skew)
+    except ClockSkewError as exc:
+        _note_skew(node, target, headers, exc)
+        raise Unauthenticated(
+            f"peer request refused: {exc}", clock_skew_seconds=exc.offset, allowed_clock_skew_seconds=skew
+        ) from exc
     except RequestSignatureError as exc:
         raise Unauthenticated(f"peer request refused: {exc}") from exc
     if verified.sender == node.id:
         raise Forbidden("a node does not call itself")
+    SKEWED_PEERS.accepted(node.id, verified.sender)
     node.nonces.remember(verified.sender, verified.nonce, verified.created, now, skew)
     return verified
+
+
+def _note_skew(node: Node, target: RequestTarget, headers: Mapping[str, str], exc: ClockSkewError) -> None:
+    """Log a skew refusal if the request is genuinely signed by a member (not anyone's forgery)."""
+    try:
+        genuine = verify_signature(target, headers, keys=node.config.keys(), now=0, max_skew=2**62)
+    except RequestSignatureError:
+        return
+    SKEWED_PEERS.refused(node.id, genuine.sender, exc)
 
 
 class AuthGateMiddleware:
