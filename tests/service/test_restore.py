@@ -1,0 +1,112 @@
+"""A node rebuilt on an empty database from nothing but its keys (marked restored).
+
+It learns back what it signed from its peers before it signs anything again, and names
+what it recovered and what it lost. On SQLite and on PostgreSQL (a fresh schema stands
+for the emptied database).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+
+from supplymesh.cli.scenarios import DEMAND_A, PROFILE_A, PROFILE_B
+from supplymesh.node.recovery import MARKER_FILE, REPORT_FILE
+from tests.harness import Harness
+
+pytestmark = [pytest.mark.anyio, pytest.mark.db]
+LEDGER = "channel:oem-a:supplier-a"
+
+
+def copy(harness: Harness, node_id: str, ledger: str) -> list[tuple[Any, Any]]:
+    return [(e.entry, e.signatures) for e in harness.node(node_id).store.iter_entries(ledger)]
+
+
+def rebuild_from_keys(harness: Harness, node_id: str) -> None:
+    """What ``supplymesh restore NODE --empty`` leaves: the keys, an empty database, the marker."""
+    harness._urls[node_id] = harness._database_url(f"{node_id}-rebuilt")
+    (harness.state_dir / node_id / MARKER_FILE).write_text("{}")
+
+
+async def test_supplier_rebuilt_from_its_keys_signs_nothing_on_a_channel_until_its_oem_answered(
+    harness: Harness,
+) -> None:
+    for supplier, profile in (("supplier-a", PROFILE_A), ("supplier-b", PROFILE_B)):
+        assert (await harness.erp(supplier).put("/v1/dms/profile", json=profile)).status_code == 200
+    await harness.settle()
+    signed = copy(harness, "oem-a", LEDGER)
+    assert signed and signed == copy(harness, "supplier-a", LEDGER)
+
+    rebuild_from_keys(harness, "supplier-a")
+    harness.down("oem-a")
+    await harness.restart("supplier-a")
+    assert copy(harness, "supplier-a", "channel:oem-b:supplier-a") == copy(
+        harness, "oem-b", "channel:oem-b:supplier-a"
+    )
+    changed = {**PROFILE_A, "queued_machine_hours": "120"}
+    refused = await harness.erp("supplier-a").put("/v1/dms/profile", json=changed)
+    assert refused.status_code == 503 and "until oem-a says what it holds" in refused.text
+    assert copy(harness, "supplier-a", LEDGER) == []  # not one entry signed at a seq it used before
+
+    harness.up("oem-a")
+    assert (await harness.erp("supplier-a").put("/v1/dms/profile", json=changed)).status_code == 200
+    await harness.settle()
+    final = copy(harness, "supplier-a", LEDGER)
+    assert final == copy(harness, "oem-a", LEDGER)
+    assert final[: len(signed)] == signed and len(final) == len(signed) + 1
+    report = harness.node("supplier-a").recovery.as_json()
+    assert report["complete"] and not (harness.state_dir / "supplier-a" / MARKER_FILE).exists()
+    assert any(
+        i.startswith(f"{LEDGER}: seq 1..{len(signed)}, sealed by supplier-a") for i in report["recovered"]
+    )
+    assert any(i.startswith("dms: no plant profile here") for i in report["lost"])  # lost, and named
+    assert (harness.state_dir / "supplier-a" / REPORT_FILE).exists()
+    audit = (await harness.erp("auditor").post("/v1/audits", json={"mode": "full"})).json()
+    assert audit["ok"], audit["findings"]
+
+
+async def test_pdu_rebuilt_from_its_keys_waits_for_a_partner_and_signs_no_second_genesis(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    for supplier, profile in (("supplier-a", PROFILE_A), ("supplier-b", PROFILE_B)):
+        assert (await harness.erp(supplier).put("/v1/dms/profile", json=profile)).status_code == 200
+    assert (await harness.erp("oem-a").post("/v1/demands", json=DEMAND_A)).status_code == 202
+    await harness.settle()
+    signed = copy(harness, "pdu", "network")
+    assert len(signed) > 2
+
+    rebuild_from_keys(harness, "pdu")
+    partners = [m.id for m in harness.config.partners()]
+    for partner in partners:
+        harness.down(partner)
+    caplog.set_level(logging.WARNING, logger="supplymesh.recovery")
+    starting = asyncio.create_task(harness.restart("pdu"))
+
+    async def waiting() -> None:
+        while "waiting for a partner" not in caplog.text:
+            assert not starting.done()
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(waiting(), timeout=60)
+    assert harness.node("pdu").store.head("network") is None  # no genesis of its own meanwhile
+    for partner in partners:
+        harness.up(partner)
+    await asyncio.wait_for(starting, timeout=120)
+
+    assert copy(harness, "pdu", "network") == signed
+    report = harness.node("pdu").recovery.as_json()
+    assert report["complete"] and report["lost"] == []
+    assert report["recovered"] == [
+        f"network: seq 1..{len(signed)}, sealed by pdu, were missing from this database; "
+        "recovered from the partners' replicas"
+    ]
+    assert (await harness.erp("oem-b").post("/v1/demands", json=DEMAND_A)).status_code == 202
+    await harness.settle()
+    final = copy(harness, "pdu", "network")
+    assert final[: len(signed)] == signed and len(final) > len(signed)
+    assert {harness.node(n).store.head("network") for n in partners} == {
+        harness.node("pdu").store.head("network")
+    }
