@@ -51,6 +51,7 @@ from supplymesh.audit.checks import (
 from supplymesh.audit.signatures import prepare_workers, worker_count
 from supplymesh.audit.waits import demand_waits
 from supplymesh.core.verify import Finding
+from supplymesh.node import crashpoints
 from supplymesh.node.context import Node
 from supplymesh_auditor import reports
 from supplymesh_auditor.proofs import Verified
@@ -119,6 +120,7 @@ async def _run_audit(node: Node, mode: str) -> dict[str, Any]:
     clock.lap("checks")
     findings += found
     await _keep(node, mode, holders, pulled, stored)
+    crashpoints.reached("auditor.audit.kept")
     await asyncio.to_thread(store_checkpoint, node, checkpoint)
     report = _report(node, mode, started, findings, pulled, pull)
     report["id"] = reports.store_report(node, report)

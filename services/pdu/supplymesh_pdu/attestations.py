@@ -27,6 +27,7 @@ from supplymesh.core.contracts.split import AttestedCapacity
 from supplymesh.core.vocabulary.values import MessageError
 from supplymesh.errors import PeerError
 from supplymesh.network.rules import RuleViolation, check_attestation
+from supplymesh.node import crashpoints
 from supplymesh.node.context import Node
 
 ATTESTATIONS_PATH = "/peer/v1/capacity/attestations"
@@ -145,6 +146,8 @@ async def gather_round(
         if s in known and (why == NO_ANSWER or why.startswith("could not attest"))
     ]
     await asyncio.gather(*(ask_buyer(h, s) for h, s in silent))
+    if any(found.values()):
+        crashpoints.reached("pdu.attestations.gathered")
     return {h: Gathered(found[h], unavailable[h]) for h in found}
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 
 from supplymesh.config import NETWORK_LEDGER
 from supplymesh.errors import PeerError
+from supplymesh.node import crashpoints
 from supplymesh.node.context import Node
 from supplymesh.storage import outbox
 
@@ -59,3 +60,4 @@ async def push(node: Node, payload: dict[str, Any]) -> None:
         raise PeerError(
             f"{partner} refused network seq {seq}…{last}: HTTP {response.status_code} {response.text[:200]}"
         )
+    crashpoints.reached("pdu.push.delivered", *(str(i["entry"]["kind"]) for i in items))

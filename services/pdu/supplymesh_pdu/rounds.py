@@ -30,6 +30,7 @@ from supplymesh.core.entry import Entry, SealedEntry, Signature, parse_time
 from supplymesh.core.quorum import check
 from supplymesh.network.replica import NetworkReplica
 from supplymesh.network.rules import MAX_CLOCK_SKEW_SECONDS, policy_for
+from supplymesh.node import crashpoints
 from supplymesh.node.context import Node
 from supplymesh.storage import entry_records
 from supplymesh.storage.engine import write_transaction
@@ -128,6 +129,7 @@ class QuorumRounds(LedgerWriter):
             block.append((entry, self._own(entry)))
         if block:
             entry_records.save_pending_block(self.node.engine, [(e, own.sig) for e, own in block])
+            crashpoints.reached("pdu.block.saved", *(e.kind for e, _ in block))
         return block
 
     async def _offer(self, block: Sequence[tuple[Entry, Signature]]) -> Outcome:
@@ -157,6 +159,7 @@ class QuorumRounds(LedgerWriter):
             certified.append(SealedEntry(entry, (own, *signatures)))
         if certified:
             self._commit(certified, keep_pending=len(certified) < len(block))
+            crashpoints.reached("pdu.block.committed", *(s.entry.kind for s in certified))
             outcome.committed = [subject_of(s.entry) for s in certified]
         if len(certified) < len(block):
             self._not_certified(block, len(certified), refusals, described, outcome)

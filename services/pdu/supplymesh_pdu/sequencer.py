@@ -23,6 +23,7 @@ from supplymesh.core.actions import Action, ActionError, check_action
 from supplymesh.core.entry import Entry, SealedEntry
 from supplymesh.errors import Forbidden, Unprocessable
 from supplymesh.network.replica import NetworkReplica
+from supplymesh.node import crashpoints
 from supplymesh.node.context import Node
 from supplymesh_pdu import replication
 from supplymesh_pdu.admission import admit
@@ -67,6 +68,7 @@ class Sequencer(SingleDecisions):
             if self._index is not None:
                 self._index[(action.kind, action.party, action.id)] = (entry.seq, entry.hash)
         self.wake.set()
+        crashpoints.reached("pdu.action.sequenced", action.kind)
         return {"ledger": NETWORK_LEDGER, "seq": entry.seq, "hash": entry.hash}
 
     def _find(self, action: Action) -> dict[str, Any] | None:

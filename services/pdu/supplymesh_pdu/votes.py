@@ -18,6 +18,7 @@ from supplymesh.core.entry import Entry, Signature
 from supplymesh.core.vocabulary.decisions import check_result
 from supplymesh.core.vocabulary.values import MessageError
 from supplymesh.errors import PeerError
+from supplymesh.node import crashpoints
 from supplymesh.node.context import Node
 
 PROPOSALS_PATH = "/peer/v1/network/proposals"
@@ -66,6 +67,8 @@ async def ask_block(
     """
     if len(block) == 1:
         vote = await ask_partner(node, partner, block[0][0], block[0][1], timeout=timeout, before=before)
+        if isinstance(vote, Signature):
+            crashpoints.reached("pdu.vote.received", block[0][0].kind)
         return [vote] if isinstance(vote, Signature) else Refused(vote.reason, vote.answered, 0)
     body = {"entries": [{"entry": e.as_json(), "signatures": [own.as_json()]} for e, own in block]}
     answer = await _offer(node, partner, BLOCKS_PATH, body, before, timeout=timeout)
@@ -74,6 +77,7 @@ async def ask_block(
     sigs = answer.get("sigs")
     if not isinstance(sigs, list) or len(sigs) != len(block):
         return Refused(f"{partner}: not one signature per entry", answered=False)
+    crashpoints.reached("pdu.vote.received", *(e.kind for e, _ in block))
     return [Signature(partner, str(sig)) for sig in sigs]
 
 

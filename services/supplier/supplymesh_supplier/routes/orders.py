@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
+from supplymesh.node import crashpoints
 from supplymesh.web.deps import ErpReader, ErpWriter
 from supplymesh.web.pagination import DEFAULT_LIMIT, Limit, page_response
 from supplymesh_supplier.deps import OrdersDep
@@ -40,4 +41,6 @@ async def production_complete(
     orders: OrdersDep,
     _client: ErpWriter,
 ) -> dict[str, Any]:
-    return await orders.production_complete(order_id, body)
+    done = await orders.production_complete(order_id, body)
+    crashpoints.reached("erp.applied", "production-complete")
+    return done

@@ -15,6 +15,7 @@ from supplymesh.channels.wire import sealed_json
 from supplymesh.config import Role, channel_ledger
 from supplymesh.core.contracts.channel import CAPACITY_KIND, QUALITY_KIND
 from supplymesh.errors import Conflict, Forbidden, NotFound
+from supplymesh.node import crashpoints
 from supplymesh.node.context import Node
 from supplymesh.storage.entry_records import late_signatures_of, latest_of_kind
 from supplymesh.web.deps import NodeDep, PeerSender
@@ -92,8 +93,11 @@ async def attest_for_demand(
         raise Forbidden("only the PDU asks for attestations for a demand")
     _allow(node, sender, body.buyer)
     if body.demand is not None:
-        return sealed_json(await attestations.for_demand(body.buyer, body.demand))
+        one = await attestations.for_demand(body.buyer, body.demand)
+        crashpoints.reached("supplier.attested")
+        return sealed_json(one)
     made, refused = await attestations.for_demands(body.buyer, list(body.demands or ()))
     if made is None:
         raise Conflict("none of these demands can be attested for", refused=refused)
+    crashpoints.reached("supplier.attested")
     return {**sealed_json(made), "refused": refused}

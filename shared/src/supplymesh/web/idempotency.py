@@ -21,6 +21,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from supplymesh.core.canonical import CanonicalizationError, canonicalize
+from supplymesh.node import crashpoints
 from supplymesh.node.context import Node
 from supplymesh.node.erp_clients import ErpClient
 from supplymesh.storage.idempotency import (
@@ -73,6 +74,8 @@ class Idempotency:
     ) -> None:
         self.node = node
         self.key = key
+        self.kind = path.rstrip("/").rsplit("/", 1)[-1]
+        """The request's kind for crash points: the last segment of its path."""
         # Only a keyed request needs its fingerprint (a canonical hash of the whole body).
         self.reservation = (
             None
@@ -99,6 +102,7 @@ class Idempotency:
         reservation = self.reservation
         if reservation is None:
             status_code, result = _unpack(status_code, await handler())
+            crashpoints.reached("erp.applied", self.kind)
             return JSONResponse(result, status_code=status_code)
         held = reservation.reserve(self.node.now_text(), rerunnable=rerunnable)
         if not isinstance(held, bool):
@@ -114,6 +118,7 @@ class Idempotency:
         except BaseException:
             self._release()
             raise
+        crashpoints.reached("erp.applied", self.kind)
         self._store(status_code, result)
         return JSONResponse(result, status_code=status_code, headers={"Idempotent-Replayed": "false"})
 

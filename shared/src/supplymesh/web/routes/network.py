@@ -12,6 +12,7 @@ from supplymesh.errors import Forbidden, Unprocessable
 from supplymesh.network.blocks import sign_block, take_carried
 from supplymesh.network.replica import NetworkReplica, parse
 from supplymesh.network.signing import sign_proposal
+from supplymesh.node import crashpoints
 from supplymesh.web.deps import PeerSender
 
 
@@ -57,7 +58,10 @@ def network_partner_router() -> APIRouter:
     @router.post("/proposals", summary="Validate and sign a proposed decision (re-executes the rule)")
     async def proposal(body: dict[str, Any], sender: PeerSender, replica: Replica) -> DecisionSignatureReply:
         await take_carried(replica, sender, body.get("before"))
-        signature = await sign_proposal(replica, sender, parse(body))
+        sealed = parse(body)
+        crashpoints.reached("network.vote.received", sealed.entry.kind)
+        signature = await sign_proposal(replica, sender, sealed)
+        crashpoints.reached("network.vote.signed", sealed.entry.kind)
         return DecisionSignatureReply(signer=signature.signer, sig=signature.sig)
 
     @router.post(
@@ -66,7 +70,11 @@ def network_partner_router() -> APIRouter:
     )
     async def block(body: dict[str, Any], sender: PeerSender, replica: Replica) -> BlockSignaturesReply:
         await take_carried(replica, sender, body.get("before"))
-        signatures = await sign_block(replica, sender, parse_block(body))
+        block = parse_block(body)
+        kinds = [s.entry.kind for s in block]
+        crashpoints.reached("network.vote.received", *kinds)
+        signatures = await sign_block(replica, sender, block)
+        crashpoints.reached("network.vote.signed", *kinds)
         return BlockSignaturesReply(signer=replica.node.id, sigs=[s.sig for s in signatures])
 
     @router.post(
@@ -77,10 +85,14 @@ def network_partner_router() -> APIRouter:
     async def entries(body: dict[str, Any], sender: PeerSender, replica: Replica) -> Response:
         if sender != replica.node.config.pdu.id:
             raise Forbidden("only the PDU replicates the network ledger")
+        block = parse_block(body) if "entries" in body else [parse(body)]
+        kinds = [s.entry.kind for s in block]
+        crashpoints.reached("network.push.received", *kinds)
         if "entries" in body:
-            await replica.accept_many(parse_block(body))
+            await replica.accept_many(block)
         else:
-            await replica.accept(parse(body))
+            await replica.accept(block[0])
+        crashpoints.reached("network.push.applied", *kinds)
         return Response(status_code=204)
 
     return router
