@@ -1,7 +1,12 @@
 """HTTP client for node-to-node calls, signing every request (see :mod:`supplymesh.node.httpsig`).
 
 One ``httpx.AsyncClient`` per node, with keep-alive connections reused across peers,
-as the performance notes advise. Transport failures become :class:`PeerUnavailable`;
+as the performance notes advise. httpx's ``timeout`` bounds each connect, read and write,
+not a whole call: a peer that answers a byte every few seconds would hold a call (and
+whatever waits on it, such as an audit or a replica pull that holds the replica's lock)
+for as long as it likes. So every call also has a deadline, :data:`DEADLINE_FACTOR` times
+the timeout (30 s for the default 5 s). Transport failures and a missed deadline become
+:class:`PeerUnavailable`;
 problem responses from the peer become :class:`PeerError` carrying the peer's status
 and detail.
 
@@ -15,6 +20,7 @@ network being stopped is not a peer failing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -32,6 +38,8 @@ from supplymesh.errors import PeerError, PeerUnavailable
 from supplymesh.node.httpsig import RequestTarget, sign_request, url_authority
 
 log = logging.getLogger("supplymesh.peers")
+DEADLINE_FACTOR = 6
+"""A whole peer call (connect, send, every read of the answer) ends within this many timeouts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +95,7 @@ class PeerClient:
     ) -> None:
         self.member_id = member_id
         self.config = config
+        self.deadline = DEADLINE_FACTOR * timeout
         self._client = httpx.AsyncClient(
             auth=PeerSignatureAuth(member_id, signer),
             timeout=timeout,
@@ -131,14 +140,15 @@ class PeerClient:
         """Send a signed request to member ``peer``.
 
         Raises:
-            PeerUnavailable: if the peer cannot be reached or times out.
+            PeerUnavailable: if the peer cannot be reached, times out or misses the deadline.
             PeerError: if the peer answers with a server error.
         """
         url = self.config.member(peer).url + path
         sent = time.monotonic()
         try:
-            response = await self._client.request(method, url, json=json, params=params)
-        except httpx.TransportError as exc:
+            async with asyncio.timeout(self.deadline):
+                response = await self._client.request(method, url, json=json, params=params)
+        except (httpx.TransportError, TimeoutError) as exc:
             log.debug("%s %s %s: no answer (%s)", peer, method, path, type(exc).__name__)
             self._failed(peer, exc, sent)
             raise PeerUnavailable(f"{peer} did not answer: {type(exc).__name__}", peer=peer) from exc
