@@ -1,7 +1,9 @@
 """Load and soak: the full lifecycle from every OEM at once, for minutes or hours, then the books.
 
 A network of real node processes on SQLite (2 OEMs, 2 suppliers, the PDU and the auditor
-by default; a deposit window of 20 s so that cancellations happen during the run). Every
+by default; a deposit window of 30 s so that cancellations happen during the run, and the
+auditor's scheduled audits every minute, every fifth one full, so that audits run under
+load and repeatedly; a leak per audit would show). Every
 OEM runs ``--workers-per-oem`` lifecycles at a time, back to back, through the ERP API
 (:mod:`benchmarks.soak_flows`: passing and failing lots, full counts and ISO 2859-1
 samples, re-offers accepted by the other OEM, surplus lots, unfunded allocations left
@@ -51,7 +53,8 @@ class Settings:
     oems: int = 2
     suppliers: int = 2
     workers_per_oem: int = 2
-    deposit_window: int = 20
+    deposit_window: int = 30
+    audit_interval: float = 60.0
     sample_seconds: float = 5.0
     wait_timeout: float = 180.0
     window_seconds: float = 0.0
@@ -66,6 +69,10 @@ def run(settings: Settings) -> dict[str, Any]:
             oems=settings.oems,
             suppliers=settings.suppliers,
             deposit_window=settings.deposit_window,
+            env={
+                "SUPPLYMESH_AUDIT_INTERVAL_SECONDS": str(settings.audit_interval),
+                "SUPPLYMESH_AUDIT_FULL_EVERY": "5",
+            },
             timeout=300,
         )
         try:
@@ -167,6 +174,7 @@ def main() -> None:
     parser.add_argument("--suppliers", type=int, default=Settings.suppliers)
     parser.add_argument("--workers-per-oem", type=int, default=Settings.workers_per_oem)
     parser.add_argument("--deposit-window", type=int, default=Settings.deposit_window, help="seconds")
+    parser.add_argument("--audit-interval", type=float, default=Settings.audit_interval, help="seconds")
     parser.add_argument("--sample-seconds", type=float, default=Settings.sample_seconds)
     parser.add_argument("--window-seconds", type=float, default=0.0, help="latency window; 0: auto")
     parser.add_argument("--out", type=Path, required=True)

@@ -105,21 +105,26 @@ class Lifecycles:
                 raise Flaw(f"demand {demand['id']} failed: {split.get('reason')}")
             if not split["allocations"]:
                 self.rec.outcome("no-capacity")
-            for allocation in split["allocations"]:
-                self.allocation(oem, kind, allocation)
+            self.fund(oem, kind, split["allocations"])
+            for allocation in split["allocations"] if kind != "cancel" else ():
+                self.lot(oem, kind, allocation)
             if kind != "cancel":
                 self.rec.timing("lifecycle", started)
         except Flaw as flaw:
             self.rec.error(f"{oem} {kind}", str(flaw))
 
-    def allocation(self, oem: str, kind: str, allocation: dict[str, Any]) -> None:
-        """Fund one allocation and have its supplier report the lot (or leave it to be cancelled)."""
+    def fund(self, oem: str, kind: str, allocations: list[dict[str, Any]]) -> None:
+        """Pay every allocation into escrow at once (or leave them all to be cancelled)."""
+        for allocation in allocations:
+            self.rec.saw(oem, allocation["escrow_id"])
+            if kind == "cancel":
+                self.cancels.watch(oem, allocation["escrow_id"])
+            else:
+                self.deposit(oem, allocation["escrow_id"], allocation["escrow_amount"])
+
+    def lot(self, oem: str, kind: str, allocation: dict[str, Any]) -> None:
+        """The supplier reports the funded allocation's lot; the PDU releases it or refunds it."""
         escrow, supplier = allocation["escrow_id"], allocation["supplier"]
-        self.rec.saw(oem, escrow)
-        if kind == "cancel":
-            self.cancels.watch(oem, escrow)
-            return
-        self.deposit(oem, escrow, allocation["escrow_amount"])
         body = report(kind, allocation["quantity"])
         self.rec.call(supplier, "POST", f"/v1/orders/{escrow}/production-complete", op="report", json=body)
         reported = time.monotonic()

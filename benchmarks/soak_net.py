@@ -72,7 +72,9 @@ class SoakNetwork:
         self.local.stop()
 
 
-def start(state: Path, *, oems: int, suppliers: int, deposit_window: int, timeout: float) -> SoakNetwork:
+def start(
+    state: Path, *, oems: int, suppliers: int, deposit_window: int, env: dict[str, str], timeout: float
+) -> SoakNetwork:
     """Start the network in ``state`` and set every supplier's plant profile."""
     state.mkdir(parents=True)
     seats = default_seats(suppliers=suppliers, oems=oems)
@@ -80,7 +82,7 @@ def start(state: Path, *, oems: int, suppliers: int, deposit_window: int, timeou
     members = [{"id": s.id, "role": str(s.role)} for s in seats]
     config_file.write_text(json.dumps({"members": members, "deposit_window_seconds": deposit_window}))
     config = prepare(state, config_file, free_base(len(seats)))
-    local = LocalNetwork(state_dir=state, config=config)
+    local = LocalNetwork(state_dir=state, config=config, env=env)
     local.start()
     try:
         local.wait_healthy(timeout=timeout)
@@ -137,9 +139,12 @@ class Sampler:
         row: dict[str, Any] = {"t": round(time.monotonic() - self.started, 2), "nodes": {}}
         for node, process in processes.items():
             try:
+                children = process.children(recursive=True)
                 with process.oneshot():
                     row["nodes"][node] = {
                         "rss_mib": round(process.memory_info().rss / 2**20, 2),
+                        "children": len(children),
+                        "children_rss_mib": round(sum(_rss(c) for c in children) / 2**20, 2),
                         "open_files": process.num_fds(),
                         "threads": process.num_threads(),
                         "cpu_s": round(sum(process.cpu_times()[:2]), 2),
@@ -153,6 +158,14 @@ class Sampler:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+
+
+def _rss(process: psutil.Process) -> int:
+    try:
+        rss: int = process.memory_info().rss
+    except psutil.Error:
+        return 0
+    return rss
 
 
 MARKS = (" ERROR ", " CRITICAL ", "Traceback (most recent call last)")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+SERIES = ("rss_mib", "open_files", "threads", "children", "children_rss_mib")
 RSS_GROWTH = 0.10
 FILES_SLACK = 8
 
@@ -55,15 +56,15 @@ def latency(ops: list[tuple[float, str, float]], window: float) -> dict[str, Any
 
 
 def series(samples: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
-    """Per node: sample times, RSS (MiB), open files and threads."""
+    """Per node: sample times, RSS (MiB), open files, threads, child processes and their RSS."""
     out: dict[str, dict[str, list[float]]] = {}
     for row in samples:
         for node, figures in row["nodes"].items():
             if "rss_mib" not in figures:
                 continue
-            rows = out.setdefault(node, {"t_s": [], "rss_mib": [], "open_files": [], "threads": []})
+            rows = out.setdefault(node, {"t_s": [], **{key: [] for key in SERIES}})
             rows["t_s"].append(row["t"])
-            for key in ("rss_mib", "open_files", "threads"):
+            for key in SERIES:
                 rows[key].append(figures[key])
     return out
 
