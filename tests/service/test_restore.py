@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from supplymesh.cli.app import app as cli_app
 from supplymesh.cli.scenarios import DEMAND_A, PROFILE_A, PROFILE_B
 from supplymesh.node.recovery import MARKER_FILE, REPORT_FILE
+from tests.conftest import PG_URL
 from tests.harness import Harness
 
 pytestmark = [pytest.mark.anyio, pytest.mark.db]
@@ -110,3 +114,71 @@ async def test_pdu_rebuilt_from_its_keys_waits_for_a_partner_and_signs_no_second
     assert {harness.node(n).store.head("network") for n in partners} == {
         harness.node("pdu").store.head("network")
     }
+
+
+def take_backup(harness: Harness, node_id: str, target: Path) -> None:
+    """``supplymesh backup``: of the SQLite node.db, or with --database-url of PostgreSQL (pg_dump)."""
+    run_cli(
+        "backup",
+        node_id,
+        "--state-dir",
+        str(harness.state_dir),
+        "--to",
+        str(target),
+        *pg_option(harness, node_id),
+    )
+
+
+def put_back(harness: Harness, node_id: str, source: Path) -> None:
+    """``supplymesh restore --from`` of a stopped node (pg_restore on PostgreSQL), which marks it."""
+    state = str(harness.state_dir)
+    run_cli("restore", node_id, "--state-dir", state, "--from", str(source), *pg_option(harness, node_id))
+
+
+def pg_option(harness: Harness, node_id: str) -> list[str]:
+    url = harness._urls[node_id]
+    return [] if url.startswith("sqlite") else ["--database-url", url]
+
+
+def run_cli(*args: str) -> None:
+    result = CliRunner().invoke(cli_app, list(args))
+    assert result.exit_code == 0, result.output
+
+
+async def stop_restore_start(harness: Harness, node_id: str, backup: Path) -> None:
+    """Stop the node, put the backup back, start it (its start-up hooks run)."""
+    old = harness.apps.pop(node_id)
+    await old.state.node.aclose()
+    put_back(harness, node_id, backup)
+    for hook in harness.app(node_id).state.node.on_start:
+        await hook()
+
+
+async def test_supplier_restored_from_a_backup_by_the_documented_commands_recovers_and_names_its_loss(
+    harness: Harness, tmp_path: Path
+) -> None:
+    if not PG_URL:  # the node's database in its directory, where `supplymesh backup` reads it
+        harness._urls["supplier-a"] = f"sqlite:///{harness.state_dir / 'supplier-a' / 'node.db'}"
+    for supplier, profile in (("supplier-a", PROFILE_A), ("supplier-b", PROFILE_B)):
+        assert (await harness.erp(supplier).put("/v1/dms/profile", json=profile)).status_code == 200
+    await harness.settle()
+    backup = tmp_path / "supplier-a.backup"
+    take_backup(harness, "supplier-a", backup)
+    later = {**PROFILE_A, "queued_machine_hours": "120"}  # acknowledged after the backup
+    assert (await harness.erp("supplier-a").put("/v1/dms/profile", json=later)).status_code == 200
+    assert (await harness.erp("oem-a").post("/v1/demands", json=DEMAND_A)).status_code == 202
+    await harness.settle()
+    signed = copy(harness, "oem-a", LEDGER)
+
+    await stop_restore_start(harness, "supplier-a", backup)
+    assert copy(harness, "supplier-a", LEDGER) == signed  # learnt back before anything else
+    report = harness.node("supplier-a").recovery.as_json()
+    assert report["complete"] and report["since"]
+    assert any(i.startswith(LEDGER) and "recovered from oem-a" in i for i in report["recovered"])
+    assert any(i.startswith("dms: the current capacity figures differ") for i in report["lost"])
+    assert (await harness.erp("supplier-a").put("/v1/dms/profile", json=later)).status_code == 200
+    await harness.settle()
+    final = copy(harness, "supplier-a", LEDGER)
+    assert final == copy(harness, "oem-a", LEDGER) and final[: len(signed)] == signed
+    audit = (await harness.erp("auditor").post("/v1/audits", json={"mode": "full"})).json()
+    assert audit["ok"], audit["findings"]

@@ -1,14 +1,18 @@
-"""``supplymesh backup`` and ``supplymesh restore``: a node's SQLite database copied and put back.
+"""``supplymesh backup`` and ``supplymesh restore``: a node's database copied and put back.
 
-``backup`` takes an online-consistent copy of a running node's SQLite database with
-SQLite's backup API (a snapshot in one read transaction, WAL included), checks it and
-writes it next to a small description (``<file>.json``: node, time, ledger sizes).
-``restore`` puts a backup back in place of a stopped node's database (or, with
-``--empty``, removes the database to rebuild the node from nothing but its keys; with
-``--database-restored``, only marks a node whose PostgreSQL database was restored with
-``pg_restore``) and leaves the file ``restored`` in the node directory: on its next
-start the node learns from its peers what it signed after the backup before it appends
-anything (:mod:`supplymesh.node.recovery`).
+``backup`` takes an online-consistent copy of a running node's database: SQLite's backup
+API (one snapshot, WAL included, then ``PRAGMA integrity_check``), or ``pg_dump
+--format=custom`` for PostgreSQL (``--database-url``; one snapshot too, of the node's
+schema only when its URL sets ``search_path``). Beside the copy it writes
+``<file>.json``: the node and when the copy was taken.
+
+``restore`` puts a backup back in place of a stopped node's database (SQLite: the file,
+its WAL files removed; PostgreSQL: ``pg_restore --clean --if-exists --no-owner``), or with
+``--empty`` removes the SQLite database to rebuild the node from nothing but its keys,
+or with ``--database-restored`` only marks a node whose database was put back otherwise.
+It leaves the file ``restored`` in the node directory: on its next start the node learns
+from its peers what it signed after the backup before it appends anything
+(:mod:`supplymesh.node.recovery`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +28,7 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from sqlalchemy.engine import make_url
 
 from supplymesh.cli.commands.options import StateDir, console
 from supplymesh.cli.netgen import CONFIG_FILE
@@ -39,28 +45,45 @@ From = Annotated[
 ]
 Empty = Annotated[bool, typer.Option("--empty", help="No backup: rebuild the node from its keys and peers")]
 External = Annotated[
-    bool,
-    typer.Option("--database-restored", help="Restored otherwise (pg_restore): only mark the node"),
+    bool, typer.Option("--database-restored", help="Put back otherwise: only mark the node restored")
+]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="The node's PostgreSQL database (default: its SQLite node.db)"),
 ]
 
 
-def backup(node: NodeArg, to: To, state_dir: StateDir = Path("state")) -> None:
-    """Copy a node's SQLite database while it runs (consistent), with a description beside it."""
-    database = state_dir / node / DEFAULT_DB_FILE
-    if not database.exists():
-        console.print(f"[red]no database {database}[/red] (a PostgreSQL node is backed up with pg_dump)")
-        raise typer.Exit(2)
+def backup(
+    node: NodeArg, to: To, state_dir: StateDir = Path("state"), database_url: DatabaseUrl = None
+) -> None:
+    """Copy a node's database while it runs (consistent), with a description beside it."""
     if to.exists():
         console.print(f"[red]{to} exists[/red]: choose a new file")
         raise typer.Exit(2)
-    taken = format_time(datetime.now(UTC))
+    taken = format_time(datetime.now(UTC))  # before the snapshot: nothing later is in it
     partial = to.with_name(to.name + ".partial")
-    copy_database(database, partial)
-    sizes = check_copy(partial)
+    if database_url is not None:
+        _run(
+            [
+                "pg_dump",
+                "--format=custom",
+                *_schema_option(database_url),
+                f"--file={partial}",
+                _libpq(database_url),
+            ]
+        )
+        sizes: dict[str, int] | None = None
+    else:
+        database = state_dir / node / DEFAULT_DB_FILE
+        if not database.exists():
+            console.print(f"[red]no database {database}[/red] (PostgreSQL: give --database-url)")
+            raise typer.Exit(2)
+        copy_database(database, partial)
+        sizes = check_copy(partial)
     os.replace(partial, to)
     description = {"node": node, "taken": taken, "ledgers": sizes}
     to.with_name(to.name + ".json").write_text(json.dumps(description, indent=2) + "\n")
-    console.print(f"backup of {node} at {taken}: {to} ({', '.join(f'{k} {v}' for k, v in sizes.items())})")
+    console.print(f"backup of {node} taken at {taken}: {to}")
 
 
 def copy_database(source: Path, target: Path) -> None:
@@ -73,7 +96,7 @@ def copy_database(source: Path, target: Path) -> None:
 
 
 def check_copy(path: Path) -> dict[str, int]:
-    """The ledger sizes of a copy after SQLite's integrity check.
+    """The ledger sizes of an SQLite copy after SQLite's integrity check.
 
     Raises:
         typer.Exit: if the file is not a sound node database.
@@ -97,36 +120,52 @@ def restore(
     source: From = None,
     empty: Empty = False,
     external: External = False,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Put a backup back in place of a stopped node's database (or rebuild it from its keys)."""
-    if [source is not None, empty, external].count(True) != 1:
-        console.print("[red]give exactly one of --from FILE, --empty, --database-restored[/red]")
+    if [source is not None, empty, external].count(True) != 1 or (empty and database_url):
+        console.print(
+            "[red]give one of --from FILE, --empty (SQLite), --database-restored[/red] "
+            "(PostgreSQL, rebuilt from the keys: create an empty database, then --database-restored)"
+        )
         raise typer.Exit(2)
     node_dir = state_dir / node
-    refuse_unless_stopped(state_dir, node)
-    missing = [name for name in (KEY_FILE, ENC_KEY_FILE) if not (node_dir / name).exists()]
-    if missing:
-        console.print(f"[red]{node_dir} lacks {', '.join(missing)}[/red]: a node restores with its own keys")
-        raise typer.Exit(2)
-    since: str | None = None
-    if source is not None:
+    refuse_unless_restorable(state_dir, node)
+    since = None if source is None else _taken(source)
+    if source is not None and database_url is not None:
+        _run(
+            [
+                "pg_restore",
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                f"--dbname={_libpq(database_url)}",
+                str(source),
+            ]
+        )
+    elif source is not None:
         check_copy(source)
-        since = _taken(source)
         _replace_database(node_dir, source)
     elif empty:
         _replace_database(node_dir, None)
     marker = {"since": since, "restored": format_time(datetime.now(UTC))}
     (node_dir / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n")
-    what = f"the backup of {since}" if since else "an empty database" if empty else "its restored database"
-    console.print(f"{node} will start from {what} and catch up from its peers before it appends")
+    what = f"the backup taken at {since}" if since else "an empty database" if empty else "its database"
+    console.print(f"{node} will start from {what} and learn from its peers what it signed before it appends")
 
 
-def refuse_unless_stopped(state_dir: StateDir, node: str) -> None:
-    """Exit if ``node`` answers at its URL (a node under ``supplymesh up`` is stopped with the network).
+def refuse_unless_restorable(state_dir: StateDir, node: str) -> None:
+    """Exit unless ``node`` has its keys and is stopped (under ``up``: with its network).
 
     Raises:
-        typer.Exit: if the node is running.
+        typer.Exit: if a key file is missing or the node answers at its URL.
     """
+    missing = [name for name in (KEY_FILE, ENC_KEY_FILE) if not (state_dir / node / name).exists()]
+    if missing:
+        console.print(
+            f"[red]{state_dir / node} lacks {', '.join(missing)}[/red]: a node restores with its keys"
+        )
+        raise typer.Exit(2)
     config_path = state_dir / CONFIG_FILE
     if not config_path.exists():
         return
@@ -161,3 +200,29 @@ def _replace_database(node_dir: Path, source: Path | None) -> None:
         (node_dir / (DEFAULT_DB_FILE + suffix)).unlink(missing_ok=True)
     if source is not None:
         os.replace(staged, database)
+
+
+def _libpq(database_url: str) -> str:
+    """The libpq form of a node's database URL (``postgresql://``, no SQLAlchemy driver)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        console.print("[red]--database-url is for PostgreSQL[/red]: an SQLite node's database is its node.db")
+        raise typer.Exit(2)
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _schema_option(database_url: str) -> list[str]:
+    """``--schema=S`` when the URL puts the node in its own schema (``options=-csearch_path=S``)."""
+    options = str(make_url(database_url).query.get("options", ""))
+    prefix = "-csearch_path="
+    return [f"--schema={options.removeprefix(prefix)}"] if options.startswith(prefix) else []
+
+
+def _run(command: list[str]) -> None:
+    """Run a PostgreSQL client tool; exit 1 with its message if it fails."""
+    try:
+        subprocess.run(command, check=True, capture_output=True, text=True, timeout=3600)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        console.print(f"[red]{command[0]} failed:[/red] {detail.strip()[:500]}")
+        raise typer.Exit(1) from exc
