@@ -10,6 +10,7 @@ certificate on every replica, or not at all — which the auditor checks from ev
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +22,9 @@ import pytest
 
 from supplymesh.cli.launcher import LocalNetwork
 from supplymesh.cli.netgen import CONFIG_FILE, prepare, write_runtime_file
+from supplymesh.errors import PeerUnavailable
+from supplymesh.node.keys import load_key_file
+from supplymesh.node.peers import PeerClient
 from tests.system.conftest import free_base_port
 from tests.system.faultproxy import BLACKHOLE, RESET, Fault, FaultProxy
 
@@ -268,3 +272,54 @@ def test_peer_answering_a_byte_at_a_time_does_not_hold_an_audit(cluster: Cluster
     assert cluster.proxy.stats.counts.get("trickle", 0) > 0
     cluster.proxy.clear()
     cluster.audit_clean()
+
+
+def test_peer_call_to_a_trickling_peer_ends_at_its_deadline(tmp_path: Path) -> None:
+    """In process: a peer answering a byte every 0.2 s, each read inside the 0.5 s timeout.
+
+    httpx alone would wait for the last byte (about 35 s here); the call ends
+    PeerUnavailable at its deadline instead (six timeouts).
+    """
+    state = tmp_path / "state"
+    config = prepare(state, None, free_base_port())
+    answer = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 99\r\n\r\n" + b" " * 97 + b"{}"
+    )
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            for index in range(len(answer)):
+                writer.write(answer[index : index + 1])
+                await writer.drain()
+                await asyncio.sleep(0.2)
+        except (OSError, asyncio.IncompleteReadError):
+            pass  # the caller gave up
+        finally:
+            writer.transport.abort()
+
+    async def call() -> BaseException | int:
+        server = await asyncio.start_server(trickle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        members = [
+            m.model_copy(update={"url": f"http://127.0.0.1:{port}"}) if m.id == "oem-a" else m
+            for m in config.members
+        ]
+        peers = PeerClient(
+            member_id="pdu",
+            signer=load_key_file(state / "pdu" / "node.key"),
+            config=config.model_copy(update={"members": members}),
+            timeout=0.5,
+        )
+        try:
+            return (await peers.request("oem-a", "GET", "/peer/v1/ledgers")).status_code
+        except PeerUnavailable as exc:
+            return exc
+        finally:
+            await peers.aclose()
+            server.close()
+            await asyncio.sleep(0.3)  # let the handler see the caller go
+
+    outcome = asyncio.run(call())
+    assert isinstance(outcome, PeerUnavailable), outcome
+    assert "TimeoutError" in str(outcome)
