@@ -30,7 +30,7 @@ LOCAL_SCHEMES = ("data", "blob", "about")
 def offline_browser(tmp_path: Path) -> Iterator[tuple[BrowserContext, list[str]]]:
     """A fresh Chromium whose context aborts, and lists, every request not to 127.0.0.1."""
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-browser (Debian's chromium package)")
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-test-tools (Debian's chromium package)")
     external: list[str] = []
 
     def only_local(route: Route) -> None:

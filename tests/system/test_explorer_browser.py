@@ -1,6 +1,6 @@
 """The explorer in a real headless browser, against a network of real node processes.
 
-Debian's Chromium (``/usr/bin/chromium``, installed by ``scripts/install-browser``)
+Debian's Chromium (``/usr/bin/chromium``, installed by ``scripts/install-test-tools``)
 driven by Playwright: sign-in with the form (a session cookie, never the token), every
 page kind (overview, entry, decision, demand, escrow, findings, audits), search, an
 error page, a phone-width view checked for sideways overflow, an entry an insider edits
@@ -46,7 +46,7 @@ DESK: ViewportSize = {"width": 1280, "height": 900}
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[BrowserContext]:
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-browser (Debian's chromium package)")
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-test-tools (Debian's chromium package)")
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"),  # a fresh profile every run
