@@ -12,11 +12,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from supplymesh.cli.app import app as cli_app
 from supplymesh.cli.scenarios import DEMAND_A, PROFILE_A, PROFILE_B
+from supplymesh.core.entry import SealedEntry, next_entry, sign_entry
+from supplymesh.node.keys import KEY_FILE, load_key_file
 from supplymesh.node.recovery import MARKER_FILE, REPORT_FILE
 from tests.conftest import PG_URL
 from tests.harness import Harness
@@ -182,3 +185,54 @@ async def test_supplier_restored_from_a_backup_by_the_documented_commands_recove
     assert final == copy(harness, "oem-a", LEDGER) and final[: len(signed)] == signed
     audit = (await harness.erp("auditor").post("/v1/audits", json={"mode": "full"})).json()
     assert audit["ok"], audit["findings"]
+
+
+class LyingCopy(httpx.AsyncBaseTransport):
+    """oem-a serving, as its copy of the channel, one entry of its own that the supplier never sealed."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, forged: dict[str, Any]) -> None:
+        self.inner = inner
+        self.forged = forged
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == f"/peer/v1/ledgers/{LEDGER}/entries":
+            after = int(request.url.params.get("after", "0"))
+            return httpx.Response(200, json=[self.forged] if after == 0 else [])
+        return await self.inner.handle_async_request(request)
+
+
+async def test_restored_supplier_appends_nothing_its_oem_serves_that_it_did_not_seal(
+    harness: Harness,
+) -> None:
+    assert (await harness.erp("supplier-a").put("/v1/dms/profile", json=PROFILE_A)).status_code == 200
+    await harness.settle()
+    signed = copy(harness, "oem-a", LEDGER)
+    entry = next_entry(
+        ledger=LEDGER,
+        head=(0, "0" * 64),
+        time="2026-01-01T00:00:00Z",
+        kind="terms",
+        author="oem-a",
+        body={"note": "never sealed by supplier-a"},
+    )
+    key = load_key_file(harness.state_dir / "oem-a" / KEY_FILE)
+    forged = SealedEntry(entry, (sign_entry(entry, signer_id="oem-a", signer=key),)).as_json()
+    url = harness.config.member("oem-a").url
+    genuine = harness.mounts[url]
+    harness.mounts[url] = LyingCopy(genuine, forged)
+
+    rebuild_from_keys(harness, "supplier-a")
+    await harness.restart("supplier-a")
+    assert copy(harness, "supplier-a", LEDGER) == []
+    report = harness.node("supplier-a").recovery.as_json()
+    assert f"{LEDGER}: oem-a holds seq 1 without supplier-a's signature" in " ".join(report["lost"])
+    refused = await harness.erp("supplier-a").put("/v1/dms/profile", json=PROFILE_A)
+    assert refused.status_code == 409 and "not sealed here" in refused.text
+    assert copy(harness, "supplier-a", LEDGER) == []  # nothing appended on top of the lie
+
+    harness.mounts[url] = genuine  # the genuine copy: learnt back, then sequencing goes on
+    changed = {**PROFILE_A, "queued_machine_hours": "120"}
+    assert (await harness.erp("supplier-a").put("/v1/dms/profile", json=changed)).status_code == 200
+    await harness.settle()
+    final = copy(harness, "supplier-a", LEDGER)
+    assert final[: len(signed)] == signed and final == copy(harness, "oem-a", LEDGER)

@@ -106,6 +106,10 @@ class ChannelRecovery:
         try:
             self.copies.verify(sealed, members)
         except Unprocessable as exc:
+            self.node.recovery.note_lost(
+                f"{ledger}: {members.oem} serves seq {sealed.entry.seq} that does not verify ({exc.detail}); "
+                "the channel is not sequenced here until that is resolved"
+            )
             raise Conflict(f"{ledger}: {members.oem} serves a seq {sealed.entry.seq} that fails") from exc
         if self.node.id not in sealed.signers() or sealed.entry.ledger != ledger:
             self.node.recovery.note_lost(
