@@ -151,7 +151,7 @@ def running_network(state: Path) -> Iterator[Mesh]:
     network = LocalNetwork(state_dir=state, config=config, env=dict(NETWORK_ENV))
     network.start()
     try:
-        network.wait_healthy(timeout=120)
+        network.wait_healthy(timeout=300)
         mesh = Mesh(network, json.loads(write_runtime_file(state, config).read_text())["nodes"])
         try:
             yield mesh

@@ -98,17 +98,19 @@ class Orders:
 
         Raises:
             NotFound: unknown order.
-            Conflict: the order is not funded (or already reported).
+            Conflict: the order is not funded (or already reported otherwise: the same report
+                again, as a retry after a crash sends it, is answered as the first was).
             Unprocessable: a ``sample_size`` that is not the one the buyer's plans require.
         """
         await self.replica.sync_if_reachable()
-        order = self._reportable(order_id, body)
         units, derived = self.dms.lot_quality(order_id)
         quality = lot_quality(order_id, body, derived)
-        ledger = channel_ledger(order.buyer, self.replica.node.id)
-        if units > 0:  # the DMS saw this order: its counts go on the channel, sealed, for the audit
-            await self.channels.append(ledger, DMS_RECORD_KIND, dms_record(order_id, units, derived))
-        await self.channels.append(ledger, QUALITY_KIND, quality)
+        if not self._stands(order_id, quality):  # a report that stands is answered, never made twice
+            order = self._reportable(order_id, body)
+            ledger = channel_ledger(order.buyer, self.replica.node.id)
+            if units > 0:  # the DMS saw this order: its counts go on the channel, sealed, for the audit
+                await self.channels.append(ledger, DMS_RECORD_KIND, dms_record(order_id, units, derived))
+            await self.channels.append(ledger, QUALITY_KIND, quality)
         action_id = f"production-{order_id}"
         seq = await submit_action(
             self.replica, PRODUCTION_COMPLETED, action_id, {"escrow": order_id, **quality}
@@ -120,6 +122,14 @@ class Orders:
             "network_seq": seq,
             "report": uuid.uuid5(uuid.NAMESPACE_URL, action_id).hex,
         }
+
+    def _stands(self, order_id: str, quality: dict[str, Any]) -> bool:
+        """True if the network already holds this very report for the order (a retry after a crash).
+
+        Its action is then sent again only to learn where it stands: the PDU sequences it once.
+        """
+        lot = self._order(order_id).lot
+        return lot is not None and lot.as_json() == {k: v for k, v in quality.items() if k != "order"}
 
     def _reportable(self, order_id: str, body: ProductionCompleteIn) -> EscrowRecord:
         """The order, if production can be reported for it as ``body`` does."""
