@@ -27,6 +27,8 @@ class NodeSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8100
     max_body_bytes: int = 16 * 1024 * 1024
+    body_timeout_seconds: float = Field(default=60.0, gt=0)
+    """How long a request body may take to arrive whole before the node answers 408."""
     peer_clock_skew_seconds: int = 300
     peer_timeout_seconds: float = 5.0
     decision_timeout_seconds: float = 3.0

@@ -55,7 +55,9 @@ def build_app(
     )
     app.state.node = node
     install_problem_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, body_timeout=settings.body_timeout_seconds
+    )
     app.add_middleware(AuthGateMiddleware, node=node)  # credentials before any body
     app.add_middleware(AccessLogMiddleware)  # outermost: one line per ERP call, refused ones too
     app.include_router(health_router())

@@ -9,7 +9,7 @@ place, from facts about each operation:
   401 and 403;
 * a path parameter names something that may not exist: 404;
 * a parameter with a rule, a request body or an Idempotency-Key can fail validation: 422;
-* a request body can be malformed (400), too large (413) or not JSON (415);
+* a request body can be malformed (400), too slow (408), too large (413) or not JSON (415);
 * an Idempotency-Key can meet a request still running: 409;
 * an operation declared as calling another node: 502 and 503; any other status a
   service declares for an operation (a 404 with no path parameter, a 409 of state);
@@ -103,7 +103,7 @@ def problem_statuses(path: str, operation: Mapping[str, Any], doc: OperationDoc)
     if any(_can_fail(p) for p in parameters):
         statuses.add(422)
     if "requestBody" in operation:
-        statuses |= {400, 413, 415, 422}
+        statuses |= {400, 408, 413, 415, 422}
     if any(p["in"] == "header" and p["name"].lower() == IDEMPOTENCY_HEADER for p in parameters):
         statuses |= {409, 422}
     if doc.calls_peers:

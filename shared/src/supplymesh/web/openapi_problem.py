@@ -86,6 +86,12 @@ PROBLEM_RESPONSES: dict[int, tuple[str, str, dict[str, Any]]] = {
         "No such resource here (an unknown id, ledger or channel).",
         _example(404, "not-found", "Not found", "no demand 'd-unknown'"),
     ),
+    408: (
+        "RequestTimeout",
+        "The body did not arrive whole in time (`SUPPLYMESH_BODY_TIMEOUT_SECONDS`, 60 s by default); "
+        "the connection is closed.",
+        _example(408, "request-timeout", "Request timeout", "the request body did not arrive within 60 s"),
+    ),
     409: (
         "Conflict",
         "The state does not allow this now, or a request with the same Idempotency-Key is still running.",
