@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -207,9 +208,9 @@ def test_partner_cut_off_half_open_then_back_its_queued_work_completes(cluster: 
     cluster.audit_clean()
 
 
-OUTAGE_SECONDS = 40.0
+OUTAGE_SECONDS = float(os.environ.get("SUPPLYMESH_TEST_OUTAGE_SECONDS", "40"))
 """Longer than the peer timeout (5 s), the decision timeout (3 s) and the outbox back-off up to
-its 30 s cap; set higher by hand to rehearse an outage of minutes."""
+its 30 s cap. Set ``SUPPLYMESH_TEST_OUTAGE_SECONDS=600`` to rehearse an outage of minutes."""
 
 
 def test_quorum_out_of_reach_demand_fails_by_rule_never_half_applied(cluster: Cluster) -> None:
