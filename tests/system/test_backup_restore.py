@@ -71,11 +71,11 @@ class Net:
     def get(self, node_id: str, path: str) -> Any:
         return self.clients[node_id].get(path).json()
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, status: int = 0) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-m", "supplymesh.cli", *args]
         env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin"}
         done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, check=False)
-        assert done.returncode == 0, f"{args}: {done.stdout}{done.stderr}"
+        assert done.returncode == status, f"{args}: {done.stdout}{done.stderr}"
         return done
 
     def entries(self, node_id: str, ledger: str) -> list[Any]:
@@ -178,9 +178,12 @@ def test_supplier_restored_from_a_mid_flow_backup_recovers_its_channels_and_neve
         for ledger, oem in ((WITH_A, "oem-a"), (WITH_B, "oem-b"))
     }
 
+    backup = str(net.state.parent / "a.db")
+    running = net.cli("restore", "supplier-a", "--state-dir", str(net.state), "--from", backup, status=2)
+    assert "supplier-a is running" in running.stdout  # a running node's database is never replaced
     net.kill("supplier-a")
     net.kill("oem-b")  # its channel cannot be learnt back while it is down
-    net.cli("restore", "supplier-a", "--state-dir", str(net.state), "--from", str(net.state.parent / "a.db"))
+    net.cli("restore", "supplier-a", "--state-dir", str(net.state), "--from", backup)
     net.start("supplier-a")
     assert net.converged(WITH_A, "supplier-a", "oem-a") == signed[WITH_A]  # learnt back from oem-a
     # The new profile is stored and attested to oem-a; on the channel with oem-b, whose seqs

@@ -130,32 +130,33 @@ def restore(
         )
         raise typer.Exit(2)
     node_dir = state_dir / node
-    refuse_unless_restorable(state_dir, node)
+    role = refuse_unless_restorable(state_dir, node)
     since = None if source is None else _taken(source)
     if source is not None and database_url is not None:
-        _run(
-            [
-                "pg_restore",
-                "--clean",
-                "--if-exists",
-                "--no-owner",
-                f"--dbname={_libpq(database_url)}",
-                str(source),
-            ]
-        )
+        pg_restore = [
+            "pg_restore",
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            f"--dbname={_libpq(database_url)}",
+        ]
+        _run([*pg_restore, str(source)])
     elif source is not None:
         check_copy(source)
         _replace_database(node_dir, source)
     elif empty:
         _replace_database(node_dir, None)
+    if role == "auditor":  # it signs no ledger: its next audit fetches whatever it lacks
+        console.print(f"{node} put back; as the auditor it needs no recovery")
+        return
     marker = {"since": since, "restored": format_time(datetime.now(UTC))}
     (node_dir / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n")
     what = f"the backup taken at {since}" if since else "an empty database" if empty else "its database"
     console.print(f"{node} will start from {what} and learn from its peers what it signed before it appends")
 
 
-def refuse_unless_restorable(state_dir: StateDir, node: str) -> None:
-    """Exit unless ``node`` has its keys and is stopped (under ``up``: with its network).
+def refuse_unless_restorable(state_dir: StateDir, node: str) -> str | None:
+    """The node's role, if it has its keys and is stopped (under ``up``: with its network).
 
     Raises:
         typer.Exit: if a key file is missing or the node answers at its URL.
@@ -168,15 +169,16 @@ def refuse_unless_restorable(state_dir: StateDir, node: str) -> None:
         raise typer.Exit(2)
     config_path = state_dir / CONFIG_FILE
     if not config_path.exists():
-        return
-    url = NetworkConfig.load(config_path).member(node).url
+        return None
+    member = NetworkConfig.load(config_path).member(node)
     try:
-        answer: Any = httpx.get(f"{url}/health", timeout=2).json()
+        answer: Any = httpx.get(f"{member.url}/health", timeout=2).json()
     except (httpx.HTTPError, ValueError):
-        return
+        return str(member.role)
     if isinstance(answer, dict) and answer.get("node") == node:
-        console.print(f"[red]{node} is running at {url}[/red]: stop it first")
+        console.print(f"[red]{node} is running at {member.url}[/red]: stop it first")
         raise typer.Exit(2)
+    return str(member.role)
 
 
 def _taken(source: Path) -> str | None:
