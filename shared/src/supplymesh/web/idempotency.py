@@ -58,10 +58,14 @@ class Reply:
 
 
 def request_fingerprint(method: str, path: str, body: bytes) -> str:
-    """Hash of a request: method, path and (canonical, when JSON) body."""
+    """Hash of a request: method, path and (canonical, when JSON) body.
+
+    A body that is not JSON, or is nested too deeply to parse, is hashed as sent: the
+    route refuses it later, and the fingerprint must not fail first (it was a 500).
+    """
     try:
         normal = canonicalize(json.loads(body)) if body else b""
-    except (ValueError, CanonicalizationError):
+    except (ValueError, RecursionError, CanonicalizationError):
         normal = body
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + normal).hexdigest()
 
