@@ -17,9 +17,11 @@ refused with 422. The rule for everything in between:
 * **A retry while the first request runs** (its reservation belongs to this start of
   the node) is 409 ``conflict``; retry later.
 * **A reservation left by a previous start of the node** (the process that made it is
-  gone) is taken over by the retry if it is still *reserved*: nothing was committed,
-  so the retry runs the handler once more without doubling anything. Of several
-  retries, exactly one takes it over; the others get 409 as above.
+  gone), or by a request of this start whose database failed under it
+  (:mod:`supplymesh.storage.held`), is taken over by the retry if it is still
+  *reserved*: nothing was committed, so the retry runs the handler once more without
+  doubling anything. Of several retries, exactly one takes it over; the others get 409
+  as above.
 * **A committed reservation without a response** (a crash between the handler's
   commit and storing its response) is never run again by an ordinary handler, as that
   could double its effect. Handlers avoid the case in one of two ways:
@@ -59,6 +61,7 @@ from sqlalchemy import Connection, Engine, Row, delete, event, insert, select, u
 from sqlalchemy.exc import IntegrityError
 
 from supplymesh.errors import Conflict, Unprocessable
+from supplymesh.storage import held
 from supplymesh.storage.engine import read_transaction, write_transaction
 from supplymesh.storage.tables import idempotency_records
 
@@ -139,6 +142,8 @@ def _mark_committed(conn: Connection, _cursor: Any, statement: str, *_args: Any)
 
 
 def _clear_mark(conn: Connection) -> None:
+    if conn.invalidated:  # the connection dropped (its info is cleared on reconnect); nothing to clear
+        return
     conn.info.pop(_MARKED, None)
 
 
@@ -209,7 +214,10 @@ class Reservation:
                 )
             if row.status > COMMITTED:
                 return row
-            if row.response.partition(":")[0] == instance(self.engine):
+            if held.abandoned(row.response) and self._take_over(row.response, row.status, now_text):
+                held.forget(row.response)
+                return True  # its request raised and could not drop it: run afresh
+            if row.response.partition(":")[0] == instance(self.engine) and held.holds(row.response):
                 break  # running in this process
             if row.status == COMMITTED and not rerunnable:
                 raise ResponseLost(
@@ -229,7 +237,7 @@ class Reservation:
 
     def _insert(self, now_text: str) -> bool:
         try:
-            with write_transaction(self.engine) as conn:
+            with held.holding(self.owner, until_error=True), write_transaction(self.engine) as conn:
                 conn.execute(
                     insert(idempotency_records).values(
                         client=self.client,
@@ -253,18 +261,20 @@ class Reservation:
         rerunnable handler. Of several retries exactly one takes it over.
         """
         t = idempotency_records.c
-        with write_transaction(self.engine) as conn:
+        with held.holding(self.owner, until_error=True), write_transaction(self.engine) as conn:
             taken = conn.execute(
                 update(idempotency_records)
                 .where(self._where() & (t.status == status) & (t.response == previous_owner))
                 .values(response=self.owner, created=now_text)
             )
+        if taken.rowcount != 1:
+            held.drop(self.owner)
         return taken.rowcount == 1
 
     def store(self, status_code: int, result: Any) -> None:
         """Store the response of the request holding the reservation."""
         t = idempotency_records.c
-        with write_transaction(self.engine) as conn:
+        with held.holding(self.owner), write_transaction(self.engine) as conn:
             conn.execute(
                 update(idempotency_records)
                 .where(self._where() & (t.response == self.owner) & (t.status <= COMMITTED))
@@ -274,7 +284,7 @@ class Reservation:
     def release(self) -> None:
         """Drop the reservation (the handler raised): the key is free again."""
         t = idempotency_records.c
-        with write_transaction(self.engine) as conn:
+        with held.releasing(self.owner), write_transaction(self.engine) as conn:
             conn.execute(
                 delete(idempotency_records).where(
                     self._where() & (t.response == self.owner) & (t.status <= COMMITTED)
