@@ -249,7 +249,7 @@ def test_pdu_rebuilt_from_its_keys_learns_its_ledger_back_before_it_signs_again(
     net.start("pdu")
     report = recovery_report(net, "pdu")
     assert report["recovered"] == [
-        f"network: seq 1..{len(signed)}, sealed by pdu, were missing from this database; "
+        f"network: seq 1..{len(signed)}, sealed by pdu, missing from this database; "
         "recovered from the partners' replicas"
     ]
     assert net.entries("pdu", "network")[: len(signed)] == signed  # no second genesis, nothing re-signed

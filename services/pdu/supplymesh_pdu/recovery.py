@@ -24,6 +24,7 @@ from supplymesh.config import NETWORK_LEDGER
 from supplymesh.errors import Conflict, PeerError, Unprocessable
 from supplymesh.network.replica import NetworkReplica
 from supplymesh.node.context import Node
+from supplymesh.node.recovery import seqs
 from supplymesh.storage.ledger_store import Head
 from supplymesh_pdu.genesis import genesis_entry
 
@@ -52,8 +53,8 @@ class LedgerRecovery:
         last = self.replica.state.size
         if last >= first:
             self.node.recovery.note_recovered(
-                f"{NETWORK_LEDGER}: seq {first}..{last}, sealed by {self.node.id}, were missing from "
-                "this database; recovered from the partners' replicas"
+                f"{NETWORK_LEDGER}: {seqs(first, last)}, sealed by {self.node.id}, missing from this "
+                "database; recovered from the partners' replicas"
             )
         if self.replica.state.size == 0:
             self.replica.append(genesis_entry(self.node, self.node.store.head(NETWORK_LEDGER) or _empty()))

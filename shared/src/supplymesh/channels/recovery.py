@@ -25,6 +25,7 @@ from supplymesh.core.contracts.channel import ChannelMembers
 from supplymesh.core.crypto import SignatureError
 from supplymesh.core.entry import SealedEntry, Signature
 from supplymesh.errors import Conflict, PeerError, PeerUnavailable, Unprocessable
+from supplymesh.node.recovery import seqs
 from supplymesh.storage.ledger_store import AppendConflictError
 
 log = logging.getLogger("supplymesh.channels")
@@ -92,7 +93,7 @@ class ChannelRecovery:
         last = self.copies.head(ledger).size
         if last >= first:
             self.node.recovery.note_recovered(
-                f"{ledger}: seq {first}..{last}, sealed by {self.node.id}, were missing from this "
+                f"{ledger}: {seqs(first, last)}, sealed by {self.node.id}, missing from this "
                 f"database; recovered from {members.oem}'s copy"
             )
 

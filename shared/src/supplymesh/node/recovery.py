@@ -140,6 +140,11 @@ class Recovery:
         )
 
 
+def seqs(first: int, last: int) -> str:
+    """``seq 3`` or ``seq 3..5``, as the report names a range of entries."""
+    return f"seq {first}" if first == last else f"seq {first}..{last}"
+
+
 def _write(path: Path, data: dict[str, Any]) -> None:
     """Write ``data`` as JSON to ``path`` atomically."""
     temporary = path.with_name(path.name + ".tmp")
