@@ -9,7 +9,7 @@ for every sender of a member, and can expire after a number of seconds:
 
 * :data:`PASS` forwards; ``Fault("latency", seconds)`` delays every chunk both ways;
 * ``Fault("drop")`` closes the connection (FIN) at its next chunk;
-* ``Fault("reset")`` aborts it with a TCP RST; new connections are reset on accept;
+* ``Fault("reset")`` aborts it with a TCP RST (a new connection at its first request);
 * ``Fault("blackhole")`` accepts and reads, never forwards nor answers (half-open);
 * ``Fault("flaky", p)`` resets a connection at each chunk with probability ``p``;
 * ``Fault("trickle", seconds)`` answers one byte every ``seconds`` (a slow peer).
@@ -149,10 +149,6 @@ class FaultProxy:
 
     async def _serve(self, member: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One client connection: learn its sender, connect upstream, pump both ways under the rules."""
-        if self.fault(ANY, member).kind == "reset":
-            self.stats.add("reset")
-            _reset(writer)
-            return
         try:
             head = await _read_head(reader)
             if not head:
