@@ -146,6 +146,13 @@ async def gather_round(
         if s in known and (why == NO_ANSWER or why.startswith("could not attest"))
     ]
     await asyncio.gather(*(ask_buyer(h, s) for h, s in silent))
+    return _gathered(found, unavailable)
+
+
+def _gathered(
+    found: dict[str, dict[str, Any]], unavailable: dict[str, dict[str, str]]
+) -> dict[str, Gathered]:
+    """A round's answers by demand (the crash point ``pdu.attestations.gathered`` once there are any)."""
     if any(found.values()):
         crashpoints.reached("pdu.attestations.gathered")
     return {h: Gathered(found[h], unavailable[h]) for h in found}

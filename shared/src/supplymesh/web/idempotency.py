@@ -21,6 +21,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from supplymesh.core.canonical import CanonicalizationError, canonicalize
+from supplymesh.errors import PeerUnavailable
 from supplymesh.node import crashpoints
 from supplymesh.node.context import Node
 from supplymesh.node.erp_clients import ErpClient
@@ -47,6 +48,16 @@ __all__ = [
     "request_fingerprint",
     "respond_in",
 ]
+
+
+_OUTCOME_UNKNOWN_MAX = 10_000
+_outcome_unknown: dict[tuple[str, str], None] = {}
+"""(client, key) of this start whose rerunnable handler lost its peer mid-request, oldest first.
+
+A party action the PDU sequenced just before it went down stands, though the handler
+failed with 503: the client's retry with the key then runs as a rerun, which answers
+from the effect that stands (instead of 409 for its own deposit or acceptance).
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,15 +124,21 @@ class Idempotency:
             return JSONResponse(
                 json.loads(held.response), status_code=held.status, headers={"Idempotent-Replayed": "true"}
             )
-        self.rerun = not held
+        self.rerun = not held or (reservation.client, reservation.key) in _outcome_unknown
         attempt = Attempt(
             self.node.engine, reservation.client, reservation.key, reservation.owner, status_code
         )
         try:
             status_code, result = _unpack(status_code, await run_as(attempt, handler))
+        except PeerUnavailable:
+            if rerunnable:  # the peer may have done it before it went down: the retry is a rerun
+                _note_outcome_unknown((reservation.client, reservation.key))
+            self._release()
+            raise
         except BaseException:
             self._release()
             raise
+        _outcome_unknown.pop((reservation.client, reservation.key), None)
         crashpoints.reached("erp.applied", self.kind)
         self._store(status_code, result)
         return JSONResponse(result, status_code=status_code, headers={"Idempotent-Replayed": "false"})
@@ -133,6 +150,12 @@ class Idempotency:
     def _release(self) -> None:
         if self.reservation is not None:
             self.reservation.release()
+
+
+def _note_outcome_unknown(client_key: tuple[str, str]) -> None:
+    _outcome_unknown[client_key] = None
+    while len(_outcome_unknown) > _OUTCOME_UNKNOWN_MAX:
+        del _outcome_unknown[next(iter(_outcome_unknown))]
 
 
 def _unpack(default_status: int, outcome: Any) -> tuple[int, Any]:

@@ -51,6 +51,18 @@ class DecisionSignatureReply(BaseModel):
     sig: str
 
 
+async def _replicate(replica: NetworkReplica, body: dict[str, Any]) -> None:
+    """Append what the PDU pushed: one entry, or a range ``{"entries": [...]}``."""
+    block = parse_block(body) if "entries" in body else [parse(body)]
+    kinds = [s.entry.kind for s in block]
+    crashpoints.reached("network.push.received", *kinds)
+    if "entries" in body:
+        await replica.accept_many(block)
+    else:
+        await replica.accept(block[0])
+    crashpoints.reached("network.push.applied", *kinds)
+
+
 def network_partner_router() -> APIRouter:
     """``/peer/v1/network/…`` on partner nodes."""
     router = APIRouter(prefix="/peer/v1/network", tags=["peer"])
@@ -85,14 +97,7 @@ def network_partner_router() -> APIRouter:
     async def entries(body: dict[str, Any], sender: PeerSender, replica: Replica) -> Response:
         if sender != replica.node.config.pdu.id:
             raise Forbidden("only the PDU replicates the network ledger")
-        block = parse_block(body) if "entries" in body else [parse(body)]
-        kinds = [s.entry.kind for s in block]
-        crashpoints.reached("network.push.received", *kinds)
-        if "entries" in body:
-            await replica.accept_many(block)
-        else:
-            await replica.accept(block[0])
-        crashpoints.reached("network.push.applied", *kinds)
+        await _replicate(replica, body)
         return Response(status_code=204)
 
     return router
