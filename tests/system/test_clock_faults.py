@@ -28,7 +28,8 @@ from tests.system.conftest import free_base_port
 from tests.system.test_network_faults import DEMAND, PROFILE, wait_for
 
 pytestmark = pytest.mark.system
-LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+LIBFAKETIMES = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))  # Debian's multiarch dir
+LIBFAKETIME = LIBFAKETIMES[0] if LIBFAKETIMES else Path("/usr/lib/faketime/libfaketime.so.1")
 BEYOND = 600
 WITHIN = 30
 SKEWED = "supplier-b"
@@ -103,7 +104,7 @@ def signed_get(network: LocalNetwork, sender: str, receiver: str, path: str, off
 def skewed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Skewed]:
     """Six real nodes, supplier-b's clock 10 min ahead, oem-b's 30 s ahead; profiles set."""
     if not LIBFAKETIME.exists():
-        pytest.fail(f"{LIBFAKETIME} is missing: install Debian's faketime package (apt-get install faketime)")
+        pytest.fail(f"{LIBFAKETIME} is missing: run scripts/install-test-tools (Debian's faketime)")
     state = tmp_path_factory.mktemp("clocks") / "state"
     config = prepare(state, None, free_base_port())
     network = SkewedNetwork(
