@@ -30,7 +30,9 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from supplymesh.cli.scenarios import DEMAND_A, PROFILE_A, PROFILE_B
 from supplymesh.config import channel_ledger
+from supplymesh.errors import DatabaseUnavailable
 from tests.conftest import PG_URL, DatabaseFactory
 from tests.harness import Harness
 from tests.system.pgproxy import TcpProxy
@@ -241,14 +243,14 @@ def pg_node_url(url: str, *, app: str, port: int | None = None) -> str:
 async def pg_harness(
     tmp_path: Path, database_url_factory: DatabaseFactory
 ) -> AsyncIterator[tuple[Harness, str, TcpProxy]]:
-    """supplier-a on PostgreSQL through a proxy of the test's own, under an application name."""
+    """supplier-a and the PDU on PostgreSQL through a proxy of the test's own, under an application name."""
     app = f"sm_fault_{uuid.uuid4().hex[:10]}"
     target = make_url(PG_URL)
     with TcpProxy((target.host or "127.0.0.1", target.port or 5432)) as proxy:
 
         def url(name: str) -> str:
             made = database_url_factory(name)
-            return pg_node_url(made, app=app, port=proxy.port) if name == NODE else made
+            return pg_node_url(made, app=app, port=proxy.port) if name in (NODE, "pdu") else made
 
         net = Harness(tmp_path / "state", url)
         for node_id in (NODE, "oem-a", "oem-b", "pdu"):
@@ -342,3 +344,54 @@ async def test_a_database_server_that_goes_away_answers_503_and_is_used_again_wh
         assert (await health(harness))["status"] == "ok"
         await converged(harness, writer, task)
     assert writer.acknowledged[3] == refused and len(writer.acknowledged) == 5
+
+
+class CutAtCommit:
+    """Cuts the proxy just before the commit of the next transaction that appends to a ledger."""
+
+    def __init__(self, engine: Engine, proxy: TcpProxy) -> None:
+        self.proxy = proxy
+        self.armed = False
+        self.appending = False
+        self.cuts = 0
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "commit", self._commit)
+
+    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.appending = self.appending or (self.armed and statement.startswith("INSERT INTO ledger_entries"))
+
+    def _commit(self, _conn: Any) -> None:
+        if self.appending:
+            self.armed = self.appending = False
+            self.cuts += 1
+            self.proxy.cut()
+
+
+@pytest.mark.pg
+async def test_a_network_append_cut_at_its_commit_leaves_no_half_state_and_the_demand_is_decided_later(
+    pg_harness: tuple[Harness, str, TcpProxy],
+) -> None:
+    harness, _app, proxy = pg_harness
+    for supplier, profile in (("supplier-a", PROFILE_A), ("supplier-b", PROFILE_B)):
+        assert (await harness.erp(supplier).put("/v1/dms/profile", json=profile)).status_code == 200
+    created = await harness.erp("oem-a").post("/v1/demands", json=DEMAND_A)
+    assert created.status_code == 202, created.text  # queued at the OEM for the PDU
+    replica = harness.app("pdu").state.replica
+    before = replica.state.size
+    cut = CutAtCommit(harness.node("pdu").engine, proxy)
+    cut.armed = True
+    oem = harness.node("oem-a").outbox
+    assert oem is not None
+    await oem.run_once()  # the OEM submits: the PDU appends the demand, its commit never reaches the server
+    assert cut.cuts == 1
+    assert oem.pending() == 1  # refused, kept for a retry
+    with pytest.raises(DatabaseUnavailable):
+        replica.state  # noqa: B018 - unknown until the database answers: never the half-applied fold
+
+    proxy.restore()
+    assert replica.state.size == before  # rebuilt from what the database holds: the demand is not there
+    await harness.settle()  # the OEM's outbox submits again; the PDU appends and decides
+    demand = (await harness.erp("oem-a").get(f"/v1/demands/{created.json()['id']}")).json()
+    assert demand["status"] == "partially_allocated" and demand["allocations"], demand
+    head = harness.node("pdu").store.head("network")
+    assert head is not None and replica.state.size == head.size > before

@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 from supplymesh.config import NETWORK_LEDGER
 from supplymesh.core.contracts.network import NetworkState, apply
 from supplymesh.core.entry import Entry, SealedEntry, parse_signatures
-from supplymesh.errors import Conflict, PeerError, Unprocessable
+from supplymesh.errors import Conflict, DatabaseUnavailable, PeerError, Unprocessable
 from supplymesh.network.rules import RuleViolation, check_entry
 from supplymesh.node.context import Node
 from supplymesh.storage.events import publish
@@ -53,7 +53,7 @@ class NetworkReplica:
 
     def __init__(self, node: Node) -> None:
         self.node = node
-        self.state = NetworkState()
+        self._state: NetworkState | None = NetworkState()
         self.hooks: list[Hook] = []
         self.lock = asyncio.Lock()
         self.appended = asyncio.Event()
@@ -65,6 +65,21 @@ class NetworkReplica:
     def _load(self) -> None:
         self.state = self._rebuilt()
 
+    @property
+    def state(self) -> NetworkState:
+        """The folded state; rebuilt first if a failed append left it unknown (the database was down).
+
+        Raises:
+            DatabaseUnavailable: it must be rebuilt and the database is still down.
+        """
+        if self._state is None:
+            self._state = self._rebuilt()
+        return self._state
+
+    @state.setter
+    def state(self, value: NetworkState) -> None:
+        self._state = value
+
     def append(self, sealed: SealedEntry, *, extra: Hook | None = None) -> None:
         """Append exactly ``sealed`` (it must continue the replica), fold it, run hooks."""
         self.append_many([sealed], extra=extra)
@@ -73,8 +88,9 @@ class NetworkReplica:
         """Append consecutive entries in one transaction, folding each and running hooks per entry.
 
         The fold never raises, but the transaction can fail (a hook, the database, a
-        cancellation): then the in-memory state is rebuilt from what the database holds,
-        so it never keeps half of a change that was rolled back.
+        cancellation): then the in-memory state is rebuilt from what the database holds
+        (on next use, if the database is down), so it never keeps half of a change that
+        was rolled back.
         """
         try:
             with self.node.store.writer(NETWORK_LEDGER) as writer:
@@ -90,7 +106,9 @@ class NetworkReplica:
                         writer.conn, type_="network.entry", subject=NETWORK_LEDGER, data=data, now_text=now
                     )
         except BaseException:
-            self.state = self._rebuilt()
+            self._state = None  # rebuilt from what the database holds: now, or on next use if it is down
+            with contextlib.suppress(DatabaseUnavailable):
+                self._state = self._rebuilt()
             raise
         self.appended.set()
 
