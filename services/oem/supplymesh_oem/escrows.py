@@ -27,6 +27,7 @@ from supplymesh.core.entry import format_time, parse_time
 from supplymesh.errors import Conflict, NotFound, PeerError, Unprocessable
 from supplymesh.network.actions import submit_action
 from supplymesh.network.replica import NetworkReplica
+from supplymesh.node.serial import PerKey
 from supplymesh_oem import reasons
 from supplymesh_oem.history import LedgerHistory
 from supplymesh_oem.models import DepositIn, EscrowLinks, EscrowOut, Money, OfferOut
@@ -42,6 +43,7 @@ class Escrows:
         self.replica = replica
         self.channels = channels
         self.history = history
+        self._paying = PerKey()  # deposits raced on one escrow: the second finds it funded (409)
 
     def _escrow(self, escrow_id: str) -> EscrowRecord:
         escrow = self.replica.state.escrows.get(escrow_id)
@@ -82,7 +84,12 @@ class Escrows:
 
         ``rerun``: the same keyed request is run again after a crash lost its answer; if this
         very deposit (same amount, same committed reference) already stands, it is the answer.
+        Deposits on one escrow run one at a time, so parallel ones cannot all pass the check.
         """
+        async with self._paying(escrow_id):
+            return await self._deposit(escrow_id, body, rerun=rerun)
+
+    async def _deposit(self, escrow_id: str, body: DepositIn, *, rerun: bool) -> EscrowOut:
         await self.replica.sync_if_reachable()
         salt = self.replica.node.recipient.derive_secret(f"payment-reference:{escrow_id}".encode())
         committed = commitment(body.payment_reference, salt)

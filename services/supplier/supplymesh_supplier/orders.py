@@ -31,6 +31,7 @@ from supplymesh.core.numbers import format_decimal
 from supplymesh.errors import Conflict, NotFound, Unprocessable
 from supplymesh.network.actions import submit_action
 from supplymesh.network.replica import NetworkReplica
+from supplymesh.node.serial import PerKey
 from supplymesh_supplier.dms import Dms
 from supplymesh_supplier.models import OrderOut, ProductionCompleteIn
 
@@ -64,6 +65,7 @@ class Orders:
         self.replica = replica
         self.dms = dms
         self.channels = channels
+        self._reporting = PerKey()  # reports raced on one order: one is recorded, the others judged by it
 
     async def page(self, *, after: str, limit: int) -> list[OrderOut]:
         """Orders with id > ``after``, by id (allocations, not accepted re-offers).
@@ -102,6 +104,10 @@ class Orders:
                 again, as a retry after a crash sends it, is answered as the first was).
             Unprocessable: a ``sample_size`` that is not the one the buyer's plans require.
         """
+        async with self._reporting(order_id):  # parallel reports cannot all pass the check
+            return await self._production_complete(order_id, body)
+
+    async def _production_complete(self, order_id: str, body: ProductionCompleteIn) -> dict[str, Any]:
         await self.replica.sync_if_reachable()
         units, derived = self.dms.lot_quality(order_id)
         quality = lot_quality(order_id, body, derived)
