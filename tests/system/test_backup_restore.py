@@ -197,7 +197,10 @@ def test_supplier_restored_from_a_mid_flow_backup_recovers_its_channels_and_neve
     assert len(net.entries("supplier-a", WITH_B)) < len(signed[WITH_B])  # nothing signed at a seq it used
     assert (net.state / "supplier-a" / "restored").exists()  # recovery not complete while oem-b is down
 
-    net.start("oem-b")
+    net.start("oem-b")  # the supplier learns the channel back, then attests the new figures on it
+    wait_for(
+        lambda: '"130"' in json.dumps(net.entries("supplier-a", WITH_B)), "the attestation to oem-b", 120
+    )
     final = {
         ledger: net.converged(ledger, "supplier-a", oem)
         for ledger, oem in ((WITH_A, "oem-a"), (WITH_B, "oem-b"))
