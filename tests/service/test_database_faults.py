@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import errno
 import os
+import sqlite3
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -25,14 +26,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import exc as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from supplymesh.cli.scenarios import DEMAND_A, PROFILE_A, PROFILE_B
 from supplymesh.config import channel_ledger
 from supplymesh.errors import DatabaseUnavailable
+from supplymesh.storage.faults import fault_reason
 from tests.conftest import PG_URL, DatabaseFactory
 from tests.harness import Harness
 from tests.system.pgproxy import TcpProxy
@@ -153,6 +157,17 @@ def database_unavailable(answer: httpx.Response) -> dict[str, Any]:
     return problem
 
 
+def assert_documented(harness: Harness, problem: dict[str, Any]) -> None:
+    """The operation's OpenAPI document names this 503, and the body matches its Problem schema."""
+    spec = harness.app(NODE).openapi()
+    response = spec["paths"]["/v1/channels/{ledger}/entries"]["post"]["responses"]["503"]
+    documented = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    examples = documented["content"][PROBLEM]["examples"]
+    assert examples["database-unavailable"]["value"]["type"] == problem["type"]
+    schema = {"$ref": "#/components/schemas/Problem", "components": spec["components"]}
+    jsonschema.Draft202012Validator(schema).validate(problem)
+
+
 async def stored_messages(harness: Harness, node_id: str) -> list[str]:
     """The channel's message texts as ``node_id`` holds them, in ledger order."""
     answer = await harness.erp(node_id).get(f"/v1/channels/{LEDGER}/entries", params={"limit": 1000})
@@ -191,6 +206,20 @@ async def converged(harness: Harness, writer: Writer, task: asyncio.Task[None]) 
         await asyncio.sleep(0.2)
 
 
+# --- which errors are faults of the moment -----------------------------------------------------
+
+
+def test_only_faults_of_the_moment_become_503_and_bugs_stay_500() -> None:
+    full = sa.OperationalError("INSERT", {}, sqlite3.OperationalError("database or disk is full"))
+    locked = sqlite3.OperationalError("database is locked")
+    missing = sa.OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: orders"))
+    duplicate = sa.IntegrityError("INSERT", {}, sqlite3.IntegrityError("UNIQUE constraint failed"))
+    assert (fault_reason(full), fault_reason(locked)) == ("disk full", "database locked")
+    assert fault_reason(sa.TimeoutError("QueuePool limit reached")) == "no database connection free"
+    assert fault_reason(missing) is None and fault_reason(duplicate) is None
+    assert fault_reason(ValueError("not a database error")) is None
+
+
 # --- SQLite on a full filesystem -------------------------------------------------------------
 
 
@@ -207,6 +236,7 @@ async def test_a_full_disk_answers_503_keeps_every_acknowledged_write_and_recove
         assert writer.refused[0]["reason"] == "disk full"
         # Reads need no write: they still answer, and /health tells the operator.
         assert await stored_messages(harness, NODE) == writer.acknowledged
+        assert_documented(harness, writer.refused[0])
         during = await health(harness)
         assert (during["status"], during["database"]["ok"], during["database"]["last_error"]) == (
             "degraded",
