@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -82,6 +84,15 @@ def oem_outbox_errors(net: Net) -> str:
     return " | ".join(str(row[0]) for row in rows)
 
 
+def status_table(net: Net) -> str:
+    """What ``supplymesh status`` prints for the network."""
+    command = [sys.executable, "-m", "supplymesh.cli", "status", "--state-dir", str(net.network.state_dir)]
+    env = {**os.environ, "COLUMNS": "250"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
 def pdu_log(net: Net) -> str:
     return (net.network.state_dir / "pdu" / "node.log").read_text(errors="replace")
 
@@ -103,6 +114,7 @@ def test_a_pdu_on_a_full_disk_answers_503_and_decides_by_itself_once_space_is_ba
         lambda: (h := health(net, "pdu"))["status"] == "degraded" and h, "/health to say degraded"
     )
     assert (during["database"]["ok"], during["database"]["last_error"]) == (False, "disk full")
+    assert "degraded: database disk full" in status_table(net)
     assert net.clients["pdu"].get("/v1/ledgers/network/head").status_code == 200  # reads still answer
     assert net.get("oem-a", demand_url)["status"] == "pending"
     assert health(net, "oem-a")["outbox"]["pending"] >= 1  # the submission waits at the OEM

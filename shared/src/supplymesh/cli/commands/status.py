@@ -184,8 +184,11 @@ def health_cells(s: NodeStatus) -> list[str]:
     if h is None:
         return [f"[red]down[/red]: {s.error}", "", "", "", "", ""]
     ledgers = "\n".join(f"{name} {size}" for name, size in sorted(h.get("ledgers", {}).items())) or "-"
+    state = "[green]up[/green]"
+    if h.get("status") == "degraded":  # the node's own database fails
+        state = f"[yellow]degraded[/yellow]: database {h.get('database', {}).get('last_error')}"
     return [
-        "[green]up[/green]",
+        state,
         str(h.get("version", "?")),
         ledgers,
         peers_cell(h.get("peers", {})),
