@@ -73,6 +73,7 @@ def _settings(examples: int, randomize: bool, **extra: Any) -> hypothesis.settin
         derandomize=not randomize,  # the test command's run is the same every time
         phases=[Phase.explicit, Phase.generate],  # no shrinking: report, do not minimise
         suppress_health_check=list(HealthCheck),
+        verbosity=hypothesis.Verbosity.quiet,  # failures are collected with their curl line
         **extra,
     )
 
