@@ -236,3 +236,36 @@ async def test_restored_supplier_appends_nothing_its_oem_serves_that_it_did_not_
     await harness.settle()
     final = copy(harness, "supplier-a", LEDGER)
     assert final[: len(signed)] == signed and final == copy(harness, "oem-a", LEDGER)
+
+
+async def test_restored_supplier_puts_back_an_attestation_that_only_a_split_still_carries(
+    harness: Harness,
+) -> None:
+    for supplier, profile in (("supplier-a", PROFILE_A), ("supplier-b", PROFILE_B)):
+        assert (await harness.erp(supplier).put("/v1/dms/profile", json=profile)).status_code == 200
+    await harness.settle()
+    harness.down("oem-a")  # its attestation for this demand is sealed single-signed, never pushed
+    assert (await harness.erp("oem-a").post("/v1/demands", json=DEMAND_A)).status_code == 202
+    await harness.settle()
+    held = copy(harness, "supplier-a", LEDGER)
+    assert len(held) == len(copy(harness, "oem-a", LEDGER)) + 1
+    splits = [
+        e.entry for e in harness.node("pdu").store.iter_entries("network") if b'"decision.split"' in e.entry
+    ]
+    assert splits and bytes(held[-1][0]) in bytes(splits[-1])  # the split carries it (JCS nests verbatim)
+
+    rebuild_from_keys(harness, "supplier-a")  # lost with the database: on no peer's copy of the channel
+    await harness.restart("supplier-a")
+    harness.up("oem-a")
+    changed = {**PROFILE_A, "queued_machine_hours": "120"}
+    assert (await harness.erp("supplier-a").put("/v1/dms/profile", json=changed)).status_code == 200
+    await harness.settle()
+    final = copy(harness, "supplier-a", LEDGER)
+    assert final[: len(held)] == held and len(final) == len(held) + 1  # put back at its seq, then the new one
+    assert final == copy(harness, "oem-a", LEDGER)
+    report = harness.node("supplier-a").recovery.as_json()
+    assert any(
+        "carried by a split on the network ledger, was on no copy; put back" in i for i in report["recovered"]
+    )
+    audit = (await harness.erp("auditor").post("/v1/audits", json={"mode": "full"})).json()
+    assert audit["ok"], audit["findings"]

@@ -16,7 +16,7 @@ from supplymesh_supplier.attest import Attestations
 from supplymesh_supplier.dms import Dms
 from supplymesh_supplier.openapi_examples import document_api
 from supplymesh_supplier.orders import Orders
-from supplymesh_supplier.recovery import DmsRecovery
+from supplymesh_supplier.recovery import CitedAttestations, DmsRecovery
 from supplymesh_supplier.routes import dms, orders, views
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -50,4 +50,5 @@ def create_app(
     app.state.orders = Orders(parts.replica, dms_service, parts.channels)
     node.background.append(attestations.run_forever)
     DmsRecovery(node, dms_service, parts.channels)  # judges each channel as it is caught up
+    parts.channels.sequencer.recovery.cited = CitedAttestations(node, parts.replica)
     return app

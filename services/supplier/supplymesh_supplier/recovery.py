@@ -8,6 +8,10 @@ sequenced on it): a profile that is gone, or figures that differ, mean that DMS 
 acknowledged after the backup is lost. That is named in the recovery report (the ERP
 must send the profile and readings again; until then the supplier attests the figures
 its DMS holds).
+
+:class:`CitedAttestations` gives the channel recovery the supplier's own attestations
+that splits on the network ledger carry: one that is on no copy of its channel is put
+back at its seq (:mod:`supplymesh.channels.recovery`).
 """
 
 from __future__ import annotations
@@ -16,8 +20,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from supplymesh.channels.service import ChannelService
+from supplymesh.channels.wire import parse_sealed
+from supplymesh.config import NETWORK_LEDGER
 from supplymesh.core.contracts.channel import CAPACITY_KIND
-from supplymesh.core.entry import SealedEntry
+from supplymesh.core.entry import Entry, SealedEntry
+from supplymesh.errors import Unprocessable
+from supplymesh.network.replica import NetworkReplica
 from supplymesh.node.context import Node
 from supplymesh.storage.entry_records import latest_of_kind
 from supplymesh_supplier.dms import Dms
@@ -67,3 +75,27 @@ class DmsRecovery:
 def _figures(body: Mapping[str, Any]) -> tuple[Any, ...]:
     """What an attestation states about capacity (not when or for which demand)."""
     return tuple(body.get(name) for name in FIGURES)
+
+
+class CitedAttestations:
+    """The attestations on a channel, beyond a seq, that splits on the network ledger carry."""
+
+    def __init__(self, node: Node, replica: NetworkReplica) -> None:
+        self.node = node
+        self.replica = replica
+
+    async def __call__(self, ledger: str, after: int) -> list[SealedEntry]:
+        """Those entries in seq order, the replica caught up from the PDU first if it answers."""
+        await self.replica.sync_if_reachable()
+        found: dict[int, SealedEntry] = {}
+        for row in self.node.store.iter_entries(NETWORK_LEDGER):
+            inputs = Entry.from_canonical(row.entry).body.get("inputs")
+            items = inputs.get("attestations") if isinstance(inputs, dict) else None
+            for item in items if isinstance(items, list) else []:
+                try:
+                    sealed = parse_sealed(item)
+                except Unprocessable:
+                    continue
+                if sealed.entry.ledger == ledger and sealed.entry.seq > after:
+                    found[sealed.entry.seq] = sealed
+        return [found[seq] for seq in sorted(found)]

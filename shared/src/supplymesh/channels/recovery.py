@@ -17,9 +17,9 @@ not marked trusts its database, which holds everything it signed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
-from supplymesh.channels.copies import ChannelCopies
+from supplymesh.channels.copies import PUSH_TASK, ChannelCopies
 from supplymesh.channels.wire import parse_sealed
 from supplymesh.core.contracts.channel import ChannelMembers
 from supplymesh.core.crypto import SignatureError
@@ -41,6 +41,8 @@ class ChannelRecovery:
         self.checked: set[str] = set()
         self.checks: list[Callable[[str], None]] = []
         """Run on a channel just caught up after a restore, before anything new is sequenced on it."""
+        self.cited: Callable[[str, int], Awaitable[list[SealedEntry]]] | None = None
+        """Entries of a channel beyond a seq that other ledgers carry (a split's attestations)."""
         for ledger in self.sequenced():
             self.node.recovery.expect(ledger)
 
@@ -68,6 +70,7 @@ class ChannelRecovery:
                 f"{ledger}: this node was restored and sequences nothing on it until "
                 f"{members.oem} says what it holds ({exc.detail})"
             ) from exc
+        await self._adopt_cited(ledger, members)
         self.checked.add(ledger)
         for check in self.checks:
             check(ledger)
@@ -96,6 +99,39 @@ class ChannelRecovery:
                 f"{ledger}: {seqs(first, last)}, sealed by {self.node.id}, missing from this "
                 f"database; recovered from {members.oem}'s copy"
             )
+
+    async def _adopt_cited(self, ledger: str, members: ChannelMembers) -> None:
+        """Put back own entries on no copy that the network ledger carries, if they continue this copy.
+
+        An entry sealed while the OEM was down and lost with the database before its push
+        arrived is on no peer's copy, but a split may carry it as an attestation. Put back
+        (and pushed to the OEM), it keeps its seq; one that cannot be put back is named.
+        """
+        if self.cited is None:
+            return
+        for sealed in await self.cited(ledger, self.copies.head(ledger).size):
+            head, seq = self.copies.head(ledger), sealed.entry.seq
+            where = (
+                f"{ledger}: seq {seq}, sealed by {self.node.id} and carried by a split on the network ledger"
+            )
+            if (
+                seq != head.size + 1
+                or sealed.entry.prev != head.head_hash
+                or self.node.id not in sealed.signers()
+            ):
+                self.node.recovery.note_lost(
+                    f"{where}, is on no copy and does not continue this one: an entry sealed here at that "
+                    "seq will differ from it"
+                )
+                return
+            try:
+                self.copies.verify(sealed, members)
+            except Unprocessable as exc:
+                self.node.recovery.note_lost(f"{where}, does not verify ({exc.detail})")
+                return
+            push = (PUSH_TASK, f"{ledger}:{seq}", {"ledger": ledger, "seq": seq})
+            self.copies.append(sealed, tasks=[push])
+            self.node.recovery.note_recovered(f"{where}, was on no copy; put back and sent to {members.oem}")
 
     def _append_recovered(self, ledger: str, members: ChannelMembers, item: object) -> None:
         """Append one entry of the OEM's copy, which this node must have sealed.
