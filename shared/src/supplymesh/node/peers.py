@@ -154,6 +154,8 @@ class PeerClient:
             raise PeerUnavailable(f"{peer} did not answer: {type(exc).__name__}", peer=peer) from exc
         log.debug("%s %s %s: %d", peer, method, path, response.status_code)
         self._answered(peer)
+        if response.status_code == 503:  # e.g. its database is down: nothing done there, retry later
+            raise PeerUnavailable(f"{peer} is unavailable: HTTP 503", peer=peer)
         if response.status_code >= 500:
             raise PeerError(f"{peer} failed: HTTP {response.status_code}", peer=peer)
         return response
