@@ -5,8 +5,8 @@ deposit is sequenced, ``funded``, then ``completed`` once production is reported
 escrow released), ``refunded`` or ``cancelled``. Production complete is refused (409)
 unless the order is funded; it records the lot quality — given by the ERP
 (``declared``) or derived from the order's DMS readings (``dms``) — on the channel with
-the buyer, and submits it to the PDU, whose quality decision follows. The same report again (an ERP's retry after a
-crash) is answered as the first was, never recorded twice.
+the buyer, and submits it to the PDU, whose quality decision follows. The same report
+again (an ERP's retry after a crash) is answered as the first was, never recorded twice.
 
 Where the order has DMS readings, what the DMS derived (units measured, defective units
 per class) goes on the same channel first, as a private ``order.state`` entry (sealed
