@@ -214,8 +214,7 @@ class Reservation:
                 )
             if row.status > COMMITTED:
                 return row
-            if held.abandoned(row.response) and self._take_over(row.response, row.status, now_text):
-                held.forget(row.response)
+            if self._take_abandoned(row, now_text):
                 return True  # its request raised and could not drop it: run afresh
             if row.response.partition(":")[0] == instance(self.engine) and held.holds(row.response):
                 break  # running in this process
@@ -231,6 +230,13 @@ class Reservation:
         raise Conflict(
             "a request with this Idempotency-Key is still being processed", idempotency_key=self.key
         )
+
+    def _take_abandoned(self, row: Row[Any], now_text: str) -> bool:
+        """Take over a reservation whose request raised and could not drop it (its database failed)."""
+        if not held.abandoned(row.response) or not self._take_over(row.response, row.status, now_text):
+            return False
+        held.forget(row.response)
+        return True
 
     def _where(self) -> Any:
         return where(self.client, self.key)
