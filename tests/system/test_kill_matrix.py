@@ -367,7 +367,8 @@ class Order:
         }, kinds
         for supplier in ("supplier-a", "supplier-b"):
             items = self.mesh.get(supplier, f"/v1/channels/channel:oem-a:{supplier}/entries", limit=1000)
-            assert [e["kind"] for e in items].count("lot.quality") == 1, items
+            held = [e["kind"] for e in items]
+            assert held.count("lot.quality") == held.count("escrow.event") == 1, items
         report = self.mesh.send("auditor", "/v1/audits", {"mode": "full"}).json()
         assert report["ok"], report["findings"]
 

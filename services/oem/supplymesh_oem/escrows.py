@@ -98,7 +98,8 @@ class Escrows:
             if done.payment_reference_commitment == committed and done.amount == body.amount:
                 return await self._out(done)
         escrow = self.check_deposit(escrow_id, body)
-        await self.record_opening(escrow, body, salt, committed)
+        if not rerun:  # a rerun's first run recorded it before it sent the action
+            await self.record_opening(escrow, body, salt, committed)
         await submit_action(
             self.replica,
             ESCROW_DEPOSITED,
