@@ -23,24 +23,9 @@ import pytest
 from supplymesh.cli.launcher import LocalNetwork
 from supplymesh.cli.netgen import prepare, write_runtime_file
 from tests.system.conftest import free_base_port
+from tests.system.payloads import DEMAND, PROFILE
 
 pytestmark = pytest.mark.system
-PROFILE = {
-    "machines": 4,
-    "hours_per_day": "16",
-    "baseline_efficiency": "0.8",
-    "queued_machine_hours": "100",
-    "products": ["P-100"],
-}
-DEMAND = {
-    "product": "P-100",
-    "quantity": 100,
-    "lead_time_days": 5,
-    "required_machine_hours": "40",
-    "priority_suppliers": ["supplier-a", "supplier-b"],
-    "aql": {"critical": "0", "major": "2.5", "minor": "4"},
-    "unit_price": {"amount": 1000, "currency": "EUR"},
-}
 WITH_A = "channel:oem-a:supplier-a"
 WITH_B = "channel:oem-b:supplier-a"
 HOLDERS = ("pdu", "oem-a", "oem-b", "supplier-a", "supplier-b")

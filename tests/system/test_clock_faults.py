@@ -25,7 +25,8 @@ from supplymesh.core.entry import parse_time
 from supplymesh.node.httpsig import RequestTarget, sign_request, url_authority
 from supplymesh.node.keys import load_key_file
 from tests.system.conftest import free_base_port
-from tests.system.test_network_faults import DEMAND, PROFILE, wait_for
+from tests.system.payloads import DEMAND, PROFILE
+from tests.system.test_network_faults import wait_for
 
 pytestmark = pytest.mark.system
 LIBFAKETIMES = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))  # Debian's multiarch dir

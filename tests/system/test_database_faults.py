@@ -26,7 +26,8 @@ from supplymesh.cli.netgen import prepare, write_runtime_file
 from supplymesh.node.settings import DEFAULT_DB_FILE
 from tests.service.test_database_faults import fill
 from tests.system.conftest import free_base_port
-from tests.system.test_crash import DEMAND, PROFILE, Net, wait_for
+from tests.system.payloads import DEMAND, PROFILE
+from tests.system.test_crash import Net, wait_for
 
 pytestmark = pytest.mark.system
 DISK_BYTES = 8 * 1024 * 1024

@@ -24,7 +24,8 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, ViewportSize, expect, sync_playwright
 
 from tests.system.conftest import Up
-from tests.system.test_crash import CHANNEL, DEMAND, PROFILE, wait_for
+from tests.system.payloads import DEMAND, PROFILE
+from tests.system.test_crash import CHANNEL, wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.browser]
 CHROMIUM = Path(os.environ.get("SUPPLYMESH_TEST_CHROMIUM", "/usr/bin/chromium"))

@@ -28,24 +28,9 @@ from supplymesh.node.keys import load_key_file
 from supplymesh.node.peers import PeerClient
 from tests.system.conftest import free_base_port
 from tests.system.faultproxy import BLACKHOLE, RESET, Fault, FaultProxy
+from tests.system.payloads import DEMAND, PROFILE
 
 pytestmark = pytest.mark.system
-PROFILE = {
-    "machines": 4,
-    "hours_per_day": "16",
-    "baseline_efficiency": "0.8",
-    "queued_machine_hours": "100",
-    "products": ["P-100"],
-}
-DEMAND = {
-    "product": "P-100",
-    "quantity": 100,
-    "lead_time_days": 5,
-    "required_machine_hours": "40",
-    "priority_suppliers": ["supplier-a", "supplier-b"],
-    "aql": {"critical": "0", "major": "2.5", "minor": "4"},
-    "unit_price": {"amount": 1000, "currency": "EUR"},
-}
 PARTNERS = ("oem-a", "oem-b", "supplier-a", "supplier-b")
 HOLDERS = ("pdu", *PARTNERS)
 ERP_TIMEOUT = 30.0
