@@ -158,15 +158,21 @@ class Order:
         self.feeds.read()
 
     def converged(self) -> bool:
-        heads = {self.mesh.get(n, "/v1/ledgers/network/head")["root_hash"] for n in HOLDERS}
-        if len(heads) != 1:
+        heads = {self.root(n, "network") for n in HOLDERS}
+        if len(heads) != 1 or None in heads:
             return False
         for channel in CHANNELS:
             _, oem, supplier = channel.split(":")
-            copies = {self.mesh.get(n, f"/v1/ledgers/{channel}/head")["root_hash"] for n in (oem, supplier)}
-            if len(copies) != 1:
+            copies = {self.root(n, channel) for n in (oem, supplier)}
+            if len(copies) != 1 or None in copies:
                 return False
         return True
+
+    def root(self, node: str, ledger: str) -> str | None:
+        """``node``'s root hash of ``ledger``; None while it holds none yet (a 404 problem)."""
+        head = self.mesh.get(node, f"/v1/ledgers/{ledger}/head")
+        root: str | None = head.get("root_hash")
+        return root
 
     def demand(self, node: str, demand_id: str) -> Any:
         return self.mesh.get(node, f"/v1/demands/{demand_id}")
